@@ -1,0 +1,53 @@
+# amumo — two commands do all set-up: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.amumo-installed
+PORT ?= 8888
+
+.PHONY: install demo test test-fast lint js chromium benchmarks clean
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3 (>=3.10)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Re-install only when the package metadata changed.
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[models,widgets,dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+js: node_modules/.package-lock.json
+	npm run --silent build
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+chromium:
+	@command -v /usr/bin/chromium >/dev/null || { \
+		echo "installing Debian chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+demo: install
+	$(VENV)/bin/jupyter lab --port=$(PORT) notebooks/getting_started.ipynb
+
+test: install chromium js
+	@git diff --quiet -- amumo/static || { echo "error: amumo/static differs from a fresh build of js/; run 'make js' and commit amumo/static"; git --no-pager diff --stat -- amumo/static; exit 1; }
+	$(VENV)/bin/ruff check amumo tests benchmarks
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not browser and not notebooks"
+
+lint: install
+	$(VENV)/bin/ruff check amumo tests benchmarks
+
+benchmarks: install
+	$(PY) benchmarks/analysis.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache

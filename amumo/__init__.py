@@ -1,0 +1,58 @@
+"""amumo: explore the modality gap of multimodal contrastive models in Jupyter.
+
+Examples
+--------
+>>> import amumo as am
+>>> emb = am.datasets.clip_coco500()
+>>> round(am.gap_distance(emb), 4)
+0.8514
+"""
+
+from amumo import datasets
+from amumo.analysis import (
+    CLUSTER_METHODS,
+    PROJECTION_METHODS,
+    alignment,
+    close_gap,
+    cluster_order,
+    cone_cosine,
+    gap_distance,
+    gap_vector,
+    loss_landscape,
+    losses,
+    metrics,
+    paired_cosine,
+    project,
+    recall_at_k,
+    separability,
+    shift,
+    similarity,
+    uniformity,
+)
+from amumo.embeddings import Embeddings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Embeddings",
+    "datasets",
+    "losses",
+    "gap_vector",
+    "gap_distance",
+    "shift",
+    "close_gap",
+    "metrics",
+    "paired_cosine",
+    "cone_cosine",
+    "recall_at_k",
+    "alignment",
+    "uniformity",
+    "separability",
+    "loss_landscape",
+    "similarity",
+    "cluster_order",
+    "CLUSTER_METHODS",
+    "project",
+    "PROJECTION_METHODS",
+    "__version__",
+]

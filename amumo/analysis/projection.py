@@ -1,0 +1,175 @@
+"""2-D (or k-D) projections of paired embeddings: PCA, UMAP, t-SNE.
+
+Projections are fitted on all items or on one modality and applied to the
+others out of sample (PCA and UMAP), so that e.g. the text cloud is seen in the
+coordinates of the image cloud. Results are cached in memory by embeddings
+fingerprint and parameters: asking twice costs nothing.
+
+References
+----------
+- McInnes, Healy & Melville, "UMAP", arXiv:1802.03426 (2018).
+- van der Maaten & Hinton, "Visualizing Data using t-SNE", JMLR 2008.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from amumo.analysis._checks import check_embeddings
+from amumo.analysis.similarity import stacked_rows
+from amumo.embeddings.container import Embeddings
+
+__all__ = ["project", "PROJECTION_METHODS", "clear_projection_cache"]
+
+PROJECTION_METHODS = ("pca", "umap", "tsne")
+#: UMAP is fitted on at most this many points; the rest are transformed out of sample.
+UMAP_MAX_FIT = 4000
+_CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_CACHE_SIZE = 32
+
+
+def clear_projection_cache() -> None:
+    """Forget every cached projection."""
+    _CACHE.clear()
+
+
+def _fit_pca(train: np.ndarray, n_components: int, seed: int, **kwargs: Any):
+    from sklearn.decomposition import PCA
+
+    model = PCA(n_components=n_components, svd_solver="full", random_state=seed, **kwargs)
+    model.fit(train)
+    return model.transform
+
+
+def _fit_umap(
+    train: np.ndarray,
+    n_components: int,
+    seed: int,
+    **kwargs: Any,
+):
+    try:
+        import umap
+    except ImportError as err:  # pragma: no cover - umap-learn is a core dependency
+        raise ImportError(
+            "method='umap' needs umap-learn: pip install umap-learn (or use method='pca')."
+        ) from err
+    options = {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", **kwargs}
+    options["n_neighbors"] = min(options["n_neighbors"], max(2, len(train) - 1))
+    model = umap.UMAP(n_components=n_components, random_state=seed, **options)
+    embedding = model.fit_transform(train)
+    return model, embedding
+
+
+def project(
+    emb: Embeddings,
+    method: str = "pca",
+    fit_on: str = "all",
+    n_components: int = 2,
+    seed: int = 0,
+    *,
+    modalities: Sequence[str] | None = None,
+    max_fit: int | None = None,
+    cache: bool = True,
+    **kwargs: Any,
+) -> np.ndarray:
+    """Project every item to ``n_components`` dimensions.
+
+    Parameters
+    ----------
+    emb : Embeddings
+    method : {"pca", "umap", "tsne"}, default "pca"
+        PCA is instant; UMAP takes ~13 s for 2,000 × 512 points on two cores
+        (plus ~20 s of numba compilation on the first call in a process);
+        t-SNE is similar and fits all points (no out-of-sample transform).
+    fit_on : "all" or a modality name, default "all"
+        Fit on every item, or on one modality and transform the others.
+    n_components : int, default 2
+    seed : int, default 0
+        Same inputs and seed give the same coordinates.
+    modalities : sequence of str, optional
+        Which modalities to include, in order (default all).
+    max_fit : int, optional
+        UMAP only: fit on at most this many points (a seeded sample, default
+        4,000) and transform the rest.
+    cache : bool, default True
+        Reuse an earlier result for the same embeddings and parameters.
+    **kwargs
+        Passed to the estimator (e.g. ``n_neighbors=30`` for UMAP).
+
+    Returns
+    -------
+    ndarray of shape (M·N, n_components), float32
+        Rows in the order of :func:`amumo.similarity` (modality blocks).
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> xy = am.project(am.datasets.clip_coco500(), "pca")
+    >>> xy.shape
+    (1000, 2)
+    """
+    emb = check_embeddings(emb)
+    if method not in PROJECTION_METHODS:
+        raise ValueError(f"method={method!r} is unknown; choose one of {PROJECTION_METHODS}.")
+    names = emb.modalities if modalities is None else tuple(modalities)
+    for name in names:
+        emb.check_modality(name, "modalities")
+    if fit_on != "all":
+        emb.check_modality(fit_on, "fit_on")
+        if fit_on not in names:
+            raise ValueError(f"fit_on={fit_on!r} is not among modalities={names}.")
+    if int(n_components) != n_components or n_components < 1 or n_components > emb.dim:
+        raise ValueError(f"n_components={n_components!r} must be an integer in 1..{emb.dim}.")
+    if method == "tsne" and fit_on != "all":
+        raise ValueError(
+            "method='tsne' has no out-of-sample transform, so fit_on must be 'all' "
+            "(use 'pca' or 'umap' to fit on one modality)."
+        )
+    key = (
+        emb.fingerprint, method, fit_on, int(n_components), int(seed), names, max_fit,
+        tuple(sorted((k, repr(v)) for k, v in kwargs.items())),
+    )
+    if cache and key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key].copy()
+
+    rows = stacked_rows(emb, names).astype(np.float64)
+    n = len(emb)
+    if fit_on == "all":
+        train_index = np.arange(len(rows))
+    else:
+        start = names.index(fit_on) * n
+        train_index = np.arange(start, start + n)
+
+    if method == "pca":
+        transform = _fit_pca(rows[train_index], int(n_components), seed, **kwargs)
+        coords = transform(rows)
+    elif method == "umap":
+        limit = UMAP_MAX_FIT if max_fit is None else int(max_fit)
+        if len(train_index) > limit:
+            rng = np.random.default_rng(seed)
+            train_index = np.sort(rng.choice(train_index, size=limit, replace=False))
+        model, fitted = _fit_umap(rows[train_index], int(n_components), seed, **kwargs)
+        coords = np.empty((len(rows), int(n_components)))
+        coords[train_index] = fitted
+        rest = np.setdiff1d(np.arange(len(rows)), train_index)
+        if len(rest):
+            coords[rest] = model.transform(rows[rest])
+    else:
+        from sklearn.manifold import TSNE
+
+        options = {"init": "pca", "metric": "cosine", "perplexity": 30.0, **kwargs}
+        options["perplexity"] = min(options["perplexity"], max(1.0, (len(rows) - 1) / 3))
+        coords = TSNE(n_components=int(n_components), random_state=seed, **options).fit_transform(
+            rows
+        )
+    result = np.ascontiguousarray(coords, dtype=np.float32)
+    if cache:
+        _CACHE[key] = result.copy()
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return result

@@ -1,0 +1,471 @@
+"""The :class:`Embeddings` container: paired, L2-normalised embeddings of several modalities.
+
+Row ``i`` of every modality belongs to pair ``i`` (an image and its caption, say).
+Rows are stored as float32 and normalised to unit length; the raw norms stay
+available in :attr:`Embeddings.norms`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Embeddings"]
+
+_MAX_LISTED_ROWS = 10
+
+
+def _list_rows(rows: np.ndarray) -> str:
+    shown = ", ".join(str(int(r)) for r in rows[:_MAX_LISTED_ROWS])
+    more = len(rows) - _MAX_LISTED_ROWS
+    return shown + (f" (and {more} more)" if more > 0 else "")
+
+
+def _validate_array(name: str, values: Any) -> np.ndarray:
+    """Check one modality's array and return it as float64 (N, D)."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(
+            f"arrays[{name!r}] is a {type(values).__name__}; pass a numeric (N, D) array "
+            "with one row per pair."
+        )
+    array = np.asarray(values)
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
+    ) or array.dtype == np.bool_:
+        raise TypeError(
+            f"arrays[{name!r}] has dtype {array.dtype}; pass a float16/32/64 (or integer) "
+            "array of shape (N, D)."
+        )
+    if array.ndim != 2:
+        hint = (
+            "reshape a single vector with x[None, :]"
+            if array.ndim == 1
+            else "split a stacked (M, N, D) array into one (N, D) array per modality, "
+            "or use Embeddings.load for .npy files in that layout"
+        )
+        raise ValueError(
+            f"arrays[{name!r}] has shape {array.shape} ({array.ndim}-D); expected a 2-D "
+            f"(N, D) array with one row per pair: {hint}."
+        )
+    if array.shape[0] == 0:
+        raise ValueError(f"arrays[{name!r}] has no rows (N = 0); pass at least one pair.")
+    if array.shape[1] == 0:
+        raise ValueError(f"arrays[{name!r}] has no columns (D = 0); pass non-empty vectors.")
+    array = array.astype(np.float64, copy=False)
+    finite = np.isfinite(array).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise ValueError(
+            f"arrays[{name!r}] has NaN or Inf in {len(bad)} row(s): {_list_rows(bad)}; "
+            "fix or remove those pairs (e.g. emb.subset(...)) before building Embeddings."
+        )
+    norms = np.linalg.norm(array, axis=1)
+    zero = norms == 0
+    if zero.any():
+        bad = np.flatnonzero(zero)
+        raise ValueError(
+            f"arrays[{name!r}] has {len(bad)} all-zero row(s): {_list_rows(bad)}; a zero "
+            "vector has no direction and cannot be normalised. Remove those pairs first."
+        )
+    return array
+
+
+def _normalise_meta(meta: Any, n: int) -> pd.DataFrame:
+    if meta is None:
+        return pd.DataFrame(index=pd.RangeIndex(n))
+    if isinstance(meta, pd.DataFrame):
+        frame = meta.copy()
+    elif isinstance(meta, Mapping):
+        try:
+            frame = pd.DataFrame(dict(meta))
+        except ValueError as err:
+            raise ValueError(
+                f"meta could not be turned into a table ({err}); pass a DataFrame or a "
+                "dict of equal-length columns with one value per pair."
+            ) from err
+    else:
+        raise TypeError(
+            f"meta is a {type(meta).__name__}; pass a pandas DataFrame or a dict of columns "
+            "with one row per pair."
+        )
+    if len(frame) != n:
+        raise ValueError(
+            f"meta has {len(frame)} rows but the embeddings have {n} pairs; pass one meta "
+            "row per pair, in pair order."
+        )
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
+        name = frame.index.name or "index"
+        if name in frame.columns:
+            name = "original_index"
+        frame = frame.reset_index(names=name)
+    return frame
+
+
+class Embeddings:
+    """Paired embeddings of two or more modalities.
+
+    Build one with :meth:`from_arrays` or :meth:`load`; the constructor is
+    internal. Arrays are float32, rows unit-length and read-only; every
+    transformation (``subset``, ``shift``...) returns a new object.
+
+    Attributes
+    ----------
+    modalities : tuple of str
+        Modality names in order, e.g. ``("image", "text")``.
+    meta : pandas.DataFrame
+        One row per pair (captions, ids, augmentation level...).
+    norms : dict of str to ndarray
+        The L2 norm of every raw row before normalisation.
+    provenance : dict
+        Where the embeddings came from (model, dataset, created, ...).
+
+    Examples
+    --------
+    >>> import numpy as np, amumo as am
+    >>> rng = np.random.default_rng(0)
+    >>> emb = am.Embeddings.from_arrays({"image": rng.normal(size=(4, 8)),
+    ...                                  "text": rng.normal(size=(4, 8))})
+    >>> emb.modalities, len(emb), emb.dim
+    (('image', 'text'), 4, 8)
+    >>> bool(np.allclose(np.linalg.norm(emb["image"], axis=1), 1))
+    True
+    """
+
+    __slots__ = ("_arrays", "_norms", "_meta", "provenance", "_fingerprint")
+
+    def __init__(
+        self,
+        arrays: dict[str, np.ndarray],
+        norms: dict[str, np.ndarray],
+        meta: pd.DataFrame,
+        provenance: dict[str, Any],
+    ) -> None:
+        self._arrays = arrays
+        self._norms = norms
+        self._meta = meta
+        self.provenance = provenance
+        self._fingerprint: str | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_arrays(
+        cls,
+        arrays: Mapping[str, Any],
+        meta: pd.DataFrame | Mapping[str, Sequence[Any]] | None = None,
+        provenance: Mapping[str, Any] | None = None,
+        *,
+        normalized: bool = False,
+    ) -> Embeddings:
+        """Build paired embeddings from one ``(N, D)`` array per modality.
+
+        Parameters
+        ----------
+        arrays : mapping of str to array-like
+            ``{"image": X, "text": Y, ...}``; at least two modalities, all with the
+            same ``N`` (pairs) and ``D`` (dimensions). float16/32/64 accepted.
+        meta : DataFrame or dict of columns, optional
+            One row per pair, e.g. ``{"caption": [...]}``.
+        provenance : dict, optional
+            Free-form description of where the embeddings came from.
+        normalized : bool, default False
+            Internal fast path: the arrays are already float32 unit rows.
+
+        Returns
+        -------
+        Embeddings
+
+        Raises
+        ------
+        ValueError
+            Fewer than two modalities, N = 0, mismatched N or D, NaN/Inf or
+            all-zero rows (the offending rows are listed), wrong number of dims.
+        TypeError
+            Non-numeric arrays, non-string modality names, bad ``meta`` type.
+
+        Examples
+        --------
+        >>> import numpy as np, amumo as am
+        >>> emb = am.Embeddings.from_arrays({"image": np.eye(3), "text": np.eye(3)[::-1]},
+        ...                                 meta={"caption": ["a", "b", "c"]})
+        >>> emb.meta["caption"].tolist()
+        ['a', 'b', 'c']
+        """
+        if not isinstance(arrays, Mapping):
+            raise TypeError(
+                f"arrays is a {type(arrays).__name__}; pass a dict such as "
+                "{'image': X, 'text': Y} with one (N, D) array per modality."
+            )
+        if len(arrays) < 2:
+            raise ValueError(
+                f"arrays has {len(arrays)} modality(ies) ({list(arrays)}); the modality gap "
+                "needs at least two, e.g. {'image': X, 'text': Y}."
+            )
+        for name in arrays:
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"modality name {name!r} must be a non-empty string.")
+        checked: dict[str, np.ndarray] = {}
+        for name, values in arrays.items():
+            if normalized:
+                checked[name] = np.asarray(values, dtype=np.float32)
+            else:
+                checked[name] = _validate_array(name, values)
+        shapes = {name: a.shape for name, a in checked.items()}
+        ns = {s[0] for s in shapes.values()}
+        if len(ns) != 1:
+            raise ValueError(
+                f"modalities have different numbers of rows {shapes}; row i of every "
+                "modality must be pair i, so all must have the same N."
+            )
+        ds = {s[1] for s in shapes.values()}
+        if len(ds) != 1:
+            raise ValueError(
+                f"modalities have different dimensions {shapes}; embeddings compared in "
+                "one space must share D (project them to a common space first)."
+            )
+        n = ns.pop()
+        stored: dict[str, np.ndarray] = {}
+        norms: dict[str, np.ndarray] = {}
+        for name, a in checked.items():
+            if normalized:
+                unit = a
+                norm = np.ones(n, dtype=np.float32)
+            else:
+                norm64 = np.linalg.norm(a, axis=1)
+                unit = (a / norm64[:, None]).astype(np.float32)
+                norm = norm64.astype(np.float32)
+            unit.setflags(write=False)
+            norm.setflags(write=False)
+            stored[name] = unit
+            norms[name] = norm
+        return cls(stored, norms, _normalise_meta(meta, n), dict(provenance or {}))
+
+    def _derive(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        *,
+        meta: pd.DataFrame | None = None,
+        norms: Mapping[str, np.ndarray] | None = None,
+        **provenance: Any,
+    ) -> Embeddings:
+        """New Embeddings from float rows (re-normalised), keeping meta/provenance."""
+        stored = {}
+        for name, a in arrays.items():
+            a = np.asarray(a, dtype=np.float64)
+            unit = (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(np.float32)
+            unit.setflags(write=False)
+            stored[name] = unit
+        new_prov = {**self.provenance, **provenance}
+        return Embeddings(
+            stored,
+            dict(norms) if norms is not None else dict(self._norms),
+            self._meta.copy() if meta is None else meta,
+            new_prov,
+        )
+
+    # ------------------------------------------------------------------ access
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """Modality names in order."""
+        return tuple(self._arrays)
+
+    @property
+    def dim(self) -> int:
+        """Embedding dimension D."""
+        return next(iter(self._arrays.values())).shape[1]
+
+    @property
+    def meta(self) -> pd.DataFrame:
+        """Per-pair table (a copy is not made; do not mutate in place)."""
+        return self._meta
+
+    @property
+    def norms(self) -> dict[str, np.ndarray]:
+        """Raw row norms before normalisation, per modality."""
+        return dict(self._norms)
+
+    @property
+    def skipped(self) -> list[Any]:
+        """Items skipped while embedding (unreadable inputs), as recorded in provenance."""
+        return list(self.provenance.get("skipped", []))
+
+    def __len__(self) -> int:
+        return next(iter(self._arrays.values())).shape[0]
+
+    def __getitem__(self, modality: str) -> np.ndarray:
+        try:
+            return self._arrays[modality]
+        except KeyError:
+            raise KeyError(
+                f"unknown modality {modality!r}; this Embeddings has {self.modalities}."
+            ) from None
+
+    def __contains__(self, modality: object) -> bool:
+        return modality in self._arrays
+
+    def __iter__(self):
+        return iter(self._arrays)
+
+    def stacked(self) -> np.ndarray:
+        """All modalities as one ``(M, N, D)`` float32 array (the Mind-the-Gap layout)."""
+        return np.stack([self._arrays[m] for m in self.modalities])
+
+    def check_modality(self, modality: str, argument: str = "modality") -> str:
+        """Return ``modality`` if present, else raise a ValueError naming ``argument``."""
+        if modality not in self._arrays:
+            raise ValueError(
+                f"{argument}={modality!r} is not a modality of these embeddings; "
+                f"choose one of {self.modalities}."
+            )
+        return modality
+
+    def pair_modalities(self, a: str | None = None, b: str | None = None) -> tuple[str, str]:
+        """Resolve the two modalities to compare (defaults: the first two)."""
+        a = self.modalities[0] if a is None else self.check_modality(a, "a")
+        b = self.modalities[1] if b is None else self.check_modality(b, "b")
+        if a == b:
+            raise ValueError(f"a and b are both {a!r}; pass two different modalities.")
+        return a, b
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable SHA-1 of modality names and array bytes (cache key for projections)."""
+        if self._fingerprint is None:
+            digest = hashlib.sha1()
+            for name in self.modalities:
+                digest.update(name.encode())
+                digest.update(str(self._arrays[name].shape).encode())
+                digest.update(np.ascontiguousarray(self._arrays[name]).tobytes())
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    # ------------------------------------------------------------------ selection
+    def subset(self, indices: Sequence[int] | np.ndarray) -> Embeddings:
+        """Keep the pairs at ``indices`` (in that order).
+
+        Examples
+        --------
+        >>> import amumo as am
+        >>> emb = am.datasets.clip_coco500()
+        >>> len(emb.subset([0, 5, 7]))
+        3
+        """
+        idx = np.asarray(indices)
+        if idx.dtype == np.bool_:
+            raise TypeError("indices is a boolean mask; use emb.filter(mask) for masks.")
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+            if idx.size == 0:
+                idx = idx.astype(np.intp).reshape(-1)
+            else:
+                raise TypeError(f"indices must be a 1-D sequence of integers, got {idx.dtype}.")
+        if idx.size == 0:
+            raise ValueError("indices is empty; a subset needs at least one pair.")
+        n = len(self)
+        out = (idx < -n) | (idx >= n)
+        if out.any():
+            raise IndexError(
+                f"indices {idx[out][:_MAX_LISTED_ROWS].tolist()} are out of range for {n} pairs."
+            )
+        idx = np.where(idx < 0, idx + n, idx)
+        arrays = {}
+        for name in self.modalities:
+            a = self._arrays[name][idx]
+            a.setflags(write=False)
+            arrays[name] = a
+        norms = {name: self._norms[name][idx] for name in self.modalities}
+        meta = self._meta.iloc[idx]
+        if "pair" not in meta.columns:
+            meta = meta.assign(pair=idx)
+        meta = meta.reset_index(drop=True)
+        return Embeddings(arrays, norms, meta, dict(self.provenance))
+
+    def filter(self, mask: Sequence[bool] | np.ndarray) -> Embeddings:
+        """Keep the pairs where ``mask`` is True.
+
+        Examples
+        --------
+        >>> import amumo as am
+        >>> emb = am.datasets.clip_coco500()
+        >>> len(emb.filter(emb.meta["pair"] < 10))
+        10
+        """
+        m = np.asarray(mask)
+        if m.dtype != np.bool_:
+            raise TypeError(f"mask must be boolean, got dtype {m.dtype}; use subset() for indices.")
+        if m.shape != (len(self),):
+            raise ValueError(f"mask has shape {m.shape}; expected ({len(self)},), one per pair.")
+        return self.subset(np.flatnonzero(m))
+
+    # ------------------------------------------------------------------ I/O
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write amumo's ``.npz`` format atomically (temporary file + rename).
+
+        Parameters
+        ----------
+        path : str or Path
+            Destination ending in ``.npz``.
+        overwrite : bool, default False
+            Replace an existing file; otherwise an existing file raises.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, amumo as am
+        >>> emb = am.datasets.clip_coco500()
+        >>> p = emb.save(pathlib.Path(tempfile.mkdtemp()) / "run.npz")
+        >>> am.Embeddings.load(p).fingerprint == emb.fingerprint
+        True
+        """
+        from amumo.embeddings.io import save_npz
+
+        return save_npz(self, path, overwrite=overwrite)
+
+    @classmethod
+    def load(
+        cls, path: str | Path, modalities: Sequence[str] | None = None
+    ) -> Embeddings:
+        """Read amumo's ``.npz`` or a Mind-the-Gap ``(M, N, D)`` ``.npy`` file.
+
+        Parameters
+        ----------
+        path : str or Path
+        modalities : sequence of str, optional
+            Names for the M arrays of a ``.npy`` file; default ``("image", "text")``.
+
+        Examples
+        --------
+        >>> import amumo as am
+        >>> from amumo.datasets import reference_path
+        >>> am.Embeddings.load(reference_path("features_clip.npy")).modalities
+        ('image', 'text')
+        """
+        from amumo.embeddings.io import load
+
+        return load(path, modalities=modalities)
+
+    def to_json_meta(self) -> str:
+        """The meta table as JSON (``orient="split"``), as stored in ``.npz`` files."""
+        return self._meta.to_json(orient="split", date_format="iso")
+
+    def __repr__(self) -> str:
+        model = self.provenance.get("model")
+        dataset = self.provenance.get("dataset")
+        extra = "".join(
+            f", {k}={v!r}" for k, v in (("model", model), ("dataset", dataset)) if v
+        )
+        return (
+            f"Embeddings(modalities={self.modalities}, n={len(self)}, dim={self.dim}{extra})"
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-friendly summary (sizes and provenance)."""
+        return {
+            "modalities": list(self.modalities),
+            "n": len(self),
+            "dim": self.dim,
+            "provenance": json.loads(json.dumps(self.provenance, default=str)),
+        }
