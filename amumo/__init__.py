@@ -8,7 +8,7 @@ Examples
 0.8514
 """
 
-from amumo import datasets
+from amumo import data, datasets
 from amumo.analysis import (
     CLUSTER_METHODS,
     PROJECTION_METHODS,
@@ -35,6 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Embeddings",
+    "data",
     "datasets",
     "losses",
     "gap_vector",
