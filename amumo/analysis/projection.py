@@ -57,7 +57,7 @@ def _fit_umap(
         raise ImportError(
             "method='umap' needs umap-learn: pip install umap-learn (or use method='pca')."
         ) from err
-    options = {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", **kwargs}
+    options = {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "n_jobs": 1, **kwargs}
     options["n_neighbors"] = min(options["n_neighbors"], max(2, len(train) - 1))
     model = umap.UMAP(n_components=n_components, random_state=seed, **options)
     embedding = model.fit_transform(train)

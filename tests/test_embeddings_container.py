@@ -1,0 +1,269 @@
+"""Embeddings container: construction, validation, selection and file formats."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import amumo as am
+from amumo.datasets import reference_path
+
+
+def rand(n=6, d=4, seed=0, dtype=np.float64):
+    return np.random.default_rng(seed).normal(size=(n, d)).astype(dtype)
+
+
+@pytest.fixture
+def emb():
+    return am.Embeddings.from_arrays(
+        {"image": rand(seed=1), "text": rand(seed=2)},
+        meta={"caption": [f"c{i}" for i in range(6)]},
+        provenance={"model": "test"},
+    )
+
+
+# ----------------------------------------------------------------- construction
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32])
+def test_dtypes_are_stored_as_float32_unit_rows(dtype):
+    x = rand(dtype=np.float64) * 10
+    e = am.Embeddings.from_arrays({"image": x.astype(dtype), "text": x.astype(dtype) + 1})
+    assert e["image"].dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(e["image"], axis=1), 1, atol=1e-6)
+    raw = np.linalg.norm(x.astype(dtype).astype(np.float64), axis=1)
+    np.testing.assert_allclose(e.norms["image"], raw, rtol=1e-5)
+
+
+def test_basic_accessors(emb):
+    assert emb.modalities == ("image", "text")
+    assert len(emb) == 6 and emb.dim == 4
+    assert list(emb.meta["caption"])[:2] == ["c0", "c1"]
+    assert "image" in emb and "audio" not in emb
+    assert emb.stacked().shape == (2, 6, 4)
+    assert "n=6" in repr(emb)
+
+
+def test_arrays_are_read_only_and_inputs_untouched():
+    x, y = rand(seed=3), rand(seed=4)
+    x0 = x.copy()
+    e = am.Embeddings.from_arrays({"image": x, "text": y})
+    np.testing.assert_array_equal(x, x0)
+    with pytest.raises(ValueError):
+        e["image"][0, 0] = 5
+
+
+def test_three_modalities():
+    e = am.Embeddings.from_arrays({"image": rand(), "text": rand(seed=5), "audio": rand(seed=6)})
+    assert e.modalities == ("image", "text", "audio")
+    assert am.similarity(e).shape == (18, 18)
+    assert am.gap_distance(e, "image", "audio") > 0
+
+
+def test_unknown_modality_keyerror_lists_choices(emb):
+    with pytest.raises(KeyError, match="image"):
+        emb["audio"]
+
+
+def test_fingerprint_stable_and_sensitive(emb):
+    same = am.Embeddings.from_arrays({"image": rand(seed=1), "text": rand(seed=2)})
+    other = am.Embeddings.from_arrays({"image": rand(seed=1), "text": rand(seed=9)})
+    assert emb.fingerprint == same.fingerprint
+    assert emb.fingerprint != other.fingerprint
+
+
+def test_meta_with_custom_index_keeps_it_as_a_column():
+    meta = pd.DataFrame({"caption": list("abcdef")}, index=[f"id{i}" for i in range(6)])
+    e = am.Embeddings.from_arrays({"image": rand(), "text": rand(seed=1)}, meta=meta)
+    assert list(e.meta.index) == list(range(6))
+    assert e.meta["index"].tolist()[0] == "id0"
+
+
+# ----------------------------------------------------------------- bad input
+def test_nan_rows_are_named():
+    x = rand()
+    x[2, 1] = np.nan
+    x[4, 0] = np.inf
+    with pytest.raises(ValueError, match=r"arrays\['image'\].*NaN or Inf.*2, 4"):
+        am.Embeddings.from_arrays({"image": x, "text": rand()})
+
+
+def test_zero_rows_are_named():
+    y = rand()
+    y[3] = 0
+    with pytest.raises(ValueError, match=r"arrays\['text'\].*all-zero.*3"):
+        am.Embeddings.from_arrays({"image": rand(), "text": y})
+
+
+def test_different_n():
+    with pytest.raises(ValueError, match="different numbers of rows"):
+        am.Embeddings.from_arrays({"image": rand(n=5), "text": rand(n=6)})
+
+
+def test_different_d():
+    with pytest.raises(ValueError, match="different dimensions"):
+        am.Embeddings.from_arrays({"image": rand(d=3), "text": rand(d=4)})
+
+
+def test_one_dimensional():
+    with pytest.raises(ValueError, match=r"1-D.*x\[None, :\]"):
+        am.Embeddings.from_arrays({"image": np.ones(4), "text": rand()})
+
+
+def test_three_dimensional():
+    with pytest.raises(ValueError, match="3-D.*Embeddings.load"):
+        am.Embeddings.from_arrays({"image": np.ones((2, 3, 4)), "text": rand()})
+
+
+@pytest.mark.parametrize("bad", [np.array([["a", "b"]]), np.ones((2, 2), dtype=bool),
+                                 np.array([[1 + 1j]]), "text"])
+def test_non_numeric(bad):
+    with pytest.raises(TypeError, match=r"arrays\['image'\]"):
+        am.Embeddings.from_arrays({"image": bad, "text": rand()})
+
+
+def test_fewer_than_two_modalities():
+    with pytest.raises(ValueError, match="at least two"):
+        am.Embeddings.from_arrays({"image": rand()})
+
+
+def test_empty():
+    with pytest.raises(ValueError, match="N = 0"):
+        am.Embeddings.from_arrays({"image": np.zeros((0, 4)), "text": np.zeros((0, 4))})
+
+
+def test_arrays_not_a_mapping():
+    with pytest.raises(TypeError, match="pass a dict"):
+        am.Embeddings.from_arrays([rand(), rand()])
+
+
+def test_meta_wrong_length():
+    with pytest.raises(ValueError, match="meta has 2 rows"):
+        am.Embeddings.from_arrays({"image": rand(), "text": rand()}, meta={"c": [1, 2]})
+
+
+# ----------------------------------------------------------------- selection
+def test_subset_keeps_order_meta_and_original_pair_ids(emb):
+    sub = emb.subset([4, 1])
+    np.testing.assert_array_equal(sub["image"], emb["image"][[4, 1]])
+    assert sub.meta["caption"].tolist() == ["c4", "c1"]
+    assert sub.meta["pair"].tolist() == [4, 1]
+    assert sub.norms["text"].tolist() == emb.norms["text"][[4, 1]].tolist()
+
+
+def test_subset_errors(emb):
+    with pytest.raises(IndexError, match="out of range"):
+        emb.subset([0, 6])
+    with pytest.raises(ValueError, match="empty"):
+        emb.subset([])
+    with pytest.raises(TypeError, match="filter"):
+        emb.subset(np.ones(6, dtype=bool))
+
+
+def test_filter(emb):
+    mask = emb.meta["caption"].isin(["c0", "c5"]).to_numpy()
+    assert emb.filter(mask).meta["caption"].tolist() == ["c0", "c5"]
+    with pytest.raises(ValueError, match="shape"):
+        emb.filter(np.ones(3, dtype=bool))
+    with pytest.raises(TypeError, match="boolean"):
+        emb.filter([0, 1, 0, 1, 0, 1])
+
+
+# ----------------------------------------------------------------- files
+def test_npz_round_trip(emb, tmp_path):
+    path = emb.save(tmp_path / "run.npz")
+    back = am.Embeddings.load(path)
+    assert back.modalities == emb.modalities
+    np.testing.assert_array_equal(back["text"], emb["text"])
+    np.testing.assert_allclose(back.norms["image"], emb.norms["image"])
+    pd.testing.assert_frame_equal(back.meta, emb.meta)
+    assert back.provenance["model"] == "test"
+    assert back.fingerprint == emb.fingerprint
+
+
+def test_save_does_not_overwrite_silently(emb, tmp_path):
+    path = emb.save(tmp_path / "run.npz")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        emb.save(path)
+    emb.subset([0, 1]).save(path, overwrite=True)
+    assert len(am.Embeddings.load(path)) == 2
+
+
+def test_save_is_atomic_when_interrupted(emb, tmp_path, monkeypatch):
+    path = emb.save(tmp_path / "run.npz")
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        emb.subset([0]).save(path, overwrite=True)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run.npz"]  # no temp file left
+
+
+def test_save_requires_npz_suffix(emb, tmp_path):
+    with pytest.raises(ValueError, match=".npz"):
+        emb.save(tmp_path / "run.npy")
+
+
+def test_load_mind_the_gap_npy():
+    e = am.Embeddings.load(reference_path("features_clip.npy"))
+    assert e.modalities == ("image", "text") and len(e) == 500 and e.dim == 512
+    named = am.Embeddings.load(reference_path("features_clip.npy"), modalities=("img", "txt"))
+    assert named.modalities == ("img", "txt")
+
+
+def test_load_npy_wrong_modality_count(tmp_path):
+    path = tmp_path / "three.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(3, 4, 5)))
+    with pytest.raises(ValueError, match="3 modalities"):
+        am.Embeddings.load(path)
+    assert am.Embeddings.load(path, modalities=("a", "b", "c")).modalities == ("a", "b", "c")
+
+
+def test_load_npy_wrong_ndim(tmp_path):
+    path = tmp_path / "flat.npy"
+    np.save(path, np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"\(M modalities, N pairs, D dims\)"):
+        am.Embeddings.load(path)
+
+
+def test_load_unknown_format(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello world")
+    with pytest.raises(ValueError, match="neither a .npy"):
+        am.Embeddings.load(path)
+
+
+def test_load_truncated_npy(tmp_path):
+    data = reference_path("features_clip.npy").read_bytes()
+    path = tmp_path / "cut.npy"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        am.Embeddings.load(path)
+
+
+def test_load_truncated_npz(emb, tmp_path):
+    path = emb.save(tmp_path / "run.npz")
+    data = path.read_bytes()
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        am.Embeddings.load(cut)
+
+
+def test_load_foreign_npz(tmp_path):
+    path = tmp_path / "foreign.npz"
+    np.savez(path, a=np.ones(3))
+    assert zipfile.is_zipfile(path)
+    with pytest.raises(ValueError, match="without amumo's header"):
+        am.Embeddings.load(path)
+
+
+def test_load_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        am.Embeddings.load(tmp_path / "nope.npz")

@@ -1,0 +1,102 @@
+"""The shipped reference embeddings reproduce the figures of the Mind-the-Gap README."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import amumo as am
+from amumo.datasets import REFERENCE_FIGURES, reference_path
+
+SHARED_README = Path(__file__).resolve().parents[2] / "shared/data/modality_gap/README.md"
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["pretrained", "random_init"])
+def case(request):
+    random_init = request.param
+    name = "features_clip_random.npy" if random_init else "features_clip.npy"
+    return am.datasets.clip_coco500(random_init=random_init), REFERENCE_FIGURES[name]
+
+
+def test_gap_distance(case):
+    emb, ref = case
+    assert am.gap_distance(emb) == pytest.approx(ref["gap_distance"], abs=1e-3)
+
+
+def test_paired_cosine(case):
+    emb, ref = case
+    assert am.paired_cosine(emb) == pytest.approx(ref["paired_cosine"], abs=1e-3)
+
+
+def test_recall_at_1(case):
+    emb, ref = case
+    assert am.recall_at_k(emb, 1)[1] == pytest.approx(ref["recall@1:image->text"], abs=1e-3)
+
+
+def test_info_nce(case):
+    emb, ref = case
+    assert am.losses.info_nce(emb, 0.01) == pytest.approx(ref["info_nce@0.01"], abs=1e-3)
+
+
+def test_cone_cosine(case):
+    emb, ref = case
+    for modality in ("image", "text"):
+        key = f"cone_cosine:{modality}"
+        assert am.cone_cosine(emb, modality) == pytest.approx(ref[key], abs=1e-3)
+
+
+def test_metrics_dict_agrees_with_reference(case):
+    emb, ref = case
+    m = am.metrics(emb, temperature=0.01)
+    assert m["gap_distance"] == pytest.approx(ref["gap_distance"], abs=1e-3)
+    assert m["info_nce"] == pytest.approx(ref["info_nce@0.01"], abs=1e-3)
+    assert m["recall@1:image->text"] == pytest.approx(ref["recall@1:image->text"], abs=1e-3)
+    for key in ("cone_cosine:image", "cone_cosine:text", "recall@5:text->image", "alignment",
+                "uniformity:image", "uniformity:text", "separability", "recall@10:image->text"):
+        assert key in m
+    # Both CLIPs separate the modalities perfectly: that is the gap.
+    assert m["separability"] > 0.99
+    json.dumps(m)  # flat and JSON-friendly
+
+
+def test_reference_table_in_shared_readme_matches_constants():
+    """The constants we test against are the ones published beside the data."""
+    if not SHARED_README.exists():
+        pytest.skip("../shared is not beside the checkout")
+    text = SHARED_README.read_text()
+    for name, figures in REFERENCE_FIGURES.items():
+        rows = [line for line in text.splitlines() if line.startswith(f"| {name} ")]
+        row = rows[-1]  # the second table holds the figures
+        for key in ("gap_distance", "paired_cosine", "recall@1:image->text", "info_nce@0.01"):
+            assert f"{figures[key]:g}" in row.replace(" ", ""), (name, key, row)
+
+
+def test_shipped_files_are_the_reference_files():
+    if not SHARED_README.exists():
+        pytest.skip("../shared is not beside the checkout")
+    for name in REFERENCE_FIGURES:
+        shipped = np.load(reference_path(name))
+        original = np.load(SHARED_README.parent / name)
+        np.testing.assert_array_equal(shipped, original)
+    assert reference_path("LICENSE").read_text().startswith("MIT")
+
+
+def test_closing_the_gap_raises_low_temperature_info_nce():
+    """Liang et al. 2022: at tau=0.01 the gap is kept because closing it costs loss."""
+    emb = am.datasets.clip_coco500()
+    before = am.losses.info_nce(emb, 0.01)
+    closed = am.close_gap(emb)
+    after = am.losses.info_nce(closed, 0.01)
+    assert am.gap_distance(closed) < 1e-3
+    assert after > before + 1.0  # 1.80 -> 3.82
+    # ... and at tau = 1 closing the gap lowers the loss instead.
+    assert am.losses.info_nce(closed, 1.0) < am.losses.info_nce(emb, 1.0)
+
+
+def test_random_init_has_cone_effect():
+    emb = am.datasets.clip_coco500(random_init=True)
+    assert am.cone_cosine(emb, "image") > 0.5
+    assert am.cone_cosine(emb, "text") > 0.5
