@@ -144,7 +144,9 @@ def test_losses_punish_breaking_the_pairs(small, name):
 
 def test_info_nce_matches_explicit_cross_entropy():
     rng = np.random.default_rng(0)
-    e = am.Embeddings.from_arrays({"image": rng.normal(size=(5, 3)), "text": rng.normal(size=(5, 3))})
+    e = am.Embeddings.from_arrays(
+        {"image": rng.normal(size=(5, 3)), "text": rng.normal(size=(5, 3))}
+    )
     s = e["image"].astype(np.float64) @ e["text"].astype(np.float64).T / 0.1
     p_rows = np.exp(s) / np.exp(s).sum(1, keepdims=True)
     p_cols = np.exp(s) / np.exp(s).sum(0, keepdims=True)
@@ -170,7 +172,9 @@ def test_info_loob_below_info_nce(small):
 
 def test_siglip_explicit_formula():
     rng = np.random.default_rng(3)
-    e = am.Embeddings.from_arrays({"image": rng.normal(size=(4, 3)), "text": rng.normal(size=(4, 3))})
+    e = am.Embeddings.from_arrays(
+        {"image": rng.normal(size=(4, 3)), "text": rng.normal(size=(4, 3))}
+    )
     s = e["image"].astype(np.float64) @ e["text"].astype(np.float64).T
     z = 2 * np.eye(4) - 1
     expected = -np.sum(np.log(1 / (1 + np.exp(-z * (s / 0.1 - 10))))) / 4
@@ -215,7 +219,9 @@ def test_cone_cosine_matches_brute_force(small):
 
 
 def test_uniformity_extremes():
-    collapsed = am.Embeddings.from_arrays({"image": np.ones((5, 3)), "text": np.eye(3)[[0, 1, 2, 0, 1]]})
+    collapsed = am.Embeddings.from_arrays(
+        {"image": np.ones((5, 3)), "text": np.eye(3)[[0, 1, 2, 0, 1]]}
+    )
     assert am.uniformity(collapsed, "image") == pytest.approx(0.0, abs=1e-6)
     spread = am.Embeddings.from_arrays({"image": np.vstack([np.eye(3), -np.eye(3)]),
                                         "text": np.vstack([np.eye(3), -np.eye(3)])})
