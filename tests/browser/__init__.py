@@ -1,0 +1,1 @@
+"""Browser tests (JupyterLab + headless Chromium); see conftest.py for the harness."""
