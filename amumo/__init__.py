@@ -8,7 +8,7 @@ Examples
 0.8514
 """
 
-from amumo import data, datasets
+from amumo import data, datasets, experiments
 from amumo.analysis import (
     CLUSTER_METHODS,
     PROJECTION_METHODS,
@@ -37,6 +37,7 @@ __all__ = [
     "Embeddings",
     "data",
     "datasets",
+    "experiments",
     "losses",
     "gap_vector",
     "gap_distance",
