@@ -1,0 +1,95 @@
+"""File helpers shared by the dataset loaders and the encoders: images and digests."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from amumo.data.base import UnreadableItemError
+
+__all__ = ["open_image", "decode_image", "file_digest", "IMAGE_SUFFIXES"]
+
+#: File suffixes treated as images when scanning folders.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+_BLOCK = 1 << 16
+_SAMPLED_BLOCKS = 32
+_FULL_HASH_LIMIT = 64 << 20
+
+
+def _finish(image: Image.Image, what: str) -> Image.Image:
+    try:
+        image.load()
+        return image.convert("RGB")
+    except (OSError, ValueError, SyntaxError) as err:
+        raise UnreadableItemError(f"{what} could not be decoded as an image: {err}") from err
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """Read an image file fully and return it as RGB.
+
+    Raises
+    ------
+    UnreadableItemError
+        The file is missing, truncated or not an image; the message names the file.
+    """
+    path = Path(path)
+    try:
+        image = Image.open(path)
+    except FileNotFoundError as err:
+        raise UnreadableItemError(f"image file {str(path)!r} does not exist") from err
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise UnreadableItemError(
+            f"image file {str(path)!r} is not a readable image: {err}"
+        ) from err
+    with image:
+        return _finish(image, f"image file {str(path)!r}")
+
+
+def decode_image(data: bytes, what: str = "image bytes") -> Image.Image:
+    """Decode encoded image bytes (PNG, JPEG, ...) to an RGB PIL image.
+
+    Raises
+    ------
+    UnreadableItemError
+        The bytes are not a decodable image.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise UnreadableItemError(f"{what} is a {type(data).__name__}, not encoded image bytes")
+    try:
+        image = Image.open(io.BytesIO(bytes(data)))
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise UnreadableItemError(f"{what} is not a readable image: {err}") from err
+    return _finish(image, what)
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-1 identifying a file's content, cheap even for multi-GB checkpoints.
+
+    Files up to 64 MiB are hashed whole; larger ones by size plus 32 evenly
+    spaced 64 KiB blocks (including the first and the last). Independent of the
+    file's name, location and modification time.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    digest = hashlib.sha1(str(size).encode())
+    with path.open("rb") as handle:
+        if size <= _FULL_HASH_LIMIT:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        else:
+            last = size - _BLOCK
+            for k in range(_SAMPLED_BLOCKS):
+                handle.seek(last * k // (_SAMPLED_BLOCKS - 1))
+                digest.update(handle.read(_BLOCK))
+    return digest.hexdigest()
+
+
+def stat_signature(path: str | Path) -> list[int]:
+    """``[size, mtime_ns]`` of a file (a cheap change detector for many images)."""
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]

@@ -1,0 +1,35 @@
+"""Encoders: open_clip models, any callable, precomputed arrays.
+
+torch and open_clip are imported only when an :class:`OpenCLIP` is created
+(extra ``models``: ``pip install 'amumo[models]'``); :class:`CallableEncoder`
+and :class:`Precomputed` need neither.
+
+Examples
+--------
+>>> import numpy as np
+>>> import amumo as am
+>>> enc = am.models.Precomputed({"image": np.eye(2), "text": np.eye(2)})
+>>> enc.modalities
+('image', 'text')
+"""
+
+from amumo.models.base import Encoder
+from amumo.models.openclip import (
+    AMUMO_CONFIGS,
+    OpenCLIP,
+    WeightsUnavailableError,
+    register_configs,
+    resolve_device,
+)
+from amumo.models.wrappers import CallableEncoder, Precomputed
+
+__all__ = [
+    "Encoder",
+    "OpenCLIP",
+    "CallableEncoder",
+    "Precomputed",
+    "WeightsUnavailableError",
+    "AMUMO_CONFIGS",
+    "register_configs",
+    "resolve_device",
+]

@@ -1,0 +1,71 @@
+"""The :class:`Encoder` protocol and helpers shared by all encoders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["Encoder", "check_batch_size", "as_float32_rows"]
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What :func:`amumo.embed` needs from a model.
+
+    Attributes
+    ----------
+    name : str
+        Human-readable description, recorded in the embeddings' provenance.
+    modalities : tuple of str
+        Modalities it can encode, e.g. ``("image", "text")``.
+    fingerprint : str or None
+        Stable hash of architecture + weights identity (+ preprocessing). Equal
+        fingerprints must mean equal outputs; it keys the embedding cache.
+        ``None`` means "cannot be cached".
+
+    Optional attributes read by :func:`amumo.embed`:
+
+    - ``input_kind``: ``"item"`` (default; ``encode`` receives dataset items) or
+      ``"index"`` (``encode`` receives pair indices, see
+      :class:`~amumo.models.Precomputed`).
+    - ``cacheable``: ``False`` skips the on-disk cache (default ``True``).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def modalities(self) -> tuple[str, ...]: ...
+
+    @property
+    def fingerprint(self) -> str | None: ...
+
+    def encode(self, modality: str, items: Sequence[Any], batch_size: int = 64) -> np.ndarray:
+        """Embed ``items`` of one modality; returns float32 ``(len(items), D)``."""
+        ...
+
+
+def check_batch_size(batch_size: Any) -> int:
+    """Validate a batch size argument."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}; pass a positive integer such as 64.")
+    return int(batch_size)
+
+
+def as_float32_rows(values: Any, n: int, who: str) -> np.ndarray:
+    """Convert an encoder's output (array, tensor, list) to float32 ``(n, D)``."""
+    if hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor
+        values = values.detach().float().cpu().numpy()
+    array = np.asarray(values)
+    if array.dtype == object or not np.issubdtype(array.dtype, np.number):
+        raise TypeError(f"{who} returned dtype {array.dtype}; it must return numbers (n, D).")
+    if array.ndim != 2 or array.shape[0] != n:
+        raise ValueError(
+            f"{who} returned an array of shape {array.shape} for {n} item(s); it must return "
+            f"one row per item, shape ({n}, D)."
+        )
+    return np.ascontiguousarray(array, dtype=np.float32)
