@@ -40,7 +40,8 @@ def clear_projection_cache() -> None:
 def _fit_pca(train: np.ndarray, n_components: int, seed: int, **kwargs: Any):
     from sklearn.decomposition import PCA
 
-    model = PCA(n_components=n_components, svd_solver="full", random_state=seed, **kwargs)
+    options = {"svd_solver": "full", **kwargs}  # e.g. svd_solver="covariance_eigh" for large N
+    model = PCA(n_components=n_components, random_state=seed, **options)
     model.fit(train)
     return model.transform
 
