@@ -8,7 +8,7 @@ Examples
 0.8514
 """
 
-from amumo import data, datasets, experiments
+from amumo import data, datasets, experiments, models
 from amumo.analysis import (
     CLUSTER_METHODS,
     PROJECTION_METHODS,
@@ -29,13 +29,17 @@ from amumo.analysis import (
     similarity,
     uniformity,
 )
-from amumo.embeddings import Embeddings
+from amumo.embeddings import Embeddings, embed
+from amumo.widgets.gap_sweep import GapSweep
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Embeddings",
+    "GapSweep",
     "data",
+    "models",
+    "embed",
     "datasets",
     "experiments",
     "losses",
