@@ -1,6 +1,17 @@
-"""Embeddings container, file formats and (with the models extra) the embed pipeline."""
+"""Embeddings container, file formats, the on-disk cache and the embed pipeline."""
 
+from amumo.embeddings.cache import CacheWarning, clear_cache, default_cache_dir
 from amumo.embeddings.container import Embeddings
 from amumo.embeddings.io import load, save_npz
+from amumo.embeddings.pipeline import SkippedPairsWarning, embed
 
-__all__ = ["Embeddings", "load", "save_npz"]
+__all__ = [
+    "Embeddings",
+    "load",
+    "save_npz",
+    "embed",
+    "SkippedPairsWarning",
+    "CacheWarning",
+    "clear_cache",
+    "default_cache_dir",
+]
