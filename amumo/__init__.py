@@ -29,7 +29,7 @@ from amumo.analysis import (
     similarity,
     uniformity,
 )
-from amumo.embeddings import Embeddings
+from amumo.embeddings import Embeddings, embed
 from amumo.widgets.gap_sweep import GapSweep
 
 __version__ = "0.1.0"
@@ -39,6 +39,7 @@ __all__ = [
     "GapSweep",
     "data",
     "models",
+    "embed",
     "datasets",
     "experiments",
     "losses",
