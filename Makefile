@@ -32,8 +32,11 @@ chromium:
 		echo "installing Debian chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# As root (containers), JupyterLab refuses to start without --allow-root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 demo: install
-	$(VENV)/bin/jupyter lab --port=$(PORT) notebooks/getting_started.ipynb
+	$(VENV)/bin/jupyter lab --port=$(PORT) $(ROOT_FLAG) notebooks/getting_started.ipynb
 
 test: install chromium js
 	@git diff --quiet -- amumo/static || { echo "error: amumo/static differs from a fresh build of js/; run 'make js' and commit amumo/static"; git --no-pager diff --stat -- amumo/static; exit 1; }
