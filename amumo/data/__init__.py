@@ -2,9 +2,13 @@
 
 - :class:`PairedDataset` — the protocol :func:`amumo.embed` needs.
 - :class:`SyntheticShapes` — procedurally drawn shapes + captions, no files needed.
+- :class:`ImageTextFolder`, :class:`COCOCaptions`, :class:`ImageTextParquet` — loaders.
+- :class:`Augmented` — Amumo's rotate / noise / blur / shift / random_rotate sets.
+- ``dataset.filter(text_contains=[...], mode="any"|"all", regex=None)`` — caption filter.
 """
 
 from amumo.data import synthetic
+from amumo.data.augment import AUGMENTATIONS, Augmented, augment_image, default_levels
 from amumo.data.base import (
     BaseDataset,
     DatasetView,
@@ -12,6 +16,9 @@ from amumo.data.base import (
     UnreadableItemError,
     stable_hash,
 )
+from amumo.data.coco import COCOCaptions
+from amumo.data.folder import ImageTextFolder
+from amumo.data.parquet import ImageTextParquet
 from amumo.data.synthetic import SyntheticShapes
 
 __all__ = [
@@ -20,6 +27,13 @@ __all__ = [
     "DatasetView",
     "UnreadableItemError",
     "SyntheticShapes",
+    "ImageTextFolder",
+    "COCOCaptions",
+    "ImageTextParquet",
+    "Augmented",
+    "AUGMENTATIONS",
+    "augment_image",
+    "default_levels",
     "synthetic",
     "stable_hash",
 ]
