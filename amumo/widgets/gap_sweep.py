@@ -143,7 +143,7 @@ function render({ model, el }) {
       if (!Number.isFinite(ylo)) { ylo = 0; yhi = 1; }
       if (name === "harm") ylo = 0;
       const span = yhi - ylo || 0.1;
-      ylo = Math.max(0, ylo - span * 0.08); yhi = Math.min(1, yhi + span * 0.12);
+      ylo = Math.max(0, ylo - span * 0.08); yhi = Math.min(1.02, yhi + span * 0.12);
       if (!(yhi > ylo)) yhi = ylo + 0.05;
       const top = m.top + i * (ph + gapBetween);
       return { name, series: ss, top, bottom: top + ph, ylo, yhi };
@@ -210,6 +210,14 @@ function render({ model, el }) {
     }
     // x axis: lambda, with the gap distance underneath
     const last = panels[panels.length - 1] || { bottom: height - m.bottom };
+    const lamName = svg("text", { x: m.left - 6, y: last.bottom + 15, class: "tick",
+                                  "text-anchor": "end" }, plot);
+    lamName.textContent = "\u03bb";
+    if (ref) {
+      const gapName = svg("text", { x: m.left - 6, y: last.bottom + 28, class: "tick gap",
+                                    "text-anchor": "end" }, plot);
+      gapName.textContent = "gap";
+    }
     for (const t of xt) {
       const lab = svg("text", { x: sx(t), y: last.bottom + 15, class: "tick",
                                 "text-anchor": "middle" }, plot);
@@ -380,8 +388,8 @@ _CSS = r"""
 .amumo-gapsweep-plot .curve { fill: none; stroke-width: 2; }
 .amumo-gapsweep-plot .star { font-size: 15px; stroke: var(--jp-layout-color0, #fff);
   stroke-width: 0.6; paint-order: stroke; }
-.amumo-gapsweep-plot .cursor-line { stroke: #d62728; stroke-width: 1.5; }
-.amumo-gapsweep-plot .cursor-handle { fill: #d62728; }
+.amumo-gapsweep-plot .cursor-line { stroke: var(--jp-ui-font-color0, #111); stroke-width: 1.5; }
+.amumo-gapsweep-plot .cursor-handle { fill: var(--jp-ui-font-color0, #111); }
 .amumo-gapsweep-plot .cursor-dot { fill: var(--jp-layout-color0, #fff); stroke-width: 2; }
 .amumo-gapsweep-readout { margin: 2px 0 0 58px; min-height: 16px;
   font-variant-numeric: tabular-nums; color: var(--jp-ui-font-color1, #222); }
