@@ -200,9 +200,17 @@ def save_html(
 
     hook = getattr(widget, "_exporting_html", None)
     context = hook() if callable(hook) else contextlib.nullcontext()
-    with context:
-        state = _complete(dependency_state(widget, drop_defaults=False))
-        data = embed_data(views=[widget], drop_defaults=False, state=state)
+    try:
+        with context:
+            state = _complete(dependency_state(widget, drop_defaults=False))
+            data = embed_data(views=[widget], drop_defaults=False, state=state)
+    except AttributeError as exc:
+        if "comm_id" not in str(exc):
+            raise
+        raise ValueError(
+            f"{type(widget).__name__} (or a widget it refers to) was closed and can no longer "
+            "be exported; re-create the widget and export again."
+        ) from exc
 
     manager_state = data["manager_state"]
     _check_state(manager_state["state"])
