@@ -30,6 +30,7 @@ from amumo.analysis import (
     uniformity,
 )
 from amumo.embeddings import Embeddings, embed
+from amumo.widgets import Comparer, Explorer, Heatmap, Landscape, Preview, Scatter
 from amumo.widgets.gap_sweep import GapSweep
 
 __version__ = "0.1.0"
@@ -37,6 +38,12 @@ __version__ = "0.1.0"
 __all__ = [
     "Embeddings",
     "GapSweep",
+    "Heatmap",
+    "Scatter",
+    "Preview",
+    "Explorer",
+    "Comparer",
+    "Landscape",
     "data",
     "models",
     "embed",

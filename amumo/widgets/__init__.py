@@ -1,0 +1,20 @@
+"""Jupyter widgets (anywidget) for exploring the modality gap.
+
+- :class:`Heatmap` — the (M·N)² similarity matrix with quadrants, colour bar, zoom, clusters.
+- :class:`Scatter` — PCA / UMAP / t-SNE projection with pair lines and box/lasso selection.
+- :class:`Preview` — the hovered pair's items (thumbnail, caption, meta).
+- :class:`Explorer` — all of them linked in the browser, with gap, model, augmentation
+  and caption-filter controls and a metrics panel.
+- :class:`Comparer` — heatmaps of several models over the same pairs, hover linked.
+- :class:`Landscape` — loss as a function of the gap shift λ, per temperature (plotly).
+"""
+
+from amumo.widgets._base import state_size
+from amumo.widgets.comparer import Comparer
+from amumo.widgets.explorer import Explorer
+from amumo.widgets.heatmap import Heatmap
+from amumo.widgets.landscape import Landscape
+from amumo.widgets.preview import Preview
+from amumo.widgets.scatter import Scatter
+
+__all__ = ["Heatmap", "Scatter", "Preview", "Explorer", "Comparer", "Landscape", "state_size"]

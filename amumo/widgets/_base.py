@@ -1,0 +1,229 @@
+"""Shared machinery of amumo's anywidgets: strict keyword arguments, custom-message
+dispatch, background jobs and the size of what is sent to the browser.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anywidget
+
+__all__ = ["AmumoWidget", "STATIC", "state_size"]
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+#: Below this many pairs, background jobs run synchronously (results are instant anyway,
+#: and tests and notebooks see final values without waiting).
+SYNC_LIMIT = 1000
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, default=str, separators=(",", ":")).encode())
+
+
+def _split_buffers(value: Any) -> tuple[int, int]:
+    """(binary bytes, json bytes) of one trait value, looking inside lists and dicts."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return len(value) if not isinstance(value, memoryview) else value.nbytes, 0
+    if isinstance(value, (list, tuple)):
+        parts = [_split_buffers(v) for v in value]
+        return sum(p[0] for p in parts), sum(p[1] for p in parts) + 2
+    if isinstance(value, dict):
+        parts = [_split_buffers(v) for v in value.values()]
+        keys = sum(len(str(k)) + 4 for k in value)
+        return sum(p[0] for p in parts), sum(p[1] for p in parts) + keys
+    return 0, _json_size(value)
+
+
+def state_size(widget: anywidget.AnyWidget) -> dict[str, int]:
+    """Bytes of the widget's full state as sent to the browser when it is displayed.
+
+    Returns a dict with ``binary`` (buffers), ``json`` (the rest, including the
+    ``_esm``/``_css`` source), ``total`` and ``per_trait`` (largest first).
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> w = am.Heatmap(am.datasets.clip_coco500())
+    >>> state_size(w)["total"] < 2_000_000
+    True
+    """
+    state = widget.get_state()
+    per: dict[str, int] = {}
+    binary = text = 0
+    for name, value in state.items():
+        b, j = _split_buffers(value)
+        binary += b
+        text += j
+        per[name] = b + j
+    return {
+        "binary": binary,
+        "json": text,
+        "total": binary + text,
+        "per_trait": dict(sorted(per.items(), key=lambda kv: -kv[1])),
+    }
+
+
+class AmumoWidget(anywidget.AnyWidget):
+    """Base class: rejects misspelled keyword arguments, routes custom messages by
+    ``type`` to ``_on_<type>`` methods, and runs slow work in background jobs.
+
+    Subclasses set ``_esm`` to a file in :data:`STATIC`.
+    """
+
+    _css = STATIC / "amumo.css"
+
+    #: Set by subclasses: extra constructor keywords that are not traits.
+    _extra_kwargs: tuple[str, ...] = ()
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._check_kwargs(kwargs)
+        self._jobs: dict[str, threading.Thread] = {}
+        self._job_generation: dict[str, int] = {}
+        self._job_lock = threading.Lock()
+        self.threaded = True
+        super().__init__(**kwargs)
+        self.on_msg(self._dispatch)
+
+    # ------------------------------------------------------------------ kwargs
+    @classmethod
+    def _public_traits(cls) -> list[str]:
+        return sorted(
+            name
+            for name, trait in cls.class_traits().items()
+            if not name.startswith("_") and trait.metadata.get("sync")
+        )
+
+    @classmethod
+    def _output_traits(cls) -> set[str]:
+        names: set[str] = set()
+        for klass in cls.__mro__:
+            names |= set(getattr(klass, "_outputs", ()))
+        return names
+
+    def _check_kwargs(self, kwargs: dict[str, Any]) -> None:
+        allowed = set(self._public_traits()) - self._output_traits()
+        allowed |= set(self._extra_kwargs) | {"layout"}
+        allowed -= {"tabbable", "tooltip", "comm", "keys", "log"}
+        for key in kwargs:
+            if key in self._output_traits():
+                raise TypeError(
+                    f"{type(self).__name__}() got {key!r}, which is computed by the widget "
+                    "(read-only); leave it out."
+                )
+        for key in kwargs:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, sorted(allowed), n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise TypeError(
+                    f"{type(self).__name__}() got an unexpected keyword argument {key!r}.{hint} "
+                    f"Valid options: {', '.join(sorted(allowed - {'layout'}))}."
+                )
+
+    # ------------------------------------------------------------------ messages
+    def _dispatch(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
+        if not isinstance(content, dict) or "type" not in content:
+            return
+        handler = getattr(self, f"_on_{content['type']}", None)
+        request_id = content.get("id")
+        if handler is None:
+            self._reply(request_id, {"error": f"unknown request {content['type']!r}"})
+            return
+        try:
+            reply, out_buffers = handler(content)
+        except Exception as err:  # a bad request must not kill the comm; report it
+            self._reply(request_id, {"error": f"{type(err).__name__}: {err}"})
+            return
+        self._reply(request_id, reply, out_buffers)
+
+    def _reply(
+        self, request_id: Any, content: dict[str, Any], buffers: list[bytes] | None = None
+    ) -> None:
+        if request_id is None:
+            return
+        self.send({"type": "reply", "id": request_id, **content}, buffers or None)
+
+    # ------------------------------------------------------------------ jobs
+    def _run_job(
+        self,
+        name: str,
+        compute: Callable[[], Any],
+        done: Callable[[Any], None],
+        *,
+        status: tuple[str, str] | None = None,
+        background: bool = True,
+        error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Run ``compute()`` (in a thread when ``background``), then ``done(result)``.
+
+        A newer job of the same ``name`` supersedes an older one: the older
+        result is dropped. ``status=(trait, text)`` shows ``text`` in that trait
+        while the job runs.
+        """
+        with self._job_lock:
+            generation = self._job_generation.get(name, 0) + 1
+            self._job_generation[name] = generation
+
+        def current() -> bool:
+            return self._job_generation.get(name) == generation
+
+        def finish(result: Any = None, exc: BaseException | None = None) -> None:
+            if not current():
+                return
+            if status:
+                setattr(self, status[0], "")
+            if exc is not None:
+                if error is not None:
+                    error(exc)
+                else:
+                    raise exc
+            else:
+                done(result)
+
+        if not (background and self.threaded):
+            finish(compute())
+            return
+        if status:
+            setattr(self, status[0], status[1])
+
+        def target() -> None:
+            try:
+                result = compute()
+            except Exception as exc:  # reported through `error` (a trait) in the widget
+                traceback.print_exc()
+                finish(exc=exc)
+                return
+            finish(result)
+
+        thread = threading.Thread(target=target, name=f"amumo-{name}", daemon=True)
+        self._jobs[name] = thread
+        thread.start()
+
+    def wait(self, timeout: float | None = 120.0) -> None:
+        """Block until background computations (UMAP, t-SNE, clustering, metrics) finish.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait for each running job (``None``: forever).
+
+        Raises
+        ------
+        TimeoutError
+            If a job is still running after ``timeout``.
+        """
+        for name, thread in list(self._jobs.items()):
+            thread.join(timeout)
+            if thread.is_alive():
+                raise TimeoutError(f"background job {name!r} still running after {timeout} s.")
+
+    def state_size(self) -> dict[str, int]:
+        """Bytes sent to the browser for the current state (see :func:`state_size`)."""
+        return state_size(self)
+

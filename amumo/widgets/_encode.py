@@ -1,0 +1,221 @@
+"""Turning data into what the browser draws: binary buffers, text blobs, colours, thumbnails."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "f32_bytes",
+    "i32_bytes",
+    "u8_bytes",
+    "texts_blob",
+    "pick_text_column",
+    "MODALITY_COLORS",
+    "CATEGORY_COLORS",
+    "color_options",
+    "color_codes",
+    "thumbnail",
+    "json_safe",
+]
+
+#: Modality colours (blue, orange, green, red, ...): distinguishable, colour-blind safe first two.
+MODALITY_COLORS = ["#3b6fb6", "#e8833a", "#4e9f50", "#d1495b", "#8e6bbf", "#8c6d31"]
+#: Categorical palette for clusters and meta columns (Tableau-20 order, dark first).
+CATEGORY_COLORS = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#bab0ac", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+]
+#: Continuous colour stops (viridis) for numeric meta columns.
+_VIRIDIS = ["#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725"]
+#: A categorical column with more distinct values than this is not offered for colouring.
+MAX_CATEGORIES = 24
+_SEPARATOR = "\u001e"
+_TEXT_COLUMNS = ("caption", "text", "label", "title", "name", "class", "category")
+
+
+def f32_bytes(array: Any) -> bytes:
+    """float64/float32 array -> little-endian float32 bytes (C order)."""
+    return np.ascontiguousarray(array, dtype="<f4").tobytes()
+
+
+def i32_bytes(array: Any) -> bytes:
+    """int64/int32 array -> little-endian int32 bytes."""
+    a = np.asarray(array)
+    if a.size and (a.max() > np.iinfo(np.int32).max or a.min() < np.iinfo(np.int32).min):
+        raise ValueError("index values do not fit in int32.")
+    return np.ascontiguousarray(a, dtype="<i4").tobytes()
+
+
+def u8_bytes(array: Any) -> bytes:
+    return np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def texts_blob(texts: Sequence[Any]) -> bytes:
+    """UTF-8 records separated by U+001E (a control character no caption uses; any
+    occurrence inside a text is replaced by a space)."""
+    return _SEPARATOR.join(
+        "" if t is None or (isinstance(t, float) and math.isnan(t)) else
+        str(t).replace(_SEPARATOR, " ")
+        for t in texts
+    ).encode("utf-8")
+
+
+def pick_text_column(meta: pd.DataFrame, preferred: str | None = None) -> str | None:
+    """The meta column shown as each pair's text: ``preferred`` if given, else the first of
+    caption/text/label/title/name/class/category that exists, else None."""
+    if preferred is not None:
+        if preferred not in meta.columns:
+            raise ValueError(
+                f"text_column={preferred!r} is not a meta column; choose one of "
+                f"{list(meta.columns)}."
+            )
+        return preferred
+    lower = {str(c).lower(): c for c in meta.columns}
+    for name in _TEXT_COLUMNS:
+        if name in lower:
+            return lower[name]
+    return None
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def color_options(meta: pd.DataFrame) -> list[str]:
+    """``modality``, ``cluster`` and the meta columns that make a readable colouring."""
+    options = ["modality", "cluster"]
+    for column in meta.columns:
+        series = meta[column]
+        if str(column) in options:
+            continue
+        if _is_numeric(series):
+            if series.notna().any():
+                options.append(str(column))
+        elif series.nunique(dropna=True) <= MAX_CATEGORIES:
+            options.append(str(column))
+    return options
+
+
+def _interp_hex(stops: list[str], t: float) -> str:
+    t = min(1.0, max(0.0, t)) * (len(stops) - 1)
+    k = min(len(stops) - 2, int(t))
+    f = t - k
+    a = [int(stops[k][i : i + 2], 16) for i in (1, 3, 5)]
+    b = [int(stops[k + 1][i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(a, b, strict=True))
+
+
+def color_codes(
+    by: str,
+    modalities: Sequence[str],
+    n_pairs: int,
+    meta: pd.DataFrame | None = None,
+    clusters: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[str], dict[str, Any]]:
+    """Per-item colour codes (uint8, modality blocks), the palette and a legend.
+
+    ``by`` is ``"modality"``, ``"cluster"`` (needs ``clusters``: one label per pair)
+    or a meta column (categorical: one colour per value; numeric: 64 steps of viridis).
+    """
+    m = len(modalities)
+    if by == "modality":
+        codes = np.repeat(np.arange(m, dtype=np.uint8), n_pairs)
+        palette = [MODALITY_COLORS[k % len(MODALITY_COLORS)] for k in range(m)]
+        legend = {"kind": "categorical", "items": [
+            {"label": name, "color": palette[k]} for k, name in enumerate(modalities)
+        ]}
+        return codes, palette, legend
+    if by == "cluster":
+        if clusters is None:
+            raise ValueError("color_by='cluster' needs cluster labels (set cluster_k).")
+        labels = np.asarray(clusters, dtype=np.int64)
+        k = int(labels.max()) + 1 if labels.size else 0
+        palette = [CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i in range(max(1, k))]
+        codes = np.tile((labels % 256).astype(np.uint8), m)
+        legend = {"kind": "categorical", "items": [
+            {"label": f"cluster {i + 1}", "color": palette[i]} for i in range(k)
+        ]}
+        return codes, palette, legend
+    if meta is None or by not in [str(c) for c in meta.columns]:
+        raise ValueError(
+            f"color_by={by!r} is neither 'modality', 'cluster' nor a meta column "
+            f"({[] if meta is None else list(meta.columns)})."
+        )
+    column = next(c for c in meta.columns if str(c) == by)
+    series = meta[column]
+    if _is_numeric(series):
+        values = series.to_numpy(dtype=np.float64)
+        finite = np.isfinite(values)
+        lo = float(np.min(values[finite])) if finite.any() else 0.0
+        hi = float(np.max(values[finite])) if finite.any() else 1.0
+        steps = 64
+        scaled = np.zeros(len(values)) if hi <= lo else (values - lo) / (hi - lo)
+        level = np.where(finite, np.round(np.nan_to_num(scaled) * (steps - 1)), steps)
+        palette = [_interp_hex(_VIRIDIS, i / (steps - 1)) for i in range(steps)] + ["#c0c0c0"]
+        codes = np.tile(level.astype(np.uint8), m)
+        legend = {
+            "kind": "continuous",
+            "label": by,
+            "vmin": lo,
+            "vmax": hi,
+            "gradient": [_interp_hex(_VIRIDIS, i / 5) for i in range(6)],
+        }
+        return codes, palette, legend
+    values = series.astype("string").fillna("(missing)")
+    categories = list(pd.unique(values))
+    if len(categories) > 255:
+        raise ValueError(
+            f"color_by={by!r} has {len(categories)} distinct values; colour by a column "
+            f"with at most {MAX_CATEGORIES} values."
+        )
+    index = {c: i for i, c in enumerate(categories)}
+    codes = np.tile(np.array([index[v] for v in values], dtype=np.uint8), m)
+    palette = [CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i in range(len(categories))]
+    legend = {"kind": "categorical", "items": [
+        {"label": str(c), "color": palette[i]} for i, c in enumerate(categories)
+    ]}
+    return codes, palette, legend
+
+
+def thumbnail(image: Any, size: int = 192) -> tuple[bytes, str]:
+    """A PIL image (or array / path) as PNG (small or with alpha) or JPEG bytes, at most
+    ``size`` pixels on its longer side. Returns ``(bytes, mime)``."""
+    from PIL import Image
+
+    if isinstance(image, np.ndarray):
+        array = image
+        if array.dtype != np.uint8:
+            array = np.clip(array * (255 if array.max() <= 1.0 else 1), 0, 255).astype(np.uint8)
+        image = Image.fromarray(array)
+    elif not isinstance(image, Image.Image):
+        image = Image.open(image)
+    image = image.copy()
+    image.thumbnail((size, size))
+    buffer = io.BytesIO()
+    if image.mode in ("RGBA", "LA", "P") or image.width * image.height <= 128 * 128:
+        image.save(buffer, format="PNG", optimize=True)
+        return buffer.getvalue(), "image/png"
+    image.convert("RGB").save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue(), "image/jpeg"
+
+
+def json_safe(value: Any) -> Any:
+    """A meta value as JSON (numpy scalars to Python, NaN to None, others to str)."""
+    if value is None:
+        return None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if math.isnan(float(value)) else round(float(value), 6)
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (int, str)):
+        return value
+    return str(value)

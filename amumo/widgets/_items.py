@@ -1,0 +1,251 @@
+"""Pair-level state shared by every view: which pairs are shown, their texts, hover,
+selection, lazily fetched previews (meta rows and thumbnails)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import traitlets
+
+from amumo.embeddings.container import Embeddings
+from amumo.widgets._encode import (
+    MODALITY_COLORS,
+    i32_bytes,
+    json_safe,
+    pick_text_column,
+    texts_blob,
+    thumbnail,
+)
+
+__all__ = ["ItemsMixin", "check_embeddings_arg", "check_dataset"]
+
+
+def check_embeddings_arg(emb: Any, argument: str = "emb") -> Embeddings:
+    if not isinstance(emb, Embeddings):
+        raise TypeError(
+            f"{argument} is a {type(emb).__name__}; pass an amumo.Embeddings "
+            "(am.Embeddings.from_arrays(...), am.datasets.clip_coco500(), am.embed(...))."
+        )
+    if len(emb) < 2:
+        raise ValueError(f"{argument} has {len(emb)} pair; the views need at least 2 pairs.")
+    return emb
+
+
+def check_dataset(dataset: Any, emb: Embeddings) -> Any:
+    """A dataset aligned with ``emb`` (same number of pairs), or None."""
+    if dataset is None:
+        return None
+    for attr in ("item", "meta", "modalities"):
+        if not hasattr(dataset, attr):
+            raise TypeError(
+                f"dataset is a {type(dataset).__name__} without .{attr}; pass an amumo.data "
+                "dataset (e.g. amumo.data.SyntheticShapes) whose pair i matches row i of emb."
+            )
+    if len(dataset) != len(emb):
+        raise ValueError(
+            f"dataset has {len(dataset)} pairs but the embeddings have {len(emb)}; pass the "
+            "dataset the embeddings were computed from (pair i must match row i)."
+        )
+    return dataset
+
+
+def _kind_of(value: Any) -> str:
+    try:
+        from PIL import Image
+
+        if isinstance(value, Image.Image):
+            return "image"
+    except ImportError:  # pragma: no cover - pillow is a dependency
+        pass
+    if isinstance(value, np.ndarray) and value.ndim in (2, 3):
+        return "image"
+    if isinstance(value, str):
+        return "text"
+    return "other"
+
+
+class ItemsMixin(traitlets.HasTraits):
+    """Traits describing the shown pairs, plus hover and selection."""
+
+    modalities = traitlets.List(
+        traitlets.Unicode(), help="Modality names in block order (read-only)."
+    ).tag(sync=True)
+    n_pairs = traitlets.Int(0, help="Number of pairs shown (read-only).").tag(sync=True)
+    pair_ids = traitlets.Bytes(
+        b"", help="int32: original pair index of each shown pair; empty when all are shown."
+    ).tag(sync=True)
+    texts = traitlets.Bytes(
+        b"", help="UTF-8 text of each shown pair (caption or label), U+001E separated."
+    ).tag(sync=True)
+    text_field = traitlets.Unicode(
+        "", help="Meta column the texts come from ('' when there is none)."
+    ).tag(sync=True)
+    data_version = traitlets.Int(0, help="Bumped whenever the shown pairs change.").tag(sync=True)
+    kinds = traitlets.Dict(
+        help="Per modality: 'image', 'text' or 'other' (how previews show it)."
+    ).tag(sync=True)
+    media = traitlets.Dict(
+        help="Per modality: True when thumbnails can be fetched (a dataset was given)."
+    ).tag(sync=True)
+    modality_colors = traitlets.List(
+        traitlets.Unicode(), help="CSS colour of each modality."
+    ).tag(sync=True)
+    hovered = traitlets.Int(
+        -1, help="Pair under the pointer (original index), -1 for none; set from the browser."
+    ).tag(sync=True)
+    hovered_cell = traitlets.Dict(
+        help="Heatmap cell under the pointer: {'row': [modality, pair], 'col': [...]} or {}."
+    ).tag(sync=True)
+    selected = traitlets.List(
+        traitlets.Int(), help="Selected pairs (original indices, sorted); debounced."
+    ).tag(sync=True)
+    error = traitlets.Unicode("", help="Last error of a background computation.").tag(sync=True)
+
+    thumbnail_size = 192
+    _outputs = (
+        "modalities", "n_pairs", "pair_ids", "texts", "text_field", "data_version", "kinds",
+        "media", "modality_colors", "error",
+    )
+
+    # ------------------------------------------------------------------ setup
+    def _init_items(
+        self, emb: Embeddings, dataset: Any = None, text_column: str | None = None
+    ) -> None:
+        self._source = emb
+        self._dataset = check_dataset(dataset, emb)
+        self._table = self._meta_table(emb, self._dataset)
+        self._text_column = pick_text_column(self._table, text_column)
+        self._ids = np.arange(len(emb))
+        self._base = emb
+        self._emb = emb
+        self._item_cache: OrderedDict[tuple[int, str | None], tuple[dict, list]] = OrderedDict()
+        self._kinds, self._media = self._detect_kinds(emb, self._dataset)
+
+    @staticmethod
+    def _meta_table(emb: Embeddings, dataset: Any) -> pd.DataFrame:
+        table = emb.meta
+        if dataset is not None:
+            extra = dataset.meta
+            if len(extra) == len(table):
+                missing = [c for c in extra.columns if c not in table.columns]
+                if missing:
+                    table = pd.concat(
+                        [table.reset_index(drop=True), extra[missing].reset_index(drop=True)],
+                        axis=1,
+                    )
+        return table
+
+    @staticmethod
+    def _detect_kinds(emb: Embeddings, dataset: Any) -> tuple[dict, dict]:
+        kinds: dict[str, str] = {}
+        media: dict[str, bool] = {}
+        for modality in emb.modalities:
+            kind = "text" if modality.lower() in ("text", "caption", "captions") else (
+                "image" if modality.lower() in ("image", "images", "photo") else "other"
+            )
+            has_media = False
+            if dataset is not None and modality in tuple(dataset.modalities):
+                try:
+                    kind = _kind_of(dataset.item(modality, 0))
+                except Exception:  # an unreadable first item must not stop the widget
+                    pass
+                has_media = kind == "image"
+            kinds[modality] = kind
+            media[modality] = has_media
+        return kinds, media
+
+    def _pair_texts(self, ids: np.ndarray) -> list[Any]:
+        if self._text_column is None:
+            return [""] * len(ids)
+        return self._table[self._text_column].iloc[ids].tolist()
+
+    def _set_items(self) -> None:
+        """Send the pair-level traits for the current shown subset (``self._ids``)."""
+        ids = self._ids
+        identity = len(ids) == len(self._source) and bool(np.all(ids == np.arange(len(ids))))
+        self.modalities = list(self._base.modalities)
+        self.n_pairs = len(ids)
+        self.pair_ids = b"" if identity else i32_bytes(ids)
+        self.texts = texts_blob(self._pair_texts(ids))
+        self.text_field = "" if self._text_column is None else str(self._text_column)
+        self.kinds = dict(self._kinds)
+        self.media = dict(self._media)
+        self.modality_colors = [
+            MODALITY_COLORS[k % len(MODALITY_COLORS)] for k in range(len(self._base.modalities))
+        ]
+        self.data_version += 1
+
+    # ------------------------------------------------------------------ validation
+    @traitlets.validate("hovered")
+    def _valid_hovered(self, proposal: dict) -> int:
+        value = int(proposal["value"])
+        n = len(self._source) if hasattr(self, "_source") else 0
+        if value < -1 or (n and value >= n):
+            raise traitlets.TraitError(f"hovered={value} must be -1 or a pair index below {n}.")
+        return value
+
+    @traitlets.validate("selected")
+    def _valid_selected(self, proposal: dict) -> list[int]:
+        values = sorted({int(v) for v in proposal["value"]})
+        n = len(self._source) if hasattr(self, "_source") else 0
+        bad = [v for v in values if v < 0 or (n and v >= n)]
+        if bad:
+            raise traitlets.TraitError(
+                f"selected holds {bad[:10]} outside 0..{n - 1}; pass pair indices."
+            )
+        return values
+
+    # ------------------------------------------------------------------ public
+    def selection(self) -> pd.DataFrame:
+        """The selected pairs' meta rows as a DataFrame (column ``pair`` = pair index).
+
+        Examples
+        --------
+        >>> import amumo as am
+        >>> w = am.Scatter(am.datasets.clip_coco500())
+        >>> w.selected = [3, 1]
+        >>> w.selection()["pair"].tolist()
+        [1, 3]
+        """
+        ids = list(self.selected)
+        frame = self._table.iloc[ids].copy()
+        if "pair" in frame.columns:
+            if frame["pair"].tolist() == ids:
+                frame = frame.drop(columns="pair")
+            else:
+                frame = frame.rename(columns={"pair": "pair_meta"})
+        frame.insert(0, "pair", ids)
+        return frame.reset_index(drop=True)
+
+    # ------------------------------------------------------------------ messages
+    def _on_item(self, content: dict[str, Any]) -> tuple[dict, list]:
+        """Meta fields of a pair, or a modality's thumbnail (lazily, cached)."""
+        pair = int(content["pair"])
+        modality = content.get("modality")
+        if not 0 <= pair < len(self._source):
+            raise ValueError(f"pair {pair} is out of range.")
+        key = (pair, modality)
+        if key in self._item_cache:
+            self._item_cache.move_to_end(key)
+            return self._item_cache[key]
+        if modality is None:
+            row = self._table.iloc[pair]
+            fields = {str(k): json_safe(v) for k, v in row.items()}
+            result: tuple[dict, list] = ({"fields": fields}, [])
+        else:
+            if modality not in self._media or not self._media[modality]:
+                return {"error": f"no media for modality {modality!r}"}, []
+            try:
+                data, mime = thumbnail(
+                    self._dataset.item(modality, pair), getattr(self, "thumbnail_size", 192)
+                )
+            except Exception as err:  # unreadable image: show the reason in the card
+                return {"error": f"cannot read {modality} #{pair}: {err}"}, []
+            result = ({"mime": mime}, [data])
+        self._item_cache[key] = result
+        while len(self._item_cache) > 256:
+            self._item_cache.popitem(last=False)
+        return result

@@ -1,0 +1,465 @@
+"""Explorer: heatmap + scatter + preview + metrics with gap, model, augmentation and
+caption-filter controls, linked in the browser.
+
+The close-the-gap toggle and the λ slider shift both modalities along the gap
+vector (Liang et al., NeurIPS 2022) with :func:`amumo.shift` /
+:func:`amumo.close_gap`; every view and the metrics panel update together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import traitlets
+
+from amumo.analysis import close_gap, gap_distance, paired_cosine, recall_at_k, shift
+from amumo.analysis.losses import info_nce
+from amumo.embeddings.container import Embeddings
+from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget
+from amumo.widgets._items import ItemsMixin, check_dataset, check_embeddings_arg
+from amumo.widgets.heatmap import HeatmapMixin
+from amumo.widgets.scatter import ScatterMixin
+
+__all__ = ["Explorer", "gap_metrics"]
+
+NO_AUGMENTATION = "none"
+#: Base pairs augmented when an augmentation is picked (each at every level).
+AUGMENT_ITEMS = 20
+
+
+def gap_metrics(emb: Embeddings, temperature: float = 0.01) -> dict[str, float]:
+    """The numbers of the metrics panel (all from :mod:`amumo.analysis`)."""
+    a, b = emb.modalities[0], emb.modalities[1]
+    return {
+        "gap_distance": gap_distance(emb, a, b),
+        "info_nce": info_nce(emb, temperature, a, b),
+        f"recall@1:{a}->{b}": recall_at_k(emb, 1, a, b)[1],
+        f"recall@1:{b}->{a}": recall_at_k(emb, 1, b, a)[1],
+        "paired_cosine": paired_cosine(emb, a, b),
+    }
+
+
+def _metric_rows(
+    before: dict[str, float], after: dict[str, float], temperature: float
+) -> list[dict[str, Any]]:
+    def describe(key: str) -> tuple[str, str | None, str]:
+        if key == "gap_distance":
+            return "gap distance", None, "‖mean(a) − mean(b)‖ (Liang et al. 2022)"
+        if key == "info_nce":
+            return f"InfoNCE τ={temperature:g}", "lower", "symmetric contrastive loss"
+        if key == "paired_cosine":
+            return "paired cosine", "higher", "mean cos(a_i, b_i)"
+        direction = key.split(":", 1)[1].replace("->", "→")
+        return f"R@1 {direction}", "higher", "fraction whose pair ranks first"
+
+    rows = []
+    for key in before:
+        label, better, help_text = describe(key)
+        rows.append({
+            "key": key, "label": label, "better": better, "help": help_text,
+            "before": before[key], "after": after.get(key, before[key]),
+        })
+    return rows
+
+
+class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
+    """The composed modality-gap explorer.
+
+    One widget renders the similarity heatmap, the projection scatter, item
+    previews and a metrics panel from shared front-end modules, so hovering a
+    heatmap cell ``(i, j)`` highlights both points and their pair lines in the
+    scatter and previews both items without a round trip to the kernel. Python
+    receives ``hovered`` and (debounced) ``selected``.
+
+    Parameters
+    ----------
+    emb : Embeddings or dict of str to Embeddings, optional
+        One model's embeddings, or several (the model picker); all share the pairs.
+        May be omitted when ``dataset`` and ``encoder`` are given.
+    dataset : amumo.data dataset, optional
+        Aligned with the embeddings (pair i = row i): images for previews,
+        captions for tooltips and the caption filter.
+    encoder : Encoder or dict of str to Encoder, optional
+        With ``dataset``: embeds it when ``emb`` is omitted, and enables the
+        augmentation dropdown (:class:`amumo.data.Augmented`, embedded on demand).
+    text_column : str, optional
+        Meta column used as each pair's text (default caption/text/label...).
+    augmentation_levels : int, default 10
+        Levels per augmentation; the first ``AUGMENT_ITEMS`` pairs are augmented.
+    **traits
+        Any trait below.
+
+    Traits
+    ------
+    closed : bool, default False
+        Close the gap (:func:`amumo.close_gap`, remaining gap < 1e-3).
+    lam : float, default 0.0
+        Shift along the gap (:func:`amumo.shift`); ignored while ``closed``. Link a
+        :class:`GapSweep` to it with ``traitlets.link((sweep, "lam"), (explorer, "lam"))``.
+    model_name : str
+        Shown model (one of ``model_names``).
+    augmentation : str, default "none"
+    filter_text : str, filter_mode : {"any", "all"}
+        Keep pairs whose text contains any / all of the words (case-insensitive).
+    temperature : float, default 0.01
+        Temperature of the InfoNCE loss in the metrics panel.
+    metrics : dict (read-only)
+        ``{"rows": [{"key", "label", "before", "after", ...}], "pending": bool}``.
+    hovered, selected, cluster, projection, color_by, ...
+        As in :class:`Heatmap` and :class:`Scatter`.
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> ex = am.Explorer(am.datasets.clip_coco500())
+    >>> round(ex.metrics["rows"][0]["after"], 3)
+    0.851
+    >>> ex.closed = True
+    >>> ex.metrics["rows"][0]["after"] < 1e-3
+    True
+    """
+
+    _esm = STATIC / "explorer.js"
+    _extra_kwargs = ("dataset", "encoder", "text_column", "augmentation_levels")
+    _outputs = ("model_names", "augmentations", "n_total", "metrics", "status")
+
+    model_names = traitlets.List(traitlets.Unicode(), help="Models to pick from.").tag(sync=True)
+    model_name = traitlets.Unicode("", help="The shown model.").tag(sync=True)
+    augmentations = traitlets.List(
+        traitlets.Unicode(), default_value=[NO_AUGMENTATION], help="Offered augmentations."
+    ).tag(sync=True)
+    augmentation = traitlets.Unicode(NO_AUGMENTATION, help="The shown augmentation.").tag(
+        sync=True
+    )
+    closed = traitlets.Bool(False, help="Close the modality gap.").tag(sync=True)
+    lam = traitlets.Float(0.0, help="Gap shift λ (am.shift); ignored while closed.").tag(
+        sync=True
+    )
+    lam_range = traitlets.List(
+        traitlets.Float(), default_value=[-1.0, 1.5], help="Slider range of λ."
+    ).tag(sync=True)
+    filter_text = traitlets.Unicode("", help="Caption filter words (space separated).").tag(
+        sync=True
+    )
+    filter_mode = traitlets.Unicode("any", help="'any' or 'all' filter words must match.").tag(
+        sync=True
+    )
+    n_total = traitlets.Int(0, help="Pairs before filtering (read-only).").tag(sync=True)
+    temperature = traitlets.Float(0.01, help="InfoNCE temperature of the metrics panel.").tag(
+        sync=True
+    )
+    metrics = traitlets.Dict(help="Metrics panel: rows of before/after values.").tag(sync=True)
+    status = traitlets.Unicode("", help="What is being computed ('' when idle).").tag(sync=True)
+
+    def __init__(
+        self,
+        emb: Embeddings | Mapping[str, Embeddings] | None = None,
+        *,
+        dataset: Any = None,
+        encoder: Any = None,
+        text_column: str | None = None,
+        augmentation_levels: int = 10,
+        **traits: Any,
+    ) -> None:
+        self._ready = False
+        self._encoders = self._check_encoders(encoder)
+        self._models = self._check_models(emb, dataset, self._encoders)
+        first_name = next(iter(self._models))
+        self._root_dataset = dataset
+        first = self._embeddings_for(first_name, NO_AUGMENTATION, dataset)
+        self._text_column_arg = text_column
+        if int(augmentation_levels) < 1:
+            raise ValueError(f"augmentation_levels={augmentation_levels} must be at least 1.")
+        self._augmentation_levels = int(augmentation_levels)
+        self._init_items(first, dataset, text_column)
+        self._init_heatmap()
+        super().__init__(**traits)
+        self._init_scatter()
+        with self.hold_sync():
+            self.model_names = list(self._models)
+            if not self.model_name:
+                self.model_name = first_name
+            elif self.model_name not in self._models:
+                raise ValueError(
+                    f"model_name={self.model_name!r} is not one of {list(self._models)}."
+                )
+            self.augmentations = self._augmentation_options()
+            self._ready = True
+            self._load_source()
+
+    # ------------------------------------------------------------------ inputs
+    @staticmethod
+    def _check_encoders(encoder: Any) -> dict[str, Any]:
+        if encoder is None:
+            return {}
+        if isinstance(encoder, Mapping):
+            return dict(encoder)
+        return {str(getattr(encoder, "name", "model")): encoder}
+
+    @staticmethod
+    def _check_models(
+        emb: Any, dataset: Any, encoders: dict[str, Any]
+    ) -> dict[str, Embeddings | None]:
+        if emb is None:
+            if dataset is None or not encoders:
+                raise TypeError(
+                    "Explorer() needs embeddings (emb=...) or a dataset and an encoder "
+                    "(dataset=..., encoder=...) to compute them."
+                )
+            return dict.fromkeys(encoders)
+        if isinstance(emb, Embeddings):
+            name = str(emb.provenance.get("model") or "embeddings")
+            return {name: check_embeddings_arg(emb)}
+        if isinstance(emb, Mapping):
+            if not emb:
+                raise ValueError("emb is an empty dict; pass at least one name -> Embeddings.")
+            models = {str(k): check_embeddings_arg(v, f"emb[{k!r}]") for k, v in emb.items()}
+            first = next(iter(models.values()))
+            for name, value in models.items():
+                if len(value) != len(first) or value.modalities != first.modalities:
+                    raise ValueError(
+                        f"emb[{name!r}] has {len(value)} pairs of {value.modalities} but the "
+                        f"first model has {len(first)} of {first.modalities}; all models must "
+                        "embed the same pairs."
+                    )
+            return models
+        raise TypeError(
+            f"emb is a {type(emb).__name__}; pass an Embeddings or a dict of name -> Embeddings."
+        )
+
+    def _augmentation_options(self) -> list[str]:
+        if self._root_dataset is None or not self._encoders:
+            return [NO_AUGMENTATION]
+        try:
+            from amumo.data.augment import AUGMENTATIONS
+        except ImportError:  # pragma: no cover - amumo.data ships it
+            return [NO_AUGMENTATION]
+        return [NO_AUGMENTATION, *AUGMENTATIONS]
+
+    def _augmented_dataset(self, kind: str) -> Any:
+        from amumo.data.augment import Augmented
+
+        base = self._root_dataset
+        items = list(range(min(AUGMENT_ITEMS, len(base))))
+        return Augmented(base, kind, levels=self._augmentation_levels, seed=self.seed, items=items)
+
+    def _embeddings_for(self, model: str, augmentation: str, data: Any) -> Embeddings:
+        """Embeddings of ``model`` on ``data`` (the dataset, or its augmented version)."""
+        if augmentation == NO_AUGMENTATION and self._models.get(model) is not None:
+            return self._models[model]
+        from amumo.embeddings.pipeline import embed
+
+        encoder = self._encoders.get(model)
+        if encoder is None:
+            raise ValueError(
+                f"augmentation {augmentation!r} needs an encoder for model {model!r}; pass "
+                "encoder={name: encoder} matching the embeddings' names."
+            )
+        emb = embed(encoder, data, progress=False)
+        if augmentation == NO_AUGMENTATION:
+            self._models[model] = emb
+        return emb
+
+    # ------------------------------------------------------------------ pipeline
+    def _load_source(self) -> None:
+        """Switch to the picked model/augmentation (embedding it first if needed)."""
+        model, augmentation = self.model_name, self.augmentation
+        needs_embedding = augmentation != NO_AUGMENTATION or self._models.get(model) is None
+        dataset = self._root_dataset
+        if augmentation != NO_AUGMENTATION:
+            dataset = self._augmented_dataset(augmentation)
+
+        def done(emb: Embeddings) -> None:
+            if (self.model_name, self.augmentation) != (model, augmentation):
+                return
+            self._init_items(emb, check_dataset(dataset, emb), self._text_column_arg)
+            with self.hold_sync():
+                self.color_options = _color_options_for(self)
+                if self.color_by not in self.color_options:
+                    self.color_by = "modality"
+                self.n_total = len(emb)
+                self._apply_filter()
+
+        def fail(err: BaseException) -> None:
+            self.error = f"could not embed {model!r} / {augmentation!r}: {err}"
+
+        if not needs_embedding:
+            done(self._models[model])
+            return
+        self._run_job(
+            "source",
+            lambda: self._embeddings_for(model, augmentation, dataset),
+            done,
+            status=("status", "embedding…"),
+            background=True,
+            error=fail,
+        )
+
+    def _filter_ids(self) -> np.ndarray:
+        n = len(self._source)
+        words = [w.lower() for w in self.filter_text.split()]
+        if not words:
+            return np.arange(n)
+        if self._text_column is None:
+            raise ValueError("these pairs have no caption/text column to filter on.")
+        texts = self._table[self._text_column].astype("string").fillna("").str.lower()
+        hits = np.column_stack([texts.str.contains(w, regex=False).to_numpy(bool) for w in words])
+        mask = hits.all(axis=1) if self.filter_mode == "all" else hits.any(axis=1)
+        return np.flatnonzero(mask)
+
+    def _apply_filter(self) -> None:
+        try:
+            ids = self._filter_ids()
+        except ValueError as err:
+            self.error = str(err)
+            return
+        if len(ids) < 2:
+            self.error = (
+                f"{len(ids)} pair(s) match {self.filter_text!r} ({self.filter_mode}); "
+                "the views need at least 2. Showing the previous pairs."
+            )
+            return
+        self.error = ""
+        self._ids = ids
+        self._base = self._source if len(ids) == len(self._source) else self._source.subset(ids)
+        with self.hold_sync():
+            self._set_items()
+            self._cluster_order = None
+            self._cluster_labels = None
+            self._before = None
+            self._shift()
+            if self._cluster_labels_wanted():
+                self._recluster()  # updates the heatmap when the order is known
+            self._update_views()
+
+    def _shift(self) -> None:
+        base = self._base
+        self._emb = close_gap(base) if self.closed else shift(base, self.lam)
+
+    def _shift_and_update(self) -> None:
+        self._shift()
+        self._update_views()
+
+    def _update_views(self) -> None:
+        with self.hold_sync():
+            self._update_heatmap()
+            self._update_projection()
+            self._update_colors()
+            self._update_metrics()
+
+    def _update_metrics(self) -> None:
+        base, current, temperature = self._base, self._emb, self.temperature
+        before = getattr(self, "_before", None)
+
+        def compute() -> tuple[dict, dict]:
+            b = before if before is not None else gap_metrics(base, temperature)
+            a = b if current is base else gap_metrics(current, temperature)
+            return b, a
+
+        def done(result: tuple[dict, dict]) -> None:
+            b, a = result
+            if self._base is base:
+                self._before = b
+            note = "after closing the gap" if self.closed else f"after shifting by λ = {self.lam:g}"
+            self.metrics = {
+                "rows": _metric_rows(b, a, temperature),
+                "pending": False,
+                "temperature": temperature,
+                "note": "" if current is base else f"now = {note}",
+            }
+
+        def fail(err: BaseException) -> None:
+            self.error = f"metrics failed: {err}"
+
+        background = len(base) > SYNC_LIMIT
+        if background and self.metrics:
+            self.metrics = {**self.metrics, "pending": True}
+        self._run_job("metrics", compute, done, background=background, error=fail)
+
+    # ------------------------------------------------------------------ observers
+    @traitlets.observe("closed", "lam")
+    def _on_gap(self, change: dict) -> None:
+        if not self._ready or (change["name"] == "lam" and self.closed):
+            return
+        self._shift_and_update()
+
+    @traitlets.observe("temperature")
+    def _on_temperature(self, _change: dict) -> None:
+        if self._ready:
+            self._before = None
+            self._update_metrics()
+
+    @traitlets.observe("filter_text", "filter_mode")
+    def _on_filter(self, _change: dict) -> None:
+        if self._ready:
+            self._apply_filter()
+
+    @traitlets.observe("model_name", "augmentation")
+    def _on_source(self, _change: dict) -> None:
+        if self._ready:
+            self._load_source()
+
+    @traitlets.validate("filter_mode")
+    def _valid_filter_mode(self, proposal: dict) -> str:
+        if proposal["value"] not in ("any", "all"):
+            raise traitlets.TraitError(
+                f"filter_mode={proposal['value']!r} must be 'any' or 'all'."
+            )
+        return proposal["value"]
+
+    @traitlets.validate("model_name")
+    def _valid_model(self, proposal: dict) -> str:
+        value = proposal["value"]
+        models = getattr(self, "_models", None)
+        if models and value and value not in models:
+            raise traitlets.TraitError(f"model_name={value!r} is not one of {list(models)}.")
+        return value
+
+    @traitlets.validate("augmentation")
+    def _valid_augmentation(self, proposal: dict) -> str:
+        value = proposal["value"]
+        if self._ready and value not in self.augmentations:
+            raise traitlets.TraitError(
+                f"augmentation={value!r} is not offered; choose one of {self.augmentations} "
+                "(augmentations need dataset= and encoder=)."
+            )
+        return value
+
+    @traitlets.validate("lam")
+    def _valid_lam(self, proposal: dict) -> float:
+        value = float(proposal["value"])
+        if not np.isfinite(value):
+            raise traitlets.TraitError(f"lam={value} must be finite.")
+        return value
+
+    def _clusters_changed(self) -> None:
+        if self._ready:
+            with self.hold_sync():
+                self._update_heatmap()
+                self._update_colors()
+
+    # ------------------------------------------------------------------ python API
+    @property
+    def embeddings(self) -> Embeddings:
+        """The embeddings as currently shown (filtered and shifted)."""
+        return self._emb
+
+    @property
+    def dataset(self) -> Any:
+        """The dataset aligned with the shown source (None without one)."""
+        return self._dataset
+
+    def hovered_items(self) -> dict[str, Any]:
+        """The hovered pair's meta row as a dict (empty when nothing is hovered)."""
+        if self.hovered < 0:
+            return {}
+        return self._table.iloc[self.hovered].to_dict()
+
+
+def _color_options_for(widget: Explorer) -> list[str]:
+    from amumo.widgets._encode import color_options
+
+    return color_options(widget._table.iloc[widget._ids].reset_index(drop=True))
+

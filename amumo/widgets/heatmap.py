@@ -1,0 +1,312 @@
+"""Heatmap: the ``(M·N)²`` cosine-similarity matrix of all items, in modality blocks.
+
+Amumo (Humer et al., 2023) reads the modality gap off this matrix: for CLIP the
+image–image and text–text quadrants are far brighter than image–text. For large
+``N`` the browser receives a pooled overview (block means, at most
+``max_overview``² cells) and asks for exact cells of the zoomed window.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets
+
+from amumo.analysis.similarity import CLUSTER_METHODS, cluster_order
+from amumo.embeddings.container import Embeddings
+from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget
+from amumo.widgets._encode import f32_bytes, i32_bytes, u8_bytes
+from amumo.widgets._items import ItemsMixin, check_embeddings_arg
+from amumo.widgets._matrix import auto_scale, display_rows, pooled, quantise, window
+
+__all__ = ["Heatmap", "HeatmapMixin", "COLORMAPS", "pair_clusters"]
+
+COLORMAPS = ("viridis", "magma", "cividis", "rdbu", "greys")
+#: Largest window (cells per side) the browser may ask for at once.
+MAX_WINDOW = 1024
+
+
+def pair_clusters(emb: Embeddings, method: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster pairs on the mean of their per-modality cosine similarities.
+
+    A pair's feature is the concatenation of its unit rows divided by ``sqrt(M)``
+    (a unit vector), so the similarity of two pairs is the mean over modalities of
+    the similarity of their items; :func:`amumo.cluster_order` orders and cuts it.
+    Every modality block of the heatmap is then permuted by the same order, which
+    keeps each pair on the diagonal of the cross-modal quadrants.
+    """
+    features = np.concatenate([emb[m] for m in emb.modalities], axis=1) / np.sqrt(
+        len(emb.modalities)
+    )
+    sim = features @ features.T
+    np.clip(sim, -1.0, 1.0, out=sim)
+    np.fill_diagonal(sim, 1.0)
+    sim = (sim + sim.T) / 2
+    order, labels = cluster_order(sim, method=method, k=min(int(k), len(emb)))
+    return np.asarray(order), np.asarray(labels)
+
+
+class ClusterTraits(traitlets.HasTraits):
+    cluster = traitlets.Bool(
+        False, help="Reorder pairs by hierarchical clustering and draw cluster boundaries."
+    ).tag(sync=True)
+    cluster_method = traitlets.Unicode(
+        "average", help=f"Linkage method, one of {CLUSTER_METHODS}."
+    ).tag(sync=True)
+    cluster_methods = traitlets.List(
+        traitlets.Unicode(), default_value=list(CLUSTER_METHODS), help="Offered linkage methods."
+    ).tag(sync=True)
+    cluster_k = traitlets.Int(6, help="Number of clusters cut from the tree (>= 1).").tag(
+        sync=True
+    )
+    cluster_status = traitlets.Unicode("", help="'clustering…' while it runs.").tag(sync=True)
+    _outputs = ("cluster_methods", "cluster_status")
+
+    @traitlets.validate("cluster_method")
+    def _valid_method(self, proposal: dict) -> str:
+        if proposal["value"] not in CLUSTER_METHODS:
+            raise traitlets.TraitError(
+                f"cluster_method={proposal['value']!r} is unknown; choose one of {CLUSTER_METHODS}."
+            )
+        return proposal["value"]
+
+    @traitlets.validate("cluster_k")
+    def _valid_k(self, proposal: dict) -> int:
+        if proposal["value"] < 1:
+            raise traitlets.TraitError(f"cluster_k={proposal['value']} must be at least 1.")
+        return proposal["value"]
+
+    def _cluster_labels_wanted(self) -> bool:
+        return bool(self.cluster)
+
+    def _recluster(self) -> None:
+        """(Re)compute order and labels of ``self._base`` when clustering is wanted."""
+        self._cluster_order = None
+        if not self._cluster_labels_wanted():
+            self._cluster_labels = None
+            self._clusters_changed()
+            return
+        base, method, k = self._base, self.cluster_method, self.cluster_k
+
+        def done(result: tuple[np.ndarray, np.ndarray]) -> None:
+            order, labels = result
+            self._cluster_order = order if self.cluster else None
+            self._cluster_labels = labels
+            self._clusters_changed()
+
+        def fail(err: BaseException) -> None:
+            self.error = f"clustering failed: {err}"
+
+        self._run_job(
+            "cluster",
+            lambda: pair_clusters(base, method, k),
+            done,
+            status=("cluster_status", "clustering…"),
+            background=len(base) > SYNC_LIMIT,
+            error=fail,
+        )
+
+    def _clusters_changed(self) -> None:  # overridden by views that use clusters
+        pass
+
+
+class HeatmapMixin(ClusterTraits):
+    """Traits and kernel-side handlers of the similarity heatmap."""
+
+    overview = traitlets.Bytes(
+        b"", help="uint8 colour codes of the overview, overview_size² cells (row-major)."
+    ).tag(sync=True)
+    overview_size = traitlets.Int(0, help="Side of the overview in cells (read-only).").tag(
+        sync=True
+    )
+    max_overview = traitlets.Int(
+        1024,
+        help="Largest overview side sent to the browser (16..2048); larger matrices are pooled.",
+    ).tag(sync=True)
+    scale = traitlets.List(
+        traitlets.Float(), default_value=[0.0, 1.0], help="Colour range [low, high] in use."
+    ).tag(sync=True)
+    vmin = traitlets.Float(None, allow_none=True, help="Colour range low end (None: auto).").tag(
+        sync=True
+    )
+    vmax = traitlets.Float(None, allow_none=True, help="Colour range high end (None: 1).").tag(
+        sync=True
+    )
+    colormap = traitlets.Unicode("viridis", help=f"One of {COLORMAPS}.").tag(sync=True)
+    order = traitlets.Bytes(
+        b"", help="int32 pair order shared by every modality block; empty = pair order."
+    ).tag(sync=True)
+    cluster_bounds = traitlets.Bytes(
+        b"", help="int32 positions (in the order) where a new cluster starts."
+    ).tag(sync=True)
+
+    _outputs = ("overview", "overview_size", "scale", "order", "cluster_bounds")
+
+    @traitlets.validate("max_overview")
+    def _valid_max_overview(self, proposal: dict) -> int:
+        value = int(proposal["value"])
+        if not 16 <= value <= 2048:
+            raise traitlets.TraitError(f"max_overview={value} must be between 16 and 2048.")
+        return value
+
+    @traitlets.validate("colormap")
+    def _valid_colormap(self, proposal: dict) -> str:
+        if proposal["value"] not in COLORMAPS:
+            raise traitlets.TraitError(
+                f"colormap={proposal['value']!r} is unknown; choose one of {COLORMAPS}."
+            )
+        return proposal["value"]
+
+    def _init_heatmap(self) -> None:
+        self._cluster_order: np.ndarray | None = None
+        self._cluster_labels: np.ndarray | None = None
+        self._rows: np.ndarray | None = None
+
+    def _update_heatmap(self) -> None:
+        """Recompute the overview of ``self._emb`` in the current order and send it."""
+        rows = display_rows(self._emb, self._cluster_order)
+        self._rows = rows
+        over = pooled(rows, self.max_overview)
+        if self.vmin is None or self.vmax is None:
+            auto_lo, auto_hi = auto_scale(over, rows)
+        lo = float(self.vmin) if self.vmin is not None else auto_lo
+        hi = float(self.vmax) if self.vmax is not None else auto_hi
+        if not hi > lo:
+            raise ValueError(f"vmin={lo} must be below vmax={hi}.")
+        bounds = b""
+        if self._cluster_order is not None and self._cluster_labels is not None:
+            ordered = self._cluster_labels[self._cluster_order]
+            bounds = i32_bytes(np.flatnonzero(np.diff(ordered)) + 1)
+        with self.hold_sync():
+            self.scale = [lo, hi]
+            self.overview_size = over.shape[0]
+            self.overview = u8_bytes(quantise(over, lo, hi))
+            self.order = b"" if self._cluster_order is None else i32_bytes(self._cluster_order)
+            self.cluster_bounds = bounds
+
+    def _clusters_changed(self) -> None:
+        if getattr(self, "_ready", False):
+            self._update_heatmap()
+
+    @traitlets.observe("cluster", "cluster_method", "cluster_k")
+    def _on_cluster_traits(self, _change: dict) -> None:
+        if getattr(self, "_ready", False):
+            self._recluster()
+
+    @traitlets.observe("max_overview", "vmin", "vmax")
+    def _on_scale_traits(self, _change: dict) -> None:
+        if getattr(self, "_ready", False):
+            self._update_heatmap()
+
+    # ------------------------------------------------------------------ requests
+    def _heatmap_rows(self, content: dict[str, Any]) -> np.ndarray:
+        if self._rows is None:
+            raise RuntimeError("the heatmap has no data yet.")
+        return self._rows
+
+    def _on_window(self, content: dict[str, Any]) -> tuple[dict, list]:
+        rows = self._heatmap_rows(content)
+        r0, r1, c0, c1 = (int(content[k]) for k in ("r0", "r1", "c0", "c1"))
+        if r1 - r0 > MAX_WINDOW or c1 - c0 > MAX_WINDOW:
+            raise ValueError(f"window larger than {MAX_WINDOW} cells per side.")
+        values = window(rows, r0, r1, c0, c1)
+        return {"r0": r0, "r1": r1, "c0": c0, "c1": c1}, [f32_bytes(values)]
+
+    def _on_cell(self, content: dict[str, Any]) -> tuple[dict, list]:
+        rows = self._heatmap_rows(content)
+        r, c = int(content["r"]), int(content["c"])
+        n = rows.shape[0]
+        if not (0 <= r < n and 0 <= c < n):
+            raise ValueError(f"cell ({r}, {c}) is outside the {n} x {n} matrix.")
+        value = 1.0 if r == c else float(np.clip(rows[r] @ rows[c], -1.0, 1.0))
+        return {"value": value}, []
+
+    # ------------------------------------------------------------------ python API
+    def cell(self, row: tuple[str, int], col: tuple[str, int]) -> float:
+        """Cosine similarity of item ``(modality, pair)`` ``row`` with item ``col``.
+
+        Examples
+        --------
+        >>> import amumo as am
+        >>> w = am.Heatmap(am.datasets.clip_coco500())
+        >>> round(w.cell(("image", 0), ("image", 0)), 3)
+        1.0
+        """
+        a = self._emb[self._emb.check_modality(row[0], "row")][self._view_pair(row[1])]
+        b = self._emb[self._emb.check_modality(col[0], "col")][self._view_pair(col[1])]
+        return float(np.clip(a @ b, -1.0, 1.0))
+
+    def _view_pair(self, pair: int) -> int:
+        hits = np.flatnonzero(self._ids == int(pair))
+        if not len(hits):
+            raise ValueError(f"pair {pair} is not shown (filtered out or out of range).")
+        return int(hits[0])
+
+    @property
+    def cluster_labels(self) -> np.ndarray | None:
+        """Cluster of each shown pair (0..k-1), or None when clustering is off."""
+        return None if self._cluster_labels is None else self._cluster_labels.copy()
+
+
+class Heatmap(HeatmapMixin, ItemsMixin, AmumoWidget):
+    """The similarity matrix of all items of paired embeddings, on a canvas.
+
+    Quadrant separators and labels (image–image, image–text, ...), a colour bar,
+    hover crosshair with a tooltip (row/column item, modality, value), click to
+    select pairs, wheel to zoom, drag to pan, double-click to reset, and a
+    cluster toggle that reorders pairs by hierarchical clustering.
+
+    Parameters
+    ----------
+    emb : Embeddings
+    dataset : amumo.data dataset, optional
+        Aligned with ``emb``; supplies captions for tooltips.
+    text_column : str, optional
+        Meta column shown as each pair's text (default: caption/text/label...).
+    **traits
+        Any trait below, e.g. ``cluster=True, cluster_k=8, colormap="magma"``.
+
+    Traits
+    ------
+    cluster : bool, default False
+    cluster_method : str, default "average"
+    cluster_k : int, default 6
+    colormap : str, default "viridis"
+    vmin, vmax : float or None, default None (auto low end, 1.0)
+    max_overview : int, default 1024
+        Matrices with more items per side are pooled (block means) to this size.
+    hovered : int, hovered_cell : dict, selected : list of int
+        Synced from the browser (see :class:`amumo.Explorer`).
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> w = am.Heatmap(am.datasets.clip_coco500(), cluster=True, cluster_k=4)
+    >>> w.overview_size
+    1000
+    """
+
+    _esm = STATIC / "heatmap.js"
+    _extra_kwargs = ("dataset", "text_column")
+    title = traitlets.Unicode("Similarity", help="Panel title.").tag(sync=True)
+
+    def __init__(
+        self,
+        emb: Embeddings,
+        *,
+        dataset: Any = None,
+        text_column: str | None = None,
+        **traits: Any,
+    ) -> None:
+        emb = check_embeddings_arg(emb)
+        self._ready = False
+        self._init_items(emb, dataset, text_column)
+        self._init_heatmap()
+        super().__init__(**traits)
+        with self.hold_sync():
+            self._set_items()
+            self._ready = True
+            self._update_heatmap()
+        if self.cluster:
+            self._recluster()

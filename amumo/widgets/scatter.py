@@ -1,0 +1,261 @@
+"""Scatter: a 2-D projection (PCA / UMAP / t-SNE) of every item with a line per pair."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets
+
+from amumo.analysis.projection import PROJECTION_METHODS, project
+from amumo.embeddings.container import Embeddings
+from amumo.widgets._base import STATIC, AmumoWidget
+from amumo.widgets._encode import color_codes, color_options, f32_bytes, u8_bytes
+from amumo.widgets._items import ItemsMixin, check_embeddings_arg
+from amumo.widgets.heatmap import ClusterTraits
+
+__all__ = ["Scatter", "ScatterMixin"]
+
+#: PCA components offered in the x/y pickers (at most).
+PCA_COMPONENTS = 6
+_PREFIX = {"pca": "PC", "umap": "UMAP", "tsne": "t-SNE"}
+
+
+class ScatterMixin(ClusterTraits):
+    """Traits and kernel-side logic of the projection scatter plot."""
+
+    xy = traitlets.Bytes(b"", help="float32 (M·N, 2) screen-independent coordinates.").tag(
+        sync=True
+    )
+    projection = traitlets.Unicode(
+        "pca", help=f"Projection method, one of {PROJECTION_METHODS}."
+    ).tag(sync=True)
+    projections = traitlets.List(
+        traitlets.Unicode(), default_value=list(PROJECTION_METHODS), help="Offered methods."
+    ).tag(sync=True)
+    x_component = traitlets.Int(0, help="Component on the x axis (0-based).").tag(sync=True)
+    y_component = traitlets.Int(1, help="Component on the y axis (0-based).").tag(sync=True)
+    n_components = traitlets.Int(2, help="Components available (read-only).").tag(sync=True)
+    axis_prefix = traitlets.Unicode("PC", help="Axis name prefix (read-only).").tag(sync=True)
+    axis_labels = traitlets.List(traitlets.Unicode(), default_value=["PC 1", "PC 2"]).tag(
+        sync=True
+    )
+    fit_on = traitlets.Unicode(
+        "all", help="Fit the projection on 'all' items or on one modality."
+    ).tag(sync=True)
+    seed = traitlets.Int(0, help="Seed of UMAP / t-SNE.").tag(sync=True)
+    color_by = traitlets.Unicode(
+        "modality", help="'modality', 'cluster' or a meta column."
+    ).tag(sync=True)
+    color_options = traitlets.List(traitlets.Unicode(), help="Offered colourings.").tag(sync=True)
+    colors = traitlets.Bytes(b"", help="uint8 palette index of every item.").tag(sync=True)
+    palette = traitlets.List(traitlets.Unicode(), help="CSS colours indexed by `colors`.").tag(
+        sync=True
+    )
+    legend = traitlets.Dict(
+        help="Legend: {'kind': 'categorical', 'items': [...]} or {'kind': 'continuous', ...}."
+    ).tag(sync=True)
+    show_lines = traitlets.Bool(True, help="Draw a line between the items of each pair.").tag(
+        sync=True
+    )
+    projection_status = traitlets.Unicode("", help="'computing UMAP…' while it runs.").tag(
+        sync=True
+    )
+
+    _outputs = (
+        "xy", "projections", "n_components", "axis_prefix", "axis_labels", "color_options",
+        "colors", "palette", "legend", "projection_status",
+    )
+
+    @traitlets.validate("projection")
+    def _valid_projection(self, proposal: dict) -> str:
+        if proposal["value"] not in PROJECTION_METHODS:
+            raise traitlets.TraitError(
+                f"projection={proposal['value']!r} is unknown; choose one of {PROJECTION_METHODS}."
+            )
+        return proposal["value"]
+
+    @traitlets.validate("x_component", "y_component")
+    def _valid_component(self, proposal: dict) -> int:
+        value = int(proposal["value"])
+        if value < 0 or value >= PCA_COMPONENTS:
+            raise traitlets.TraitError(
+                f"{proposal['trait'].name}={value} must be between 0 and {PCA_COMPONENTS - 1}."
+            )
+        return value
+
+    def _init_scatter(self) -> None:
+        self._coords: np.ndarray | None = None
+        self._coords_method: str | None = None
+        self._cluster_labels: np.ndarray | None = getattr(self, "_cluster_labels", None)
+        meta = self._table.iloc[self._ids].reset_index(drop=True)
+        self.color_options = color_options(meta)
+        if self.color_by not in self.color_options:
+            raise ValueError(
+                f"color_by={self.color_by!r} is not available; choose one of {self.color_options}."
+            )
+
+    def _cluster_labels_wanted(self) -> bool:
+        return bool(self.cluster) or self.color_by == "cluster"
+
+    # ------------------------------------------------------------------ projection
+    def _update_projection(self) -> None:
+        """Project ``self._emb`` (PCA now; UMAP/t-SNE in a background thread)."""
+        emb, method, seed, fit_on = self._emb, self.projection, self.seed, self.fit_on
+        if method == "pca":
+            k = min(PCA_COMPONENTS, emb.dim, len(emb) * len(emb.modalities))
+            options = {"svd_solver": "covariance_eigh"} if emb.dim < 2 * len(emb) else {}
+            coords = project(emb, "pca", fit_on=fit_on, n_components=k, seed=seed, **options)
+            self._set_coords(coords, method)
+            return
+
+        def done(coords: np.ndarray) -> None:
+            if self._emb is emb and self.projection == method:
+                self._set_coords(coords, method)
+
+        def fail(err: BaseException) -> None:
+            self.error = f"{method} failed: {err}"
+
+        label = {"umap": "UMAP", "tsne": "t-SNE"}[method]
+        self._run_job(
+            "projection",
+            lambda: project(emb, method, fit_on="all" if method == "tsne" else fit_on, seed=seed),
+            done,
+            status=("projection_status", f"computing {label}…"),
+            background=True,
+            error=fail,
+        )
+
+    def _set_coords(self, coords: np.ndarray, method: str) -> None:
+        old = self._coords
+        coords = np.asarray(coords, dtype=np.float64)
+        if old is not None and old.shape[0] == coords.shape[0] and self._coords_method == method:
+            # Components have no sign: keep the orientation of the previous picture so a
+            # slider step moves points instead of mirroring the plot.
+            for j in range(min(old.shape[1], coords.shape[1])):
+                if float(np.dot(old[:, j], coords[:, j])) < 0:
+                    coords[:, j] = -coords[:, j]
+        self._coords = coords
+        self._coords_method = method
+        with self.hold_sync():
+            self.n_components = coords.shape[1]
+            self.axis_prefix = _PREFIX[method]
+            if self.x_component >= coords.shape[1]:
+                self.x_component = 0
+            if self.y_component >= coords.shape[1]:
+                self.y_component = min(1, coords.shape[1] - 1)
+            self._send_xy()
+
+    def _send_xy(self) -> None:
+        if self._coords is None:
+            return
+        x, y = self.x_component, self.y_component
+        prefix = _PREFIX.get(self._coords_method or "pca", "PC")
+        with self.hold_sync():
+            self.axis_labels = [f"{prefix} {x + 1}", f"{prefix} {y + 1}"]
+            self.xy = f32_bytes(self._coords[:, [x, y]])
+
+    @traitlets.observe("x_component", "y_component")
+    def _on_components(self, _change: dict) -> None:
+        if getattr(self, "_ready", False):
+            self._send_xy()
+
+    @traitlets.observe("projection", "seed", "fit_on")
+    def _on_projection(self, _change: dict) -> None:
+        if getattr(self, "_ready", False):
+            self._update_projection()
+
+    # ------------------------------------------------------------------ colours
+    def _update_colors(self) -> None:
+        by = self.color_by
+        if by == "cluster" and self._cluster_labels is None:
+            self._recluster()  # calls _clusters_changed (and so this method) when labels exist
+            if self._cluster_labels is not None:
+                return
+            by = "modality"  # until the background clustering finishes
+        meta = self._table.iloc[self._ids].reset_index(drop=True)
+        codes, palette, legend = color_codes(
+            by, self._base.modalities, len(self._ids), meta, self._cluster_labels
+        )
+        with self.hold_sync():
+            self.colors = u8_bytes(codes)
+            self.palette = palette
+            self.legend = legend
+
+    @traitlets.validate("color_by")
+    def _valid_color_by(self, proposal: dict) -> str:
+        options = self.color_options
+        if options and proposal["value"] not in options:
+            raise traitlets.TraitError(
+                f"color_by={proposal['value']!r} is not available; choose one of {options}."
+            )
+        return proposal["value"]
+
+    @traitlets.observe("color_by")
+    def _on_color_by(self, _change: dict) -> None:
+        if getattr(self, "_ready", False):
+            self._update_colors()
+
+
+class Scatter(ScatterMixin, ItemsMixin, AmumoWidget):
+    """2-D projection of every item, coloured by modality, with a line per pair.
+
+    Hover shows the item; drag draws a box (shift-drag: lasso) that selects the
+    pairs inside; ``selected`` and :meth:`selection` return them to Python.
+    UMAP and t-SNE run in a background thread (the kernel stays responsive and
+    the plot says "computing…"); results are cached by embeddings and parameters.
+
+    Parameters
+    ----------
+    emb : Embeddings
+    dataset : amumo.data dataset, optional
+    text_column : str, optional
+    **traits
+        ``projection="umap"``, ``color_by="label"``, ``show_lines=False``, ...
+
+    Traits
+    ------
+    projection : {"pca", "umap", "tsne"}, default "pca"
+    x_component, y_component : int, default 0, 1
+    color_by : str, default "modality"
+        ``"modality"``, ``"cluster"`` (``cluster_k`` clusters) or a meta column.
+    show_lines : bool, default True
+    selected : list of int
+        Selected pair indices (debounced from the browser).
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> w = am.Scatter(am.datasets.clip_coco500(), color_by="label")
+    >>> len(w.xy) == 1000 * 2 * 4
+    True
+    """
+
+    _esm = STATIC / "scatter.js"
+    _extra_kwargs = ("dataset", "text_column")
+    title = traitlets.Unicode("Projection", help="Panel title.").tag(sync=True)
+
+    def __init__(
+        self,
+        emb: Embeddings,
+        *,
+        dataset: Any = None,
+        text_column: str | None = None,
+        **traits: Any,
+    ) -> None:
+        emb = check_embeddings_arg(emb)
+        self._ready = False
+        self._init_items(emb, dataset, text_column)
+        self._cluster_labels = None
+        self._cluster_order = None
+        super().__init__(**traits)
+        self._init_scatter()
+        with self.hold_sync():
+            self._set_items()
+            self._ready = True
+            self._update_projection()
+            self._update_colors()
+
+    def _clusters_changed(self) -> None:
+        if getattr(self, "_ready", False):
+            self._update_colors()

@@ -1,0 +1,38 @@
+// Mount helper shared by the widget entry points: root element, RPC, items, hub, panels.
+
+import { Items, Hub, connect } from "./panels.js";
+import { Rpc, h, now } from "./util.js";
+
+/**
+ * Build a widget: `build(ctx)` returns the panels (each {root, refresh, traits, dispose}) and may
+ * append extra DOM; mount refreshes them once, marks `data-rendered` after the first frame is
+ * drawn, and returns anywidget's cleanup function.
+ */
+export function mount(model, el, cls, build) {
+  const t0 = now();
+  const root = h("div", { class: `amumo-root ${cls}` });
+  el.append(root);
+  const rpc = new Rpc(model);
+  const items = new Items(model);
+  const hub = new Hub(model, root, items);
+  const ctx = { model, root, rpc, items, hub };
+  const { panels, extra = [], dispose = () => {} } = build(ctx);
+  let version = 0;
+  const off = connect(model, items, panels, () => {
+    version += 1;
+    root.dataset.version = String(version);
+  });
+  for (const p of panels) p.refresh();
+  requestAnimationFrame(() => {
+    root.dataset.renderMs = (now() - t0).toFixed(1);
+    root.dataset.rendered = "true";
+  });
+  return () => {
+    off();
+    hub.dispose();
+    rpc.dispose();
+    for (const p of panels) p.dispose();
+    for (const fn of extra) fn();
+    dispose();
+  };
+}

@@ -1,0 +1,154 @@
+// PreviewView: cards for the hovered items (image thumbnail, caption, meta fields).
+//
+// The caption/label of every pair is already in the browser (one UTF-8 blob), so a card
+// appears at once; thumbnails and the full meta row are fetched lazily from the kernel
+// on first hover and cached here (as object URLs), never sent up front.
+
+import { h } from "./util.js";
+
+const CACHE_LIMIT = 400;
+
+export class PreviewView {
+  /**
+   * @param {HTMLElement} host
+   * @param {object} opts {fetchItem(pair, modality) -> Promise<{fields: object, image: Blob|null}>}
+   */
+  constructor(host, opts = {}) {
+    this.opts = opts;
+    this.root = h("div", { class: "amumo-preview-view" });
+    this.body = h("div", { class: "amumo-preview-body" });
+    this.root.append(this.body);
+    host.append(this.root);
+    this.data = null;
+    this.cache = new Map();
+    this.entries = [];
+    this.selection = [];
+    this.showPlaceholder();
+  }
+
+  dispose() {
+    for (const entry of this.cache.values()) if (entry.url) URL.revokeObjectURL(entry.url);
+    this.cache.clear();
+  }
+
+  /** {N, modalities, kinds: {modality: "image"|"text"|"other"}, media: {modality: bool}, texts, textField, pairIds, version, palette} */
+  setData(data) {
+    const changed = !this.data || this.data.version !== data.version;
+    this.data = data;
+    if (changed) this.dispose();
+    this.render();
+  }
+
+  /** Show entries [{pair, m, role}] (role: "row", "column", "point", "pair") or [] for none. */
+  show(entries) {
+    this.entries = entries || [];
+    this.render();
+  }
+
+  setSelection(pairs) {
+    this.selection = pairs || [];
+    if (!this.entries.length) this.render();
+  }
+
+  showPlaceholder() {
+    this.body.replaceChildren(
+      h("div", { class: "amumo-preview-empty" }, h("div", { class: "amumo-preview-hint", text: "Hover a cell or a point to preview its items." })),
+    );
+  }
+
+  render() {
+    const d = this.data;
+    if (!d) return this.showPlaceholder();
+    if (!this.entries.length) {
+      if (this.selection.length) return this._renderSelection();
+      return this.showPlaceholder();
+    }
+    this.body.replaceChildren(...this.entries.map((entry) => this._card(entry)));
+    this.root.dataset.pairs = this.entries.map((e) => (d.pairIds ? d.pairIds[e.pair] : e.pair)).join(",");
+  }
+
+  _renderSelection() {
+    const d = this.data;
+    const shown = this.selection.slice(0, 8);
+    this.root.dataset.pairs = "";
+    this.body.replaceChildren(
+      h("div", { class: "amumo-preview-selection" },
+        h("div", { class: "amumo-card-title", text: `${this.selection.length.toLocaleString()} pair${this.selection.length === 1 ? "" : "s"} selected` }),
+        h("ul", {}, ...shown.map((p) => h("li", {}, h("b", { text: `#${d.pairIds ? d.pairIds[p] : p} ` }), (d.texts && d.texts[p]) || ""))),
+        this.selection.length > shown.length ? h("div", { class: "amumo-muted", text: `… and ${this.selection.length - shown.length} more (widget.selection() in Python)` }) : null),
+    );
+  }
+
+  _card({ pair, m, role }) {
+    const d = this.data;
+    const modality = d.modalities[m];
+    const kind = (d.kinds && d.kinds[modality]) || "other";
+    const id = d.pairIds ? d.pairIds[pair] : pair;
+    const color = (d.palette && d.palette[m % d.palette.length]) || "#4c78a8";
+    const roleLabel = { row: "row", column: "column", point: "hovered", pair: "paired" }[role] || "";
+    const card = h("div", { class: `amumo-card amumo-card-${kind}`, "data-pair": id, "data-modality": modality });
+    card.append(
+      h("div", { class: "amumo-card-head" },
+        h("span", { class: "amumo-swatch", style: { background: color } }),
+        h("span", { class: "amumo-card-title", text: `${modality} #${id}` }),
+        roleLabel ? h("span", { class: "amumo-chip", text: roleLabel }) : null),
+    );
+    const text = d.texts && d.texts[pair] ? d.texts[pair] : "";
+    const hasMedia = d.media && d.media[modality];
+    if (kind === "image" && hasMedia) {
+      const frame = h("div", { class: "amumo-thumb amumo-loading" });
+      card.append(frame);
+      this._item(pair, modality).then((entry) => {
+        if (entry && entry.url) {
+          frame.classList.remove("amumo-loading");
+          frame.replaceChildren(h("img", { src: entry.url, alt: `${modality} ${id}` }));
+        } else {
+          frame.classList.remove("amumo-loading");
+          frame.replaceChildren(h("span", { class: "amumo-muted", text: entry && entry.error ? entry.error : "no image" }));
+        }
+      });
+    }
+    if (kind === "text" || (kind !== "image" && text)) {
+      card.append(h("div", { class: "amumo-caption", text: text || "(no text)" }));
+    } else if (kind === "image" && text && d.textField) {
+      card.append(h("div", { class: "amumo-caption amumo-caption-minor" }, h("span", { class: "amumo-muted", text: `${d.textField}: ` }), text));
+    }
+    const fields = h("dl", { class: "amumo-fields" });
+    card.append(fields);
+    this._item(pair, null).then((entry) => {
+      if (!entry || !entry.fields) return;
+      const rows = Object.entries(entry.fields).filter(([key]) => key !== d.textField || kind === "image" || !text);
+      fields.replaceChildren(...rows.slice(0, 8).flatMap(([key, value]) => [h("dt", { text: key }), h("dd", { text: String(value) })]));
+    });
+    return card;
+  }
+
+  /** Cached fetch: pair meta (modality null) or one modality's media. */
+  _item(pair, modality) {
+    const d = this.data;
+    const key = `${pair}|${modality}`;
+    if (this.cache.has(key)) return this.cache.get(key).promise;
+    if (!this.opts.fetchItem) return Promise.resolve(null);
+    const entry = { url: null };
+    entry.promise = this.opts
+      .fetchItem(pair, modality)
+      .then(({ fields, image, error }) => {
+        entry.fields = fields;
+        entry.error = error;
+        if (image) entry.url = URL.createObjectURL(image);
+        return entry;
+      })
+      .catch(() => {
+        this.cache.delete(key);
+        return null;
+      });
+    this.cache.set(key, entry);
+    if (this.cache.size > CACHE_LIMIT) {
+      const [oldKey, old] = this.cache.entries().next().value;
+      if (old.url) URL.revokeObjectURL(old.url);
+      this.cache.delete(oldKey);
+    }
+    void d;
+    return entry.promise;
+  }
+}

@@ -1,0 +1,82 @@
+// Comparer: one heatmap per model over the same items, hover linked across them in the browser.
+import { mount } from "../lib/mount.js";
+import { HeatmapView } from "../lib/heatmap_view.js";
+import { heatmapData, requestWindow, requestCell } from "../lib/panels.js";
+import { h, u8, bind, setOptions, fmt } from "../lib/util.js";
+import { COLORMAPS } from "../lib/colormaps.js";
+
+export default {
+  render({ model, el }) {
+    return mount(model, el, "amumo-comparer", ({ rpc, hub, items, root }) => {
+      const cluster = h("input", { type: "checkbox", class: "amumo-cluster-toggle" });
+      const cmap = h("select", { class: "amumo-colormap" });
+      setOptions(cmap, COLORMAPS.map((c) => [c, c]));
+      const unbind = [bind(model, "cluster", cluster, { kind: "checked" }), bind(model, "colormap", cmap)];
+      const readout = h("div", { class: "amumo-readout" });
+      const bar = h("div", { class: "amumo-controls" },
+        h("label", { class: "amumo-switch" }, cluster, h("span", { text: "cluster (first model's order)" })), cmap, readout);
+      const grid = h("div", { class: "amumo-compare-grid" });
+      root.append(bar, grid);
+      let views = [];
+      const values = [];
+      const build = () => {
+        for (const v of views) {
+          hub.heatmaps.splice(hub.heatmaps.indexOf(v.view), 1);
+          v.view.dispose();
+        }
+        grid.replaceChildren();
+        views = (model.get("names") || []).map((name, k) => {
+          const title = h("span", { class: "amumo-panel-title", text: name });
+          const value = h("span", { class: "amumo-chip amumo-compare-value" });
+          const cell = h("section", { class: "amumo-panel amumo-compare-cell", "data-name": name },
+            h("div", { class: "amumo-panel-head" }, title, value));
+          const body = h("div", { class: "amumo-panel-body" });
+          cell.append(body);
+          grid.append(cell);
+          const view = new HeatmapView(body, {
+            onHover: (info) => onHover(info, k),
+            requestWindow: requestWindow(rpc, { view: k }),
+            requestCell: requestCell(rpc, { view: k }),
+            maxSide: 420,
+            minSide: 180,
+          });
+          hub.heatmaps.push(view);
+          return { view, value, name };
+        });
+      };
+      const onHover = (info, k) => {
+        hub.cellHover(info, views[k] && views[k].view);
+        for (const v of views) {
+          if (!info) {
+            v.value.textContent = "";
+            continue;
+          }
+          const exact = v.view.exactValue(info.row.pos, info.col.pos);
+          const approx = v.view.approxValue(info.row.pos, info.col.pos);
+          v.value.textContent = exact !== null ? fmt(exact, 3) : `≈ ${fmt(approx.value, 2)}`;
+        }
+        readout.textContent = info ? `${info.row.modality} #${items.id(info.row.pair)} · ${info.col.modality} #${items.id(info.col.pair)}` : "";
+        void values;
+      };
+      const panel = {
+        traits: ["names", "overviews", "scales", "overview_size", "order", "cluster_bounds", "colormap"],
+        refresh() {
+          const names = model.get("names") || [];
+          if (names.length !== views.length || names.some((n, k) => views[k].name !== n)) build();
+          const overviews = model.get("overviews") || [];
+          const scales = model.get("scales") || [];
+          views.forEach((v, k) => {
+            const data = heatmapData({ get: (name) => (name === "overview" ? overviews[k] : name === "scale" ? scales[k] : model.get(name)) }, items);
+            data.overview = u8(overviews[k]);
+            v.view.setData(data);
+          });
+        },
+        dispose() {
+          unbind.forEach((f) => f());
+          views.forEach((v) => v.view.dispose());
+        },
+      };
+      return { panels: [panel] };
+    });
+  },
+};

@@ -1,0 +1,138 @@
+// Explorer: controls + heatmap + scatter + preview + metrics in one widget, linked in the browser.
+import { mount } from "../lib/mount.js";
+import { heatmapPanel, scatterPanel, previewPanel } from "../lib/panels.js";
+import { h, bind, setOptions, throttle, debounce, fmt } from "../lib/util.js";
+
+function controls(model) {
+  const unbind = [];
+  const modelPick = h("select", { class: "amumo-model-picker", "aria-label": "model" });
+  const augPick = h("select", { class: "amumo-augmentation", "aria-label": "augmentation" });
+  const closed = h("input", { type: "checkbox", class: "amumo-close-gap" });
+  const [lo, hi] = model.get("lam_range") || [-1, 1.5];
+  const slider = h("input", { type: "range", min: lo, max: hi, step: 0.05, class: "amumo-lam", "aria-label": "lambda" });
+  const lamValue = h("output", { class: "amumo-lam-value" });
+  const filter = h("input", { type: "search", class: "amumo-filter", placeholder: "filter captions…", "aria-label": "caption filter" });
+  const filterMode = h("select", { class: "amumo-filter-mode", "aria-label": "filter mode" });
+  setOptions(filterMode, [["any", "any word"], ["all", "all words"]]);
+  const count = h("span", { class: "amumo-count" });
+  const status = h("span", { class: "amumo-chip amumo-busy-chip amumo-status", hidden: true });
+
+  const syncPickers = () => {
+    const names = model.get("model_names") || [];
+    setOptions(modelPick, names.map((n) => [n, n]), model.get("model_name"));
+    modelPick.parentElement && (modelPick.parentElement.hidden = names.length < 2);
+    const augs = model.get("augmentations") || [];
+    setOptions(augPick, augs.map((n) => [n, n]), model.get("augmentation"));
+    augPick.parentElement && (augPick.parentElement.hidden = augs.length < 2);
+  };
+  const syncLam = () => {
+    const lam = model.get("lam");
+    if (document.activeElement !== slider) slider.value = String(lam);
+    const isClosed = model.get("closed");
+    slider.disabled = isClosed;
+    lamValue.textContent = isClosed ? "closed" : `λ = ${fmt(lam, 2)}`;
+  };
+  const syncCount = () => {
+    const n = model.get("n_pairs"), total = model.get("n_total");
+    count.textContent = n === total ? `${total.toLocaleString()} pairs` : `${n.toLocaleString()} of ${total.toLocaleString()} pairs`;
+    count.classList.toggle("amumo-count-filtered", n !== total);
+  };
+  const syncStatus = () => {
+    const text = model.get("status");
+    status.hidden = !text;
+    status.textContent = text || "";
+  };
+  const sendLam = throttle((value) => {
+    model.set("lam", value);
+    model.save_changes();
+  }, 150);
+  slider.addEventListener("input", () => {
+    const value = Number(slider.value);
+    lamValue.textContent = `λ = ${fmt(value, 2)}`;
+    sendLam(value);
+  });
+  const sendFilter = debounce(() => {
+    model.set("filter_text", filter.value);
+    model.save_changes();
+  }, 300);
+  filter.value = model.get("filter_text") || "";
+  filter.addEventListener("input", sendFilter);
+  const onFilterTrait = () => {
+    if (filter.value !== model.get("filter_text")) filter.value = model.get("filter_text");
+  };
+  model.on("change:filter_text", onFilterTrait);
+  unbind.push(() => model.off("change:filter_text", onFilterTrait));
+  unbind.push(bind(model, "model_name", modelPick));
+  unbind.push(bind(model, "augmentation", augPick));
+  unbind.push(bind(model, "closed", closed, { kind: "checked" }));
+  unbind.push(bind(model, "filter_mode", filterMode));
+
+  const bar = h("div", { class: "amumo-controls" },
+    h("label", { class: "amumo-field" }, h("span", { text: "model" }), modelPick),
+    h("label", { class: "amumo-field" }, h("span", { text: "augmentation" }), augPick),
+    h("div", { class: "amumo-gap-controls" },
+      h("label", { class: "amumo-switch amumo-switch-strong", title: "Shift both modalities along the gap vector until it is closed" }, closed, h("span", { text: "close the gap" })),
+      h("label", { class: "amumo-field amumo-lam-field", title: "Shift λ: each modality moves λ/2 of the gap toward the other" }, slider, lamValue)),
+    h("div", { class: "amumo-filter-box" }, filter, filterMode, count),
+    status);
+  const events = { model_names: syncPickers, model_name: syncPickers, augmentations: syncPickers, augmentation: syncPickers, lam: syncLam, closed: syncLam, n_pairs: syncCount, n_total: syncCount, status: syncStatus };
+  for (const [name, fn] of Object.entries(events)) model.on(`change:${name}`, fn);
+  unbind.push(() => Object.entries(events).forEach(([name, fn]) => model.off(`change:${name}`, fn)));
+  queueMicrotask(syncPickers);
+  syncPickers();
+  syncLam();
+  syncCount();
+  syncStatus();
+  return { bar, dispose: () => unbind.forEach((f) => f()) };
+}
+
+function metricsPanel(model) {
+  const table = h("table", { class: "amumo-metrics-table" });
+  const note = h("div", { class: "amumo-metrics-note" });
+  const root = h("section", { class: "amumo-panel amumo-metrics-panel" },
+    h("div", { class: "amumo-panel-head" }, h("span", { class: "amumo-panel-title", text: "Metrics" })),
+    h("div", { class: "amumo-panel-body" }, table, note));
+  const refresh = () => {
+    const m = model.get("metrics") || {};
+    const rows = m.rows || [];
+    root.dataset.pending = m.pending ? "true" : "false";
+    table.replaceChildren(
+      h("thead", {}, h("tr", {}, h("th", { text: "" }), h("th", { text: "before" }), h("th", { text: "now" }))),
+      h("tbody", {}, ...rows.map((row) => {
+        const delta = row.after - row.before;
+        const better = row.better === "lower" ? delta < -1e-9 : row.better === "higher" ? delta > 1e-9 : false;
+        const worse = row.better === "lower" ? delta > 1e-9 : row.better === "higher" ? delta < -1e-9 : false;
+        return h("tr", { "data-metric": row.key },
+          h("th", { text: row.label, title: row.help || "" }),
+          h("td", { class: "amumo-metric amumo-metric-before", "data-metric": row.key, "data-value": row.before, text: fmt(row.before, row.digits ?? 3) }),
+          h("td", { class: `amumo-metric amumo-metric-after${better ? " amumo-better" : worse ? " amumo-worse" : ""}`, "data-metric": row.key, "data-value": row.after, text: m.pending ? "…" : fmt(row.after, row.digits ?? 3) }));
+      })));
+    note.textContent = m.note || "";
+  };
+  return { root, refresh, traits: ["metrics"], dispose() {} };
+}
+
+export default {
+  render({ model, el }) {
+    return mount(model, el, "amumo-explorer", ({ rpc, hub, items, root }) => {
+      const bar = controls(model);
+      const error = h("div", { class: "amumo-error", hidden: true });
+      const syncError = () => {
+        error.hidden = !model.get("error");
+        error.textContent = model.get("error") || "";
+      };
+      syncError();
+      model.on("change:error", syncError);
+      const hp = heatmapPanel(model, rpc, hub, items, { title: "Similarity", maxSide: 560 });
+      const sp = scatterPanel(model, rpc, hub, items, { title: "Projection", maxSide: 560 });
+      const pp = previewPanel(model, rpc, hub, items);
+      const mp = metricsPanel(model);
+      const grid = h("div", { class: "amumo-grid" }, hp.root, sp.root, h("div", { class: "amumo-side" }, pp.root, mp.root));
+      root.append(bar.bar, error, grid);
+      return {
+        panels: [hp, sp, pp, mp],
+        extra: [bar.dispose, () => model.off("change:error", syncError)],
+      };
+    });
+  },
+};

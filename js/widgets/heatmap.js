@@ -1,0 +1,13 @@
+// Heatmap widget: similarity matrix with a preview-free tooltip.
+import { mount } from "../lib/mount.js";
+import { heatmapPanel } from "../lib/panels.js";
+
+export default {
+  render({ model, el }) {
+    return mount(model, el, "amumo-heatmap", ({ rpc, hub, items, root }) => {
+      const hp = heatmapPanel(model, rpc, hub, items, { title: model.get("title") || "Similarity" });
+      root.append(hp.root);
+      return { panels: [hp] };
+    });
+  },
+};

@@ -1,0 +1,13 @@
+// Scatter widget: projection with pair lines, hover and box/lasso selection.
+import { mount } from "../lib/mount.js";
+import { scatterPanel } from "../lib/panels.js";
+
+export default {
+  render({ model, el }) {
+    return mount(model, el, "amumo-scatter", ({ rpc, hub, items, root }) => {
+      const sp = scatterPanel(model, rpc, hub, items, { title: model.get("title") || "Projection" });
+      root.append(sp.root);
+      return { panels: [sp] };
+    });
+  },
+};
