@@ -533,14 +533,21 @@ class OpenCLIP:
             pass
         if "logit_scale" in state_dict and model.logit_scale.ndim != state_dict["logit_scale"].ndim:
             state_dict["logit_scale"] = state_dict["logit_scale"].reshape(model.logit_scale.shape)
-        result = model.load_state_dict(state_dict, strict=False)
+        hint = " Check model_name (e.g. 'RN50-quickgelu' for CyCLIP/CLOOB RN50 checkpoints)."
+        try:
+            result = model.load_state_dict(state_dict, strict=False)
+        except RuntimeError as err:  # shape mismatches
+            first = str(err).split("\n\t")[1:4]
+            raise ValueError(
+                f"checkpoint {path!r} does not fit this architecture: {'; '.join(first)}.{hint}"
+            ) from err
         missing = [k for k in result.missing_keys if k != "logit_bias"]
         if missing or result.unexpected_keys:
             raise ValueError(
                 f"checkpoint {path!r} does not fit this architecture: missing keys "
                 f"{missing[:8]}{' ...' if len(missing) > 8 else ''}, unexpected keys "
                 f"{result.unexpected_keys[:8]}{' ...' if len(result.unexpected_keys) > 8 else ''}."
-                " Check model_name (e.g. 'RN50-quickgelu' for CyCLIP/CLOOB RN50 checkpoints)."
+                + hint
             )
 
     @property
