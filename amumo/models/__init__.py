@@ -21,6 +21,7 @@ from amumo.models.openclip import (
     register_configs,
     resolve_device,
 )
+from amumo.models.tiny import TinyCLIP, TinyCLIPConfig, tiny_shapes
 from amumo.models.wrappers import CallableEncoder, Precomputed
 
 __all__ = [
@@ -32,4 +33,7 @@ __all__ = [
     "AMUMO_CONFIGS",
     "register_configs",
     "resolve_device",
+    "TinyCLIP",
+    "TinyCLIPConfig",
+    "tiny_shapes",
 ]

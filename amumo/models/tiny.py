@@ -124,11 +124,6 @@ class TinyCLIPConfig:
             raise ValueError(
                 f"image_channels={self.image_channels!r} must be one or more positive integers."
             )
-        if self.feature_side < 1:
-            raise ValueError(
-                f"image_size={self.image_size} is too small for {len(self.image_channels)} "
-                "stride-2 convolutions; use a larger image_size or fewer image_channels."
-            )
         if self.text_width % self.text_heads:
             raise ValueError(
                 f"text_width={self.text_width} must be divisible by text_heads={self.text_heads}."
@@ -222,6 +217,11 @@ def tokenize(
 
 
 # --------------------------------------------------------------------------- torch modules
+def _groups(channels: int) -> int:
+    """GroupNorm groups: 8 when they divide ``channels``, else the largest divisor ≤ 8."""
+    return max(g for g in range(1, 9) if channels % g == 0)
+
+
 @functools.cache
 def _modules() -> dict[str, type]:
     """Define the torch modules on first use (so torch is imported lazily)."""
@@ -229,7 +229,7 @@ def _modules() -> dict[str, type]:
     from torch import nn
 
     class ImageTower(nn.Module):
-        """Stride-2 3×3 convolutions with ReLU, flattened, MLP to ``embed_dim``.
+        """Stride-2 3×3 convolutions with GroupNorm and ReLU, flattened, MLP to ``embed_dim``.
 
         The feature map is flattened rather than averaged so that the tower
         keeps *where* things are (captions name positions).
@@ -240,7 +240,11 @@ def _modules() -> dict[str, type]:
             layers: list[nn.Module] = []
             previous = 3
             for channels in config.image_channels:
-                layers += [nn.Conv2d(previous, channels, 3, stride=2, padding=1), nn.ReLU()]
+                layers += [
+                    nn.Conv2d(previous, channels, 3, stride=2, padding=1),
+                    nn.GroupNorm(_groups(channels), channels),
+                    nn.ReLU(),
+                ]
                 previous = channels
             self.features = nn.Sequential(*layers)
             flat = previous * config.feature_side**2
@@ -385,6 +389,12 @@ class TinyCLIP:
     def name(self) -> str:
         """Human-readable model name (recorded in embeddings' provenance)."""
         return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if not isinstance(value, str) or not value:
+            raise TypeError(f"name must be a non-empty string, got {value!r}.")
+        self._name = value
 
     @property
     def fingerprint(self) -> str:
