@@ -173,6 +173,7 @@ def test_local_checkpoints_load(tiny, tmp_path):
     # DDP-style wrapped checkpoint with CLOOB's logit_inv_tau name
     wrapped = {f"module.{k}": v for k, v in state.items()}
     wrapped["module.logit_inv_tau"] = wrapped.pop("module.logit_scale")
+    wrapped["module.attn_mask"] = torch.zeros(2, 2)  # TorchScript-style buffer: ignored
     torch.save({"state_dict": wrapped, "epoch": 3}, tmp_path / "cloob_style.pt")
     cloob = OpenCLIP("amumo-tiny", pretrained=tmp_path / "cloob_style.pt", device="cpu")
     np.testing.assert_allclose(cloob.encode("text", texts), expected, atol=1e-6)

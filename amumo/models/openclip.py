@@ -492,7 +492,8 @@ class OpenCLIP:
                     name, pretrained=self._download_tag, **kwargs
                 )
             elif self._checkpoint is not None:
-                model, _, preprocess = open_clip.create_model_and_transforms(name, **kwargs)
+                with _quiet_random_init():
+                    model, _, preprocess = open_clip.create_model_and_transforms(name, **kwargs)
                 self._load_checkpoint(open_clip, torch, model, self._checkpoint)
             else:
                 with torch.random.fork_rng(devices=[]), _quiet_random_init():
@@ -518,7 +519,13 @@ class OpenCLIP:
         from open_clip.factory import load_state_dict
 
         try:
-            state_dict = load_state_dict(path, device="cpu", weights_only=True)
+            try:
+                state_dict = load_state_dict(path, device="cpu", weights_only=True)
+            except Exception:
+                # OpenAI's released .pt files are TorchScript archives
+                state_dict = torch.jit.load(path, map_location="cpu").state_dict()
+                for key in ("input_resolution", "context_length", "vocab_size"):
+                    state_dict.pop(key, None)
         except Exception as err:
             raise ValueError(
                 f"checkpoint {path!r} could not be read ({type(err).__name__}: {err}); pass a "
@@ -531,6 +538,11 @@ class OpenCLIP:
             state_dict = convert_state_dict(model, state_dict)
         except Exception:  # noqa: S110 - optional third-party conversions only
             pass
+        expected = set(model.state_dict())
+        for key in [k for k in state_dict if k not in expected]:
+            # non-parameter buffers / scalars that TorchScript and OpenAI archives carry
+            if _is_harmless_key(key):
+                state_dict.pop(key)
         if "logit_scale" in state_dict and model.logit_scale.ndim != state_dict["logit_scale"].ndim:
             state_dict["logit_scale"] = state_dict["logit_scale"].reshape(model.logit_scale.shape)
         hint = " Check model_name (e.g. 'RN50-quickgelu' for CyCLIP/CLOOB RN50 checkpoints)."
@@ -638,6 +650,11 @@ class OpenCLIP:
             if not isinstance(text, str):
                 raise TypeError(f"text {k} is a {type(text).__name__}; pass strings.")
         return self._tokenizer(list(texts))
+
+
+def _is_harmless_key(key: str) -> bool:
+    """Checkpoint entries that are not weights (attention masks, size scalars)."""
+    return key.split(".")[-1] in ("attn_mask", "input_resolution", "context_length", "vocab_size")
 
 
 def _find_checkpoint_digest(folder: Path) -> list[str]:
