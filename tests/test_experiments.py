@@ -466,3 +466,23 @@ def test_plot_fairness_panels(fair_task):
     assert len(am.experiments.plot_fairness(no_labels, x="lam").data) == 3 * 2
     with pytest.raises(ValueError, match="lacks column"):
         am.experiments.plot_fairness(df.drop(columns="harm_rate"))
+
+
+def test_plots_split_the_curve_where_the_gap_reopens(task, fair_task):
+    images, texts, labels = task
+    lams = np.linspace(-0.5, 1.5, 9)
+    df = zero_shot_sweep(images, texts, labels, lams=lams)
+    turn = df.lam.iloc[int(df.gap_distance.argmin())]
+    assert 0.75 <= turn <= 1.25  # the gap is smallest near λ = 1 and re-opens after
+    fig = am.experiments.plot_zero_shot(df, "top1")
+    curves = [t for t in fig.data if t.mode == "lines+markers"]
+    assert len(curves) == 2 and "re-opened" in curves[1].name and curves[1].opacity < 1
+    assert curves[0].customdata[-1][0] == curves[1].customdata[0][0] == turn  # joined
+    assert len(curves[0].x) + len(curves[1].x) == len(lams) + 1  # nothing dropped
+    by_lam = am.experiments.plot_zero_shot(df, "top1", x="lam")
+    assert len([t for t in by_lam.data if t.mode == "lines+markers"]) == 1
+    images, texts, labels, groups, names = fair_task
+    fair = fairness_sweep(images, texts, groups, ["thief"], lams, class_names=names)
+    fig = am.experiments.plot_fairness(fair)
+    assert sum("re-opened" in (t.name or "") for t in fig.data) == 3
+    assert any("faded" in a.text for a in fig.layout.annotations)

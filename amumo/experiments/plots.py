@@ -61,6 +61,25 @@ def _unshifted(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return list(stored) if isinstance(stored, list) else [stored]
 
 
+def _branches(ordered: pd.DataFrame, x: str) -> list[tuple[pd.DataFrame, bool]]:
+    """Split a λ-sorted curve where the gap distance is smallest.
+
+    Past the λ that closes the gap (≈ 1) the gap re-opens with the modalities
+    swapped, so against gap distance the curve folds back. The part beyond the
+    minimum is returned separately (flag True) and drawn faded; against λ, or
+    when the minimum is at an end of the grid, there is one branch.
+    """
+    if x != "gap_distance" or len(ordered) < 3:
+        return [(ordered, False)]
+    turn = int(np.argmin(ordered["gap_distance"].to_numpy()))
+    if turn in (0, len(ordered) - 1):
+        return [(ordered, False)]
+    return [(ordered.iloc[: turn + 1], False), (ordered.iloc[turn:], True)]
+
+
+_FADED = 0.4
+
+
 def _hover(x: str, label: str) -> str:
     other = "gap distance %{customdata[1]:.3f}" if x == "lam" else "λ = %{customdata[0]:.3f}"
     return f"<b>{label}</b><br>%{{y:.4f}}<br>{other}<extra></extra>"
@@ -123,15 +142,20 @@ def plot_zero_shot(
     ordered = frame.sort_values("lam", kind="stable")
     unshifted = _unshifted(frame)[0]
     fig = go.Figure()
-    custom = np.column_stack([ordered["lam"], ordered["gap_distance"]])
+    branches = _branches(ordered, x)
     for i, m in enumerate(metrics):
         colour = PALETTE[i % len(PALETTE)]
         label = _METRIC_TITLES.get(m, m)
-        fig.add_trace(go.Scatter(
-            x=ordered[x], y=ordered[m], mode="lines+markers", name=label,
-            line={"color": colour, "width": 2}, marker={"size": 5, "color": colour},
-            customdata=custom, hovertemplate=_hover(x, label), legendgroup=m,
-        ))
+        for part, folded in branches:
+            name = f"{label}, λ ≥ {part['lam'].iloc[0]:.2f} (gap re-opened)" if folded else label
+            fig.add_trace(go.Scatter(
+                x=part[x], y=part[m], mode="lines+markers", name=name,
+                line={"color": colour, "width": 1.5 if folded else 2},
+                marker={"size": 4 if folded else 5, "color": colour},
+                opacity=_FADED if folded else 1.0,
+                customdata=np.column_stack([part["lam"], part["gap_distance"]]),
+                hovertemplate=_hover(x, name), legendgroup=m,
+            ))
         fig.add_trace(go.Scatter(
             x=[unshifted[x]], y=[unshifted[m]], mode="markers", name="unshifted",
             marker={"symbol": "star", "size": 15, "color": colour,
@@ -146,7 +170,8 @@ def plot_zero_shot(
                 x=[best[x]], y=[best[m]], mode="markers+text", name=f"best {label}",
                 marker={"symbol": "diamond", "size": 11, "color": colour,
                         "line": {"color": "white", "width": 1}},
-                text=[f"λ={best['lam']:.2f}"], textposition="top center",
+                text=[f"λ={best['lam']:.2f}"],
+                textposition="top center" if i % 2 == 0 else "bottom center",
                 textfont={"color": colour}, showlegend=False,
                 hovertemplate=f"<b>best {label}</b><br>%{{y:.4f}} at λ = {best['lam']:.3f}, "
                 f"gap {best['gap_distance']:.3f}<extra></extra>",
@@ -215,16 +240,20 @@ def plot_fairness(
     for g_i, group in enumerate(groups):
         colour = PALETTE[g_i % len(PALETTE)]
         rows = frame[frame["group"] == group].sort_values("lam", kind="stable")
-        custom = np.column_stack([rows["lam"], rows["gap_distance"]])
         for column, panel in panels:
-            label = f"{group}"
-            fig.add_trace(go.Scatter(
-                x=rows[x], y=rows[column], mode="lines+markers", name=label,
-                line={"color": colour, "width": 2, "dash": "solid" if panel == 1 else "dot"},
-                marker={"size": 4, "color": colour}, customdata=custom,
-                hovertemplate=_hover(x, f"{group}: {_METRIC_TITLES.get(column, column)}"),
-                legendgroup=str(group), showlegend=panel == 1,
-            ), row=panel, col=1)
+            for part, folded in _branches(rows, x):
+                fig.add_trace(go.Scatter(
+                    x=part[x], y=part[column], mode="lines+markers",
+                    name=f"{group} (gap re-opened)" if folded else f"{group}",
+                    line={"color": colour, "width": 1.5 if folded else 2,
+                          "dash": "solid" if panel == 1 else "dot"},
+                    marker={"size": 3 if folded else 4, "color": colour},
+                    opacity=_FADED if folded else 1.0,
+                    customdata=np.column_stack([part["lam"], part["gap_distance"]]),
+                    hovertemplate=_hover(x, f"{group}: {_METRIC_TITLES.get(column, column)}"
+                                         + (" (gap re-opened)" if folded else "")),
+                    legendgroup=str(group), showlegend=panel == 1 and not folded,
+                ), row=panel, col=1)
             base = unshifted.get(group)
             if base is not None:
                 fig.add_trace(go.Scatter(
@@ -243,7 +272,13 @@ def plot_fairness(
     fig.update_layout(
         title=title or f"Denigration harm per group as the gap is shifted{what}",
         template="plotly_white", hovermode="closest", height=560 if with_accuracy else 400,
-        legend={"title": {"text": "group (★ = unshifted)"}}, margin={"t": 70},
+        legend={"title": {"text": "group (★ = unshifted)"}}, margin={"t": 70, "b": 100},
+        annotations=list(fig.layout.annotations) + ([{
+            "text": "faded: λ past the closed gap (gap re-opened, modalities swapped)",
+            "xref": "paper", "yref": "paper", "x": 1.0, "y": -0.2, "showarrow": False,
+            "font": {"size": 10, "color": "#777"}, "xanchor": "right"}]
+            if len(_branches(frame[frame["group"] == groups[0]]
+                             .sort_values("lam", kind="stable"), x)) > 1 else []),
     )
     fig.update_xaxes(title_text=_X_TITLES[x], row=2 if with_accuracy else 1, col=1)
     fig.update_yaxes(title_text="harm rate", row=1, col=1, rangemode="tozero")
