@@ -39,7 +39,7 @@ def _lam_attr(page) -> float:
     return float(page.locator(".amumo-gapsweep").get_attribute("data-lam"))
 
 
-def test_gap_sweep_in_jupyterlab(open_notebook, wait_for_output, run_cell, screenshot):
+def test_gap_sweep_in_jupyterlab(open_notebook, wait_for_output, run_cell, screenshot):  # noqa: F811
     page = open_notebook([SETUP, "W.VBox([slider, w])"])
     wait_for_output(page, ".amumo-gapsweep[data-rendered]")
     plot = page.locator(".amumo-gapsweep-plot")
@@ -82,5 +82,46 @@ def test_gap_sweep_in_jupyterlab(open_notebook, wait_for_output, run_cell, scree
     out = run_cell(page, "print(w.lam, slider.value)")
     assert [float(v) for v in out.split()] == pytest.approx([-0.2, -0.2])
     screenshot(page, "final")
+    errors = [m for m in page.amumo_console if m.startswith("pageerror")]
+    assert not errors, errors
+
+
+EXPLORER_SETUP = """
+import numpy as np
+import amumo as am
+from amumo.experiments import zero_shot_sweep
+emb = am.datasets.clip_coco500()
+sweep = zero_shot_sweep(emb["image"], emb["text"], np.arange(len(emb)),
+                        np.round(np.linspace(-0.5, 1.0, 16), 6))
+w = am.GapSweep(sweep, title="clip_coco500: caption retrieval vs λ")
+explorer = am.Explorer(emb)
+w.link(explorer)
+"""
+
+
+def test_gap_sweep_drives_the_explorer(open_notebook, wait_for_output, run_cell,  # noqa: F811
+                                       screenshot):  # noqa: F811
+    page = open_notebook(["import amumo as am\nprint(hasattr(am, 'Explorer'))"])
+    if run_cell(page, "print(hasattr(am, 'Explorer'))") != "True":
+        pytest.skip("am.Explorer has not landed")
+    run_cell(page, EXPLORER_SETUP)
+    run_cell(page, "import ipywidgets as W; display(W.VBox([w, explorer]))")
+    wait_for_output(page, ".amumo-gapsweep[data-rendered]")
+    page.wait_for_timeout(1500)  # let the Explorer draw
+    plot = page.locator(".amumo-gapsweep-plot")
+    box = plot.bounding_box()
+    page.mouse.click(box["x"] + 0.8 * box["width"], box["y"] + 0.4 * box["height"])
+    page.wait_for_function("document.querySelector('.amumo-gapsweep').dataset.lam !== '0'")
+    lam = _lam_attr(page)
+    assert lam > 0.5
+    out = run_cell(page, "print(w.lam, explorer.lam, am.gap_distance(explorer.embeddings), "
+                         "w.at()['gap_distance'])")
+    got_w, got_ex, explorer_gap, sweep_gap = (float(v) for v in out.split())
+    assert got_w == pytest.approx(lam) and got_ex == pytest.approx(lam)
+    # captions are the class texts here, so the Explorer's shifted gap is the sweep's gap at λ
+    assert explorer_gap == pytest.approx(sweep_gap, abs=1e-3)
+    run_cell(page, "explorer.lam = 0.0")  # the Explorer's slider moves the sweep's cursor
+    page.wait_for_function("document.querySelector('.amumo-gapsweep').dataset.lam === '0'")
+    screenshot(page, "explorer-linked")
     errors = [m for m in page.amumo_console if m.startswith("pageerror")]
     assert not errors, errors
