@@ -104,6 +104,7 @@ def cone_effect(
     architecture: dict[str, Any] | None = None,
     max_pairs: int | None = 500,
     batch_size: int = 256,
+    num_threads: int = 1,
 ) -> ExperimentResult:
     """Embeddings of randomly initialised TinyCLIPs: narrow cones, one per initialisation.
 
@@ -124,6 +125,8 @@ def cone_effect(
     max_pairs : int or None, default 500
         Use the first ``max_pairs`` pairs (None: all).
     batch_size : int, default 256
+    num_threads : int, default 1
+        torch CPU threads while encoding (restored afterwards).
 
     Returns
     -------
@@ -144,6 +147,7 @@ def cone_effect(
     True
     """
     from amumo.models.tiny import TinyCLIP, TinyCLIPConfig
+    from amumo.training._torch import reproducible
     from amumo.training.data import pair_arrays
 
     seed_list = _seeds(seeds)
@@ -159,10 +163,11 @@ def cone_effect(
     rows, embeddings = [], {}
     for seed in seed_list:
         model = TinyCLIP(config, seed=seed, name=f"TinyCLIP(seed={seed}, random init)")
+        with reproducible(seed, num_threads):
+            arrays = {"image": model.encode_images(pixels, batch_size),
+                      "text": model.encode_texts(captions, batch_size)}
         emb = Embeddings.from_arrays(
-            {"image": model.encode_images(pixels, batch_size),
-             "text": model.encode_texts(captions, batch_size)},
-            meta=meta,
+            arrays, meta=meta,
             provenance={"model": model.name, "seed": seed, "experiment": "cone_effect"},
         )
         embeddings[seed] = emb
@@ -299,6 +304,7 @@ def temperature_sweep(
         [["temperature", "seed", "epoch", "loss", "probe_loss", "gap_distance",
           "cone_cosine:image", "cone_cosine:text", "paired_cosine", "recall@1:image->text",
           "recall@1:text->image", "seconds"]]
+        .sort_values(["temperature", "seed"])
         .reset_index(drop=True)
     )
     data = data.rename(columns={"temperature": "current_temperature",
