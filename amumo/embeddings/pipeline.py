@@ -22,7 +22,7 @@ import pandas as pd
 from amumo.data.base import DatasetView, UnreadableItemError, stable_hash
 from amumo.embeddings.cache import Chunk, ChunkCache, resolve_cache_dir
 from amumo.embeddings.container import Embeddings
-from amumo.models.base import check_batch_size
+from amumo.models.base import as_float32_rows, check_batch_size
 
 __all__ = ["embed", "SkippedPairsWarning", "DEFAULT_CHUNK_SIZE"]
 
@@ -160,13 +160,10 @@ def _compute_chunk(
         if n_ok == 0:
             arrays[m] = np.zeros((len(positions), 0), dtype=np.float32)
             continue
-        out = encoder.encode(m, items[m], batch_size=batch_size)
-        out = np.asarray(out)
-        if out.ndim != 2 or out.shape[0] != n_ok:
-            raise ValueError(
-                f"{encoder.name}.encode({m!r}, ...) returned shape {out.shape} for {n_ok} "
-                f"items; an encoder must return one row per item, shape ({n_ok}, D)."
-            )
+        out = as_float32_rows(
+            encoder.encode(m, items[m], batch_size=batch_size), n_ok,
+            f"{encoder.name}.encode({m!r}, ...)",
+        )
         full = np.zeros((len(positions), out.shape[1]), dtype=np.float32)
         full[ok] = out
         arrays[m] = full

@@ -32,6 +32,7 @@ import logging
 import os
 import socket
 import threading
+import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -523,7 +524,9 @@ class OpenCLIP:
                 state_dict = load_state_dict(path, device="cpu", weights_only=True)
             except Exception:
                 # OpenAI's released .pt files are TorchScript archives
-                state_dict = torch.jit.load(path, map_location="cpu").state_dict()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)
+                    state_dict = torch.jit.load(path, map_location="cpu").state_dict()
                 for key in ("input_resolution", "context_length", "vocab_size"):
                     state_dict.pop(key, None)
         except Exception as err:
