@@ -169,7 +169,7 @@ class HeatmapMixin(ClusterTraits):
         self._rows = rows
         over = pooled(rows, self.max_overview)
         if self.vmin is None or self.vmax is None:
-            auto_lo, auto_hi = auto_scale(over, rows)
+            auto_lo, auto_hi = self._auto_range(over, rows)
         lo = float(self.vmin) if self.vmin is not None else auto_lo
         hi = float(self.vmax) if self.vmax is not None else auto_hi
         if not hi > lo:
@@ -184,6 +184,20 @@ class HeatmapMixin(ClusterTraits):
             self.overview = u8_bytes(quantise(over, lo, hi))
             self.order = b"" if self._cluster_order is None else i32_bytes(self._cluster_order)
             self.cluster_bounds = bounds
+
+    def _auto_range(self, over: np.ndarray, rows: np.ndarray) -> tuple[float, float]:
+        """Automatic colour range, taken from the unshifted pairs (``self._base``) so that
+        colours stay comparable while the gap is shifted or closed."""
+        cached = getattr(self, "_range_cache", None)
+        if cached is not None and cached[0] is self._base and cached[1] == self.max_overview:
+            return cached[2]
+        if self._emb is self._base:
+            result = auto_scale(over, rows)
+        else:
+            base_rows = display_rows(self._base)
+            result = auto_scale(pooled(base_rows, self.max_overview), base_rows)
+        self._range_cache = (self._base, self.max_overview, result)
+        return result
 
     def _clusters_changed(self) -> None:
         if getattr(self, "_ready", False):

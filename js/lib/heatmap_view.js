@@ -68,6 +68,7 @@ export class HeatmapView {
     d.position = new Int32Array(d.N);
     for (let q = 0; q < d.N; q++) d.position[d.order[q]] = q;
     if (!old || old.n !== d.n) this.win = { x0: 0, y0: 0, span: d.n };
+    this.root.dataset.n = String(d.n);
     // Paint the overview once; zoom and pan only blit it.
     const size = d.size;
     this.ovCanvas.width = size;
@@ -128,6 +129,7 @@ export class HeatmapView {
     const H = TOP + this.side + BOTTOM;
     this.stage.style.width = `${W}px`;
     this.stage.style.height = `${H}px`;
+    this.root.dataset.geometry = JSON.stringify({ left: LEFT, top: TOP, side: this.side });
     this.ctx = sizeCanvas(this.base, W, H);
     this.octx = sizeCanvas(this.overlay, W, H);
     this.draw();
@@ -329,13 +331,10 @@ export class HeatmapView {
       ctx.fillRect(x + w, ty - 0.5, 4, 1);
       ctx.fillText(fmt(t, digits), x + w + 6, ty);
     }
-    ctx.save();
-    ctx.translate(x - 5, y + H / 2);
-    ctx.rotate(-Math.PI / 2);
-    ctx.textAlign = "center";
-    ctx.font = "10.5px system-ui, -apple-system, 'Segoe UI', sans-serif";
+    ctx.font = "600 10.5px system-ui, -apple-system, 'Segoe UI', sans-serif";
     ctx.fillStyle = "#6b7280";
-    ctx.restore();
+    ctx.textBaseline = "middle";
+    ctx.fillText("cos", x - 1, TOP / 2);
   }
 
   /** Crosshair, hovered cell and linked highlights; cheap, called on every hover. */

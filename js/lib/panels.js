@@ -55,27 +55,35 @@ export class Hub {
     this.scatters = [];
     this.previews = [];
     this.localHover = false;
+    this.lastHover = -1;
+    this.lastSelected = "";
     this.sendHover = throttle((pairId, cell) => {
+      this.lastHover = pairId;
       this.localHover = true;
       model.set("hovered", pairId);
-      if (model.has && model.has("hovered_cell") !== false) model.set("hovered_cell", cell);
+      model.set("hovered_cell", cell);
       model.save_changes();
       this.localHover = false;
     }, 60);
     this.sendSelection = debounce((ids) => {
+      this.lastSelected = ids.join(",");
       this.localSelect = true;
       model.set("selected", ids);
       model.save_changes();
       this.localSelect = false;
     }, 200);
     this.onHoveredTrait = () => {
-      if (this.localHover) return;
+      // Ignore our own value coming back (ipywidgets echoes updates to every view).
+      if (this.localHover || model.get("hovered") === this.lastHover) return;
+      this.lastHover = model.get("hovered");
       const pair = this.items.view(model.get("hovered"));
       if (pair < 0) this.clearHover();
       else this.pairHover({ pair, m: 0 }, null, false);
     };
     this.onSelectedTrait = () => {
-      if (this.localSelect) return;
+      const ids = model.get("selected") || [];
+      if (this.localSelect || ids.join(",") === this.lastSelected) return;
+      this.lastSelected = ids.join(",");
       const pairs = (model.get("selected") || []).map((id) => this.items.view(id)).filter((p) => p >= 0);
       this.applySelection(pairs, null);
     };
@@ -215,10 +223,12 @@ export function previewData(model, items) {
 }
 
 // ------------------------------------------------------------------ panels
-function panel(title, cls, ...toolbar) {
-  const head = h("div", { class: "amumo-panel-head" }, h("span", { class: "amumo-panel-title", text: title }), h("div", { class: "amumo-toolbar" }, ...toolbar));
+/** A panel: title row (title + icon buttons), optional control row, body. */
+function panel(title, cls, icons = [], controls = []) {
+  const head = h("div", { class: "amumo-panel-head" }, h("span", { class: "amumo-panel-title", text: title }), h("div", { class: "amumo-toolbar amumo-icons" }, ...icons));
+  const row = controls.length ? h("div", { class: "amumo-toolbar amumo-controls-row" }, ...controls) : null;
   const body = h("div", { class: "amumo-panel-body" });
-  const root = h("section", { class: `amumo-panel ${cls}` }, head, body);
+  const root = h("section", { class: `amumo-panel ${cls}` }, head, row, body);
   return { root, head, body };
 }
 
@@ -247,14 +257,18 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
   const p = panel(
     opts.title || "Similarity",
     "amumo-heatmap-panel",
-    status,
-    h("label", { class: "amumo-switch", title: "Reorder pairs by hierarchical clustering" }, cluster, h("span", { text: "cluster" })),
-    method,
-    labelled("k", k, "number of clusters whose boundaries are drawn"),
-    cmap,
-    iconButton("+", "Zoom in", () => view.zoomBy(2)),
-    iconButton("−", "Zoom out", () => view.zoomBy(0.5)),
-    iconButton("⤢", "Reset zoom (double-click)", () => view.resetZoom()),
+    [
+      status,
+      iconButton("+", "Zoom in (wheel)", () => view.zoomBy(2)),
+      iconButton("−", "Zoom out (wheel)", () => view.zoomBy(0.5)),
+      iconButton("⤢", "Reset zoom (double-click)", () => view.resetZoom()),
+    ],
+    [
+      h("label", { class: "amumo-switch", title: "Reorder pairs by hierarchical clustering" }, cluster, h("span", { text: "cluster" })),
+      method,
+      labelled("k", k, "number of clusters whose boundaries are drawn"),
+      labelled("colours", cmap),
+    ],
   );
   const view = new HeatmapView(p.body, {
     onHover: (info) => hub.cellHover(info, view),
@@ -327,14 +341,18 @@ export function scatterPanel(model, rpc, hub, items, opts = {}) {
   const p = panel(
     opts.title || "Projection",
     "amumo-scatter-panel",
-    projection,
-    xc,
-    yc,
-    labelled("colour", colorBy),
-    h("label", { class: "amumo-switch", title: "Draw a line between the items of each pair" }, lines, h("span", { text: "pairs" })),
-    ...modes,
-    iconButton("⤢", "Reset view (double-click)", () => view.resetView()),
-    iconButton("✕", "Clear selection", () => hub.applySelection([], undefined), "amumo-clear-selection"),
+    [
+      ...modes,
+      iconButton("⤢", "Reset view (double-click)", () => view.resetView()),
+      iconButton("✕", "Clear selection", () => hub.applySelection([], undefined), "amumo-clear-selection"),
+    ],
+    [
+      projection,
+      xc,
+      yc,
+      labelled("colour", colorBy),
+      h("label", { class: "amumo-switch", title: "Draw a line between the items of each pair" }, lines, h("span", { text: "pairs" })),
+    ],
   );
   const view = new ScatterView(p.body, {
     onHover: (info) => (info ? hub.pairHover(info, view) : hub.clearHover(view)),
@@ -390,7 +408,7 @@ export function connect(model, items, panels, after = () => {}) {
   const flush = () => {
     queued = false;
     if (dirtyItems) items.refresh();
-    const all = dirtyItems ? new Set(panels) : dirty;
+    const all = dirtyItems ? new Set(panels) : new Set(dirty);
     dirtyItems = false;
     dirty.clear();
     for (const p of all) p.refresh();

@@ -117,7 +117,7 @@ export class PreviewView {
     card.append(fields);
     this._item(pair, null).then((entry) => {
       if (!entry || !entry.fields) return;
-      const rows = Object.entries(entry.fields).filter(([key]) => key !== d.textField || kind === "image" || !text);
+      const rows = Object.entries(entry.fields).filter(([key, value]) => key !== d.textField && key !== "pair" && value !== null && value !== "");
       fields.replaceChildren(...rows.slice(0, 8).flatMap(([key, value]) => [h("dt", { text: key }), h("dd", { text: String(value) })]));
     });
     return card;
@@ -125,7 +125,6 @@ export class PreviewView {
 
   /** Cached fetch: pair meta (modality null) or one modality's media. */
   _item(pair, modality) {
-    const d = this.data;
     const key = `${pair}|${modality}`;
     if (this.cache.has(key)) return this.cache.get(key).promise;
     if (!this.opts.fetchItem) return Promise.resolve(null);
@@ -148,7 +147,6 @@ export class PreviewView {
       if (old.url) URL.revokeObjectURL(old.url);
       this.cache.delete(oldKey);
     }
-    void d;
     return entry.promise;
   }
 }

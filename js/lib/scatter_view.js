@@ -59,6 +59,10 @@ export class ScatterView {
     const valid = d.xy && d.xy.length >= d.n * 2;
     if (!valid) d.xy = new Float32Array(d.n * 2);
     this.data = d;
+    let sum = 0;
+    for (let i = 0; i < d.xy.length; i += Math.max(1, Math.floor(d.xy.length / 512))) sum += d.xy[i] * (1 + (i % 7));
+    this.root.dataset.xySum = sum.toFixed(6);
+    this.root.dataset.n = String(d.n);
     const sameShape = old && old.n === d.n;
     if (!sameShape) {
       this.view = null;
@@ -126,6 +130,7 @@ export class ScatterView {
     this.plot = plot;
     this.stage.style.width = `${this.W}px`;
     this.stage.style.height = `${this.H}px`;
+    this.root.dataset.geometry = JSON.stringify({ left: PAD.left, top: PAD.top, plot });
     this.ctx = sizeCanvas(this.base, this.W, this.H);
     this.octx = sizeCanvas(this.overlay, this.W, this.H);
     this.draw();
@@ -345,12 +350,11 @@ export class ScatterView {
       return;
     }
     const shown = legend.slice(0, 12);
-    this.legend.replaceChildren(
-      ...shown.map((entry) =>
-        h("div", { class: "amumo-legend-item" }, h("span", { class: "amumo-swatch", style: { background: entry.color } }), h("span", { text: entry.label })),
-      ),
-      legend.length > shown.length ? h("div", { class: "amumo-legend-more", text: `+ ${legend.length - shown.length} more` }) : null,
+    const rows = shown.map((entry) =>
+      h("div", { class: "amumo-legend-item" }, h("span", { class: "amumo-swatch", style: { background: entry.color } }), h("span", { text: entry.label })),
     );
+    if (legend.length > shown.length) rows.push(h("div", { class: "amumo-legend-more", text: `+ ${legend.length - shown.length} more` }));
+    this.legend.replaceChildren(...rows);
     this.legend.hidden = legend.length === 0;
   }
 

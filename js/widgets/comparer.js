@@ -18,7 +18,6 @@ export default {
       const grid = h("div", { class: "amumo-compare-grid" });
       root.append(bar, grid);
       let views = [];
-      const values = [];
       const build = () => {
         for (const v of views) {
           hub.heatmaps.splice(hub.heatmaps.indexOf(v.view), 1);
@@ -56,7 +55,6 @@ export default {
           v.value.textContent = exact !== null ? fmt(exact, 3) : `≈ ${fmt(approx.value, 2)}`;
         }
         readout.textContent = info ? `${info.row.modality} #${items.id(info.row.pair)} · ${info.col.modality} #${items.id(info.col.pair)}` : "";
-        void values;
       };
       const panel = {
         traits: ["names", "overviews", "scales", "overview_size", "order", "cluster_bounds", "colormap"],
