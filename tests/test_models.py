@@ -200,3 +200,22 @@ def test_real_architecture_random_init():
     y = enc.encode("text", ds.captions)
     assert x.shape == (2, 512) and y.shape == (2, 512)
     assert np.isfinite(x).all() and np.isfinite(y).all() and not np.allclose(y[0], y[1])
+
+
+@pytest.mark.models
+def test_menu_entries_resolve(monkeypatch, tmp_path):
+    import open_clip
+
+    from amumo.models import MENU, weights_cached
+
+    monkeypatch.setattr(openclip, "_cached_tag_file", lambda cfg, cache_dir: None)
+    for label, (model_name, tag) in MENU.items():
+        assert model_name in open_clip.list_models(), label
+        if tag is not None:
+            assert open_clip.get_pretrained_cfg(model_name, tag), label
+            assert not weights_cached(model_name, tag)
+        else:
+            assert weights_cached(model_name, tag)
+    (tmp_path / "w.pt").write_bytes(b"x")
+    assert weights_cached("ViT-B-32", str(tmp_path / "w.pt"))
+    assert not weights_cached("ViT-B-32", "no-such-tag")

@@ -16,10 +16,12 @@ Examples
 from amumo.models.base import Encoder
 from amumo.models.openclip import (
     AMUMO_CONFIGS,
+    MENU,
     OpenCLIP,
     WeightsUnavailableError,
     register_configs,
     resolve_device,
+    weights_cached,
 )
 from amumo.models.tiny import TinyCLIP, TinyCLIPConfig, tiny_shapes
 from amumo.models.wrappers import CallableEncoder, Precomputed
@@ -30,6 +32,8 @@ __all__ = [
     "CallableEncoder",
     "Precomputed",
     "WeightsUnavailableError",
+    "MENU",
+    "weights_cached",
     "AMUMO_CONFIGS",
     "register_configs",
     "resolve_device",

@@ -47,6 +47,8 @@ from amumo.models.base import as_float32_rows, check_batch_size
 
 __all__ = [
     "OpenCLIP",
+    "MENU",
+    "weights_cached",
     "WeightsUnavailableError",
     "register_configs",
     "resolve_device",
@@ -61,6 +63,20 @@ _ENCODER_VERSION = 1
 _NETWORK_TIMEOUT = 3.0
 _OFFLINE_VALUES = {"1", "true", "yes", "on"}
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".npz")
+
+
+#: The models Amumo offers, as ``label: (model_name, pretrained)`` for :class:`OpenCLIP`.
+#: CyCLIP and CLOOB have no tag: pass their released checkpoints as local paths
+#: (see the module docstring).
+MENU: dict[str, tuple[str, str | None]] = {
+    "CLIP ViT-B/32 (OpenAI)": ("ViT-B-32", "openai"),
+    "CLIP ViT-B/16 (OpenAI)": ("ViT-B-16", "openai"),
+    "CLIP RN50 (OpenAI)": ("RN50", "openai"),
+    "OpenCLIP ViT-B/32 (LAION-2B)": ("ViT-B-32", "laion2b_s34b_b79k"),
+    "OpenCLIP ViT-B/16 (LAION-2B)": ("ViT-B-16", "laion2b_s34b_b88k"),
+    "CLIP ViT-B/32 (random init)": ("ViT-B-32", None),
+    "amumo-tiny (random init)": ("amumo-tiny", None),
+}
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -189,6 +205,29 @@ def _cached_tag_file(cfg: dict[str, Any], cache_dir: str | None) -> str | None:
             if os.path.isfile(candidate):
                 return candidate
     return None
+
+
+def weights_cached(
+    model_name: str, pretrained: str | None, cache_dir: str | None = None
+) -> bool:
+    """True when :class:`OpenCLIP` can build ``(model_name, pretrained)`` without network.
+
+    Random init (``pretrained=None``) and existing local files are always
+    available; a tag is available when its weights are in the local cache.
+
+    Examples
+    --------
+    >>> weights_cached("amumo-tiny", None)
+    True
+    """
+    if pretrained is None:
+        return True
+    if os.path.isfile(os.fspath(pretrained)):
+        return True
+    open_clip, _ = _require_open_clip()
+    register_configs()
+    cfg = open_clip.get_pretrained_cfg(model_name, str(pretrained))
+    return bool(cfg) and _cached_tag_file(cfg, cache_dir) is not None
 
 
 def _download_help(model_name: str, tag: str, cfg: dict[str, Any], reason: str) -> str:
