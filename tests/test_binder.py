@@ -34,7 +34,7 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH_PACKAGES = {"torch", "torchvision"}  # installed by postBuild from the CPU index
 
 #: GitHub owner of the repository, used in the Binder badge; change it with the README.
-BINDER_ORG = "YOUR-GITHUB-ORG"
+BINDER_ORG = "amumo-project"
 BINDER_NOTEBOOK = "notebooks/getting_started.ipynb"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 _OFFLINE = re.compile(
