@@ -9,7 +9,7 @@ import numpy as np
 import traitlets
 
 from amumo.embeddings.container import Embeddings
-from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget
+from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread
 from amumo.widgets._encode import f32_bytes, i32_bytes, u8_bytes
 from amumo.widgets._items import ItemsMixin, check_embeddings_arg
 from amumo.widgets._matrix import auto_scale, display_rows, pooled, quantise, window
@@ -149,6 +149,7 @@ class Comparer(ClusterTraits, ItemsMixin, AmumoWidget):
             error=fail,
         )
 
+    @one_blas_thread
     def _update(self) -> None:
         order = self._cluster_order
         self._rows_by_model = [display_rows(emb, order) for emb in self._models.values()]

@@ -17,7 +17,7 @@ import traitlets
 from amumo.analysis import close_gap, gap_distance, paired_cosine, recall_at_k, shift
 from amumo.analysis.losses import info_nce
 from amumo.embeddings.container import Embeddings
-from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget
+from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread
 from amumo.widgets._items import ItemsMixin, check_dataset, check_embeddings_arg
 from amumo.widgets.heatmap import HeatmapMixin
 from amumo.widgets.scatter import ScatterMixin
@@ -309,6 +309,7 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
         mask = hits.all(axis=1) if self.filter_mode == "all" else hits.any(axis=1)
         return np.flatnonzero(mask)
 
+    @one_blas_thread
     def _apply_filter(self) -> None:
         try:
             ids = self._filter_ids()
@@ -334,6 +335,7 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
                 self._recluster()  # updates the heatmap when the order is known
             self._update_views()
 
+    @one_blas_thread
     def _shift(self) -> None:
         base = self._base
         self._emb = close_gap(base) if self.closed else shift(base, self.lam)
@@ -342,6 +344,7 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
         self._shift()
         self._update_views()
 
+    @one_blas_thread
     def _update_views(self) -> None:
         with self.hold_sync():
             self._update_heatmap()

@@ -15,7 +15,7 @@ import traitlets
 
 from amumo.analysis.similarity import CLUSTER_METHODS, cluster_order
 from amumo.embeddings.container import Embeddings
-from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget
+from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread
 from amumo.widgets._encode import f32_bytes, i32_bytes, u8_bytes
 from amumo.widgets._items import ItemsMixin, check_embeddings_arg
 from amumo.widgets._matrix import auto_scale, display_rows, pooled, quantise, window
@@ -163,6 +163,7 @@ class HeatmapMixin(ClusterTraits):
         self._cluster_labels: np.ndarray | None = None
         self._rows: np.ndarray | None = None
 
+    @one_blas_thread
     def _update_heatmap(self) -> None:
         """Recompute the overview of ``self._emb`` in the current order and send it."""
         rows = display_rows(self._emb, self._cluster_order)

@@ -9,7 +9,7 @@ import traitlets
 
 from amumo.analysis.projection import PROJECTION_METHODS, project
 from amumo.embeddings.container import Embeddings
-from amumo.widgets._base import STATIC, AmumoWidget
+from amumo.widgets._base import STATIC, AmumoWidget, one_blas_thread
 from amumo.widgets._encode import color_codes, color_options, f32_bytes, u8_bytes
 from amumo.widgets._items import ItemsMixin, check_embeddings_arg
 from amumo.widgets.heatmap import ClusterTraits
@@ -99,6 +99,7 @@ class ScatterMixin(ClusterTraits):
         return bool(self.cluster) or self.color_by == "cluster"
 
     # ------------------------------------------------------------------ projection
+    @one_blas_thread
     def _update_projection(self) -> None:
         """Project ``self._emb`` (PCA now; UMAP/t-SNE in a background thread)."""
         emb, method, seed, fit_on = self._emb, self.projection, self.seed, self.fit_on

@@ -290,9 +290,8 @@ export class HeatmapView {
       const [xa] = this.toScreen(m * d.N, 0);
       const [xb] = this.toScreen((m + 1) * d.N, 0);
       const a = Math.max(LEFT, xa), b = Math.min(LEFT + this.side, xb);
-      if (b - a < 24) continue;
       const label = d.modalities[m];
-      ctx.fillText(label, (a + b) / 2, TOP / 2);
+      if (b - a >= 24) ctx.fillText(label, (a + b) / 2, TOP / 2);
       ctx.save();
       const [, ya] = this.toScreen(0, m * d.N);
       const [, yb] = this.toScreen(0, (m + 1) * d.N);
@@ -494,8 +493,9 @@ export class HeatmapView {
       return [event.clientX - rect.left, event.clientY - rect.top];
     };
     target.addEventListener("pointermove", (event) => {
-      const t0 = now();
+      const t0 = event.timeStamp > 0 ? Math.min(now(), event.timeStamp) : now();
       const [px, py] = local(event);
+      this.pointer = [px, py];
       if (drag) {
         const dx = px - drag.px, dy = py - drag.py;
         if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
@@ -508,6 +508,9 @@ export class HeatmapView {
           return;
         }
       }
+      this._hoverAt(px, py, t0);
+    });
+    this._hoverAt = (px, py, t0) => {
       if (!this.data || !inside(px, py)) {
         this._leave();
         return;
@@ -524,7 +527,7 @@ export class HeatmapView {
       } else {
         this._showTooltip(px, py, r, c);
       }
-    });
+    };
     target.addEventListener("pointerleave", () => this._leave());
     target.addEventListener("pointerdown", (event) => {
       const [px, py] = local(event);
@@ -552,6 +555,7 @@ export class HeatmapView {
         event.preventDefault();
         const [x, y] = this.toItems(px, py);
         this.zoomBy(Math.pow(1.0015, -event.deltaY), x, y);
+        this._hoverAt(px, py, now());
       },
       { passive: false },
     );

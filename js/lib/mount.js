@@ -25,6 +25,7 @@ export function mount(model, el, cls, build) {
   for (const p of panels) p.refresh();
   requestAnimationFrame(() => {
     root.dataset.renderMs = (now() - t0).toFixed(1);
+    root.dataset.renderedAt = String(Date.now()); // wall clock, comparable with the kernel's
     root.dataset.rendered = "true";
   });
   return () => {

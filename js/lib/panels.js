@@ -98,11 +98,21 @@ export class Hub {
 
   mark(t0) {
     if (t0 === undefined) return;
+    // Latency from the pointer event to every linked view updated (synchronous work),
+    // and to the next animation frame (when the browser paints the result).
     const ms = now() - t0;
+    const push = (name, value) => {
+      const samples = (this.root.dataset[name] || "").split(",").filter(Boolean);
+      samples.push(value.toFixed(2));
+      this.root.dataset[name] = samples.slice(-200).join(",");
+    };
     this.root.dataset.hoverMs = ms.toFixed(2);
-    const samples = (this.root.dataset.hoverSamples || "").split(",").filter(Boolean);
-    samples.push(ms.toFixed(2));
-    this.root.dataset.hoverSamples = samples.slice(-50).join(",");
+    push("hoverSamples", ms);
+    requestAnimationFrame(() => {
+      const frame = now() - t0;
+      this.root.dataset.hoverFrameMs = frame.toFixed(2);
+      push("hoverFrameSamples", frame);
+    });
   }
 
   /** Hover from a heatmap cell: highlight both items, preview both, tell Python. */

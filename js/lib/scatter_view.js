@@ -458,7 +458,7 @@ export class ScatterView {
       this._setHover(-1);
     });
     target.addEventListener("pointermove", (event) => {
-      const t0 = now();
+      const t0 = event.timeStamp > 0 ? Math.min(now(), event.timeStamp) : now();
       const [px, py] = local(event);
       if (drag) {
         if (Math.abs(px - drag.px) + Math.abs(py - drag.py) > 3) drag.moved = true;
