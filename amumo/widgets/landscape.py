@@ -16,6 +16,9 @@ from amumo.widgets._items import check_embeddings_arg
 
 __all__ = ["Landscape"]
 
+_LOSS_NAMES = {"info_nce": "InfoNCE loss", "cyclip": "CyCLIP loss", "info_loob": "InfoLOOB loss",
+               "siglip": "SigLIP loss"}
+
 
 class Landscape(ipywidgets.VBox):
     """Loss vs gap shift (Liang et al. 2022, Fig. 4) as a plotly figure, current λ marked.
@@ -87,7 +90,8 @@ class Landscape(ipywidgets.VBox):
         )
         self.figure.update_layout(
             template="plotly_white", height=340, margin={"l": 60, "r": 20, "t": 40, "b": 50},
-            title={"text": f"{loss} vs gap shift", "x": 0.02, "font": {"size": 14}},
+            title={"text": f"{_LOSS_NAMES.get(loss, loss)} vs gap shift", "x": 0.02,
+                   "font": {"size": 14}},
             xaxis_title="gap shift λ (0 = original, 1 ≈ closed)", yaxis_title="loss",
             legend={"orientation": "h", "y": -0.25},
         )

@@ -257,7 +257,7 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
   const method = h("select", { class: "amumo-cluster-method" });
   setOptions(method, (model.get("cluster_methods") || ["average"]).map((m) => [m, m]));
   const k = h("input", { type: "number", min: 1, max: 50, step: 1, class: "amumo-cluster-k" });
-  const cmap = h("select", { class: "amumo-colormap" });
+  const cmap = h("select", { class: "amumo-colormap", title: "colour map" });
   setOptions(cmap, COLORMAPS.map((c) => [c, c]));
   unbind.push(bind(model, "cluster", cluster, { kind: "checked" }));
   unbind.push(bind(model, "cluster_method", method));
@@ -277,7 +277,7 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
       h("label", { class: "amumo-switch", title: "Reorder pairs by hierarchical clustering" }, cluster, h("span", { text: "cluster" })),
       method,
       labelled("k", k, "number of clusters whose boundaries are drawn"),
-      labelled("colours", cmap),
+      cmap,
     ],
   );
   const view = new HeatmapView(p.body, {

@@ -1,0 +1,168 @@
+"""The single views, the Comparer and a trained model's Explorer in JupyterLab + Chromium."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _center(locator, geo_key: str = "side") -> tuple[dict, dict]:
+    view = locator
+    geo = json.loads(view.get_attribute("data-geometry"))
+    box = view.locator("canvas.amumo-overlay").bounding_box()
+    return geo, box
+
+
+def test_heatmap_cluster_zoom_and_click(open_notebook, wait_for_output, run_cell, screenshot):
+    page = open_notebook([
+        "import amumo as am",
+        "hm = am.Heatmap(am.datasets.clip_coco500(), cluster=True, cluster_k=5)\nhm",
+    ])
+    root = wait_for_output(page, ".amumo-heatmap[data-rendered]")
+    page.wait_for_timeout(300)
+    root.scroll_into_view_if_needed()
+    view = root.locator(".amumo-heatmap-view")
+    geo, box = _center(view)
+    x0, y0 = box["x"] + geo["left"], box["y"] + geo["top"]
+    # Click cell (image 10, text 20) in the clustered order: selects both pairs.
+    cell = geo["side"] / 1000
+    page.mouse.click(x0 + (500 + 20.5) * cell, y0 + 10.5 * cell)
+    page.wait_for_timeout(500)
+    out = run_cell(page, "import numpy as np\n"
+                         "order = np.frombuffer(hm.order, np.int32)\n"
+                         "print(sorted({int(order[10]), int(order[20])}) == hm.selected)")
+    assert out.strip() == "True"
+    root.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    geo, box = _center(view)
+    x0, y0 = box["x"] + geo["left"], box["y"] + geo["top"]
+    page.mouse.move(x0 + geo["side"] * 0.25, y0 + geo["side"] * 0.25)
+    for _ in range(6):
+        page.mouse.wheel(0, -300)
+    page.wait_for_timeout(400)
+    assert "zoom" in view.locator(".amumo-statusline").inner_text()
+    tip = view.locator(".amumo-tooltip")
+    assert "image–image" in tip.inner_text()
+    root.screenshot(path=str(screenshot(page, "zoom").with_name("heatmap-zoom.png")))
+
+
+def test_scatter_lasso_and_linked_preview(open_notebook, wait_for_output, run_cell, screenshot):
+    page = open_notebook([
+        "import amumo as am, ipywidgets as W",
+        "emb = am.datasets.clip_coco500()\n"
+        "sc = am.Scatter(emb, color_by='pair')\n"
+        "pv = am.Preview(emb)\n"
+        "W.jslink((sc, 'hovered'), (pv, 'hovered'))\n"
+        "W.HBox([sc, pv])",
+    ])
+    root = wait_for_output(page, ".amumo-scatter[data-rendered]")
+    wait_for_output(page, ".amumo-preview[data-rendered]")
+    page.wait_for_timeout(300)
+    root.scroll_into_view_if_needed()
+    view = root.locator(".amumo-scatter-view")
+    geo = json.loads(view.get_attribute("data-geometry"))
+    box = view.locator("canvas.amumo-overlay").bounding_box()
+    x0, y0, s = box["x"] + geo["left"], box["y"] + geo["top"], geo["plot"]
+    # Lasso (shift-drag) a triangle over the left half of the plot.
+    page.keyboard.down("Shift")
+    page.mouse.move(x0 + 2, y0 + 2)
+    page.mouse.down()
+    page.mouse.move(x0 + s * 0.45, y0 + s * 0.5, steps=10)
+    page.mouse.move(x0 + 2, y0 + s - 2, steps=10)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    page.wait_for_function(
+        "() => Number(document.querySelector('.amumo-scatter').dataset.selected) > 0"
+    )
+    page.wait_for_timeout(500)
+    shown = int(root.get_attribute("data-selected"))
+    assert run_cell(page, "print(len(sc.selection()))").strip() == str(shown)
+    # Hover a point: the Preview (a separate widget) follows through jslink in the browser.
+    root.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    box = view.locator("canvas.amumo-overlay").bounding_box()
+    x0, y0 = box["x"] + geo["left"], box["y"] + geo["top"]
+    found = False
+    for k in range(40):
+        page.mouse.move(x0 + s * (0.1 + 0.02 * k), y0 + s * 0.5)
+        if view.locator(".amumo-tooltip:not([hidden])").count():
+            found = True
+            break
+    assert found
+    card = page.locator(".amumo-preview .amumo-card").first
+    card.wait_for(timeout=5000)
+    assert "MSCOCO val2017 pair" in card.inner_text()
+    page.locator(".jp-OutputArea-output .widget-hbox").first.screenshot(
+        path=str(screenshot(page, "lasso").with_name("scatter-preview.png"))
+    )
+
+
+def test_comparer_hover_is_linked(open_notebook, wait_for_output, screenshot):
+    page = open_notebook([
+        "import amumo as am",
+        "cmp = am.Comparer({'CLIP ViT-B/16': am.datasets.clip_coco500(),\n"
+        "                   'random init': am.datasets.clip_coco500(random_init=True)})\ncmp",
+    ])
+    root = wait_for_output(page, ".amumo-comparer[data-rendered]")
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.wait_for_timeout(400)
+    root.scroll_into_view_if_needed()
+    views = root.locator(".amumo-heatmap-view")
+    assert views.count() == 2
+    geo = json.loads(views.nth(0).get_attribute("data-geometry"))
+    box = views.nth(0).locator("canvas.amumo-overlay").bounding_box()
+    cell = geo["side"] / 1000
+    page.mouse.move(box["x"] + geo["left"] + 20.5 * cell, box["y"] + geo["top"] + 520.5 * cell)
+    values = root.locator(".amumo-compare-value")
+    page.wait_for_function(
+        "els => els.every(e => e.textContent.length > 0)", arg=values.element_handles()
+    )
+    texts = [values.nth(k).inner_text() for k in range(2)]
+    assert texts[0] != texts[1]
+    assert "text #20" in root.locator(".amumo-readout").inner_text()
+    root.screenshot(path=str(screenshot(page, "hover").with_name("comparer.png")))
+
+
+@pytest.mark.models
+def test_explorer_trained_tiny_model(open_notebook, wait_for_output, screenshot):
+    """The README picture: a trained TinyCLIP on SyntheticShapes, a pair hovered."""
+    pytest.importorskip("torch")
+    page = open_notebook([
+        "import amumo as am\nfrom amumo.data import SyntheticShapes",
+        "ds = SyntheticShapes(300, seed=1)\n"
+        "emb = am.embed(am.models.tiny_shapes(), ds, progress=False, cache=False)\n"
+        "ex = am.Explorer(emb, dataset=ds, cluster=True, cluster_k=6)\nex",
+    ], timeout=240)
+    page.set_viewport_size({"width": 1480, "height": 1400})
+    root = wait_for_output(page, ".amumo-explorer[data-rendered]")
+    page.wait_for_timeout(600)
+    root.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    view = root.locator(".amumo-heatmap-view")
+    geo = json.loads(view.get_attribute("data-geometry"))
+    box = view.locator("canvas.amumo-overlay").bounding_box()
+    cell = geo["side"] / 600
+    page.mouse.move(box["x"] + geo["left"] + 380.5 * cell, box["y"] + geo["top"] + 60.5 * cell)
+    root.locator(".amumo-card img").first.wait_for(timeout=10000)
+    root.locator('.amumo-card[data-modality="text"] .amumo-caption').wait_for()
+    page.wait_for_timeout(300)
+    root.screenshot(path=str(screenshot(page, "hover").with_name("explorer-tiny-shapes.png")))
+
+
+def test_landscape_renders_with_plotly(open_notebook, wait_for_output, run_cell, screenshot):
+    page = open_notebook([
+        "import amumo as am",
+        "land = am.Landscape(am.datasets.clip_coco500(), temperatures=[0.01, 0.05, 0.1, 1.0],\n"
+        "                    lam=0.5)\nland",
+    ])
+    root = wait_for_output(page, ".amumo-landscape .js-plotly-plot", timeout=60)
+    page.wait_for_timeout(500)
+    assert root.locator(".scatterlayer .trace").count() == 5  # four curves + the λ marker
+    run_cell(page, "land.lam = -0.5")
+    page.wait_for_timeout(500)
+    page.locator(".jp-OutputArea-output .amumo-landscape").first.screenshot(
+        path=str(screenshot(page, "curves").with_name("landscape.png"))
+    )
