@@ -494,6 +494,7 @@ export class HeatmapView {
     };
     target.addEventListener("pointermove", (event) => {
       const t0 = event.timeStamp > 0 ? Math.min(now(), event.timeStamp) : now();
+      this.handlerStart = now();
       const [px, py] = local(event);
       this.pointer = [px, py];
       if (drag) {
@@ -523,7 +524,7 @@ export class HeatmapView {
       if (changed) {
         this.drawOverlay();
         this._showTooltip(px, py, r, c);
-        if (this.opts.onHover) this.opts.onHover({ row: this.describe(r), col: this.describe(c), t0 });
+        if (this.opts.onHover) this.opts.onHover({ row: this.describe(r), col: this.describe(c), t0, start: this.handlerStart });
       } else {
         this._showTooltip(px, py, r, c);
       }

@@ -96,8 +96,14 @@ export class Hub {
     this.model.off("change:selected", this.onSelectedTrait);
   }
 
-  mark(t0) {
+  mark(t0, start) {
     if (t0 === undefined) return;
+    if (start !== undefined) {
+      const work = now() - start;
+      const samples = (this.root.dataset.hoverWorkSamples || "").split(",").filter(Boolean);
+      samples.push(work.toFixed(2));
+      this.root.dataset.hoverWorkSamples = samples.slice(-200).join(",");
+    }
     // Latency from the pointer event to every linked view updated (synchronous work),
     // and to the next animation frame (when the browser paints the result).
     const ms = now() - t0;
@@ -118,20 +124,20 @@ export class Hub {
   /** Hover from a heatmap cell: highlight both items, preview both, tell Python. */
   cellHover(info, source) {
     if (!info) return this.clearHover(source);
-    const { row, col, t0 } = info;
+    const { row, col, t0, start } = info;
     const items = [row.item, col.item];
     for (const view of this.heatmaps) if (view !== source) view.setLinked({ cell: [row.pos, col.pos] });
     for (const view of this.scatters) view.setLinked({ items });
     const entries = [{ pair: row.pair, m: row.m, role: "row" }];
     if (col.item !== row.item) entries.push({ pair: col.pair, m: col.m, role: "column" });
     for (const view of this.previews) view.show(entries);
-    this.mark(t0);
+    this.mark(t0, start);
     const cell = { row: [row.modality, this.items.id(row.pair)], col: [col.modality, this.items.id(col.pair)] };
     this.sendHover(this.items.id(row.pair), cell);
   }
 
   /** Hover on a point (or a pair set from Python): highlight the pair everywhere. */
-  pairHover({ pair, m, t0 }, source, send = true) {
+  pairHover({ pair, m, t0, start }, source, send = true) {
     const items = this.items.itemsOfPair(pair);
     for (const view of this.heatmaps) if (view !== source) view.setLinked({ items });
     for (const view of this.scatters) if (view !== source) view.setLinked({ items: [m * this.items.N + pair] });
@@ -140,7 +146,7 @@ export class Hub {
       if (k !== m) entries.push({ pair, m: k, role: "pair" });
     });
     for (const view of this.previews) view.show(entries);
-    this.mark(t0);
+    this.mark(t0, start);
     if (send) this.sendHover(this.items.id(pair), {});
   }
 

@@ -459,6 +459,7 @@ export class ScatterView {
     });
     target.addEventListener("pointermove", (event) => {
       const t0 = event.timeStamp > 0 ? Math.min(now(), event.timeStamp) : now();
+      this.handlerStart = now();
       const [px, py] = local(event);
       if (drag) {
         if (Math.abs(px - drag.px) + Math.abs(py - drag.py) > 3) drag.moved = true;
@@ -584,7 +585,7 @@ export class ScatterView {
     );
     this.tooltip.hidden = false;
     this._placeTooltip(px, py);
-    if (this.opts.onHover) this.opts.onHover({ item: i, m, modality: d.modalities[m], pair, t0 });
+    if (this.opts.onHover) this.opts.onHover({ item: i, m, modality: d.modalities[m], pair, t0, start: this.handlerStart });
   }
 
   _placeTooltip(px, py) {

@@ -85,6 +85,7 @@ def test_explorer_at_scale(n, open_notebook, wait_for_output, run_cell, screensh
         page.mouse.move(x0 + geo["side"] * f + 1, y0 + geo["side"] * (k / 60) + 1, steps=2)
     heat_sync = _samples(root, "data-hover-samples")
     heat_frame = _samples(root, "data-hover-frame-samples")
+    heat_work = _samples(root, "data-hover-work-samples")
     scat = root.locator(".amumo-scatter-view")
     sgeo = json.loads(scat.get_attribute("data-geometry"))
     sbox = scat.locator("canvas.amumo-overlay").bounding_box()
@@ -95,6 +96,7 @@ def test_explorer_at_scale(n, open_notebook, wait_for_output, run_cell, screensh
     all_sync = _samples(root, "data-hover-samples")
     scatter_sync = all_sync[len(heat_sync):]
     scatter_frame = _samples(root, "data-hover-frame-samples")[len(heat_frame):]
+    scatter_work = _samples(root, "data-hover-work-samples")[len(heat_work):]
     page.mouse.move(5, 5)
 
     # Zoom the heatmap until exact cells are fetched for the window.
@@ -121,6 +123,8 @@ def test_explorer_at_scale(n, open_notebook, wait_for_output, run_cell, screensh
         "hover_heatmap_frame_ms": _quantiles(heat_frame),
         "hover_scatter_ms": _quantiles(scatter_sync),
         "hover_scatter_frame_ms": _quantiles(scatter_frame),
+        "hover_heatmap_work_ms": _quantiles(heat_work),
+        "hover_scatter_work_ms": _quantiles(scatter_work),
         "hover_samples": len(all_sync),
         "zoom_to_exact_ms": round(zoom_ms, 1),
     }
