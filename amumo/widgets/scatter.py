@@ -103,12 +103,14 @@ class ScatterMixin(ClusterTraits):
     def _update_projection(self) -> None:
         """Project ``self._emb`` (PCA now; UMAP/t-SNE in a background thread)."""
         emb, method, seed, fit_on = self._emb, self.projection, self.seed, self.fit_on
-        if method == "pca":
+        if method == "pca" or self._coords is None:
+            # PCA is instant; it is also the placeholder while UMAP / t-SNE compute.
             k = min(PCA_COMPONENTS, emb.dim, len(emb) * len(emb.modalities))
             options = {"svd_solver": "covariance_eigh"} if emb.dim < 2 * len(emb) else {}
             coords = project(emb, "pca", fit_on=fit_on, n_components=k, seed=seed, **options)
-            self._set_coords(coords, method)
-            return
+            self._set_coords(coords, "pca")
+            if method == "pca":
+                return
 
         def done(coords: np.ndarray) -> None:
             if self._emb is emb and self.projection == method:
@@ -227,7 +229,7 @@ class Scatter(ScatterMixin, ItemsMixin, AmumoWidget):
     Examples
     --------
     >>> import amumo as am
-    >>> w = am.Scatter(am.datasets.clip_coco500(), color_by="label")
+    >>> w = am.Scatter(am.datasets.clip_coco500(), color_by="pair")
     >>> len(w.xy) == 1000 * 2 * 4
     True
     """

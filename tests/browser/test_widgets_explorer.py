@@ -102,7 +102,9 @@ def test_hover_cell_previews_caption(open_notebook, wait_for_output, run_cell, s
     assert "'row': ['image', 5], 'col': ['text', 7]" in out
 
 
-def test_close_gap_updates_metrics_and_scatter(open_notebook, wait_for_output, screenshot):
+def test_close_gap_updates_metrics_and_scatter(
+    open_notebook, wait_for_output, run_cell, screenshot
+):
     page = open_notebook([
         "import amumo as am",
         "ex = am.Explorer(am.datasets.clip_coco500())\nex",
@@ -112,6 +114,19 @@ def test_close_gap_updates_metrics_and_scatter(open_notebook, wait_for_output, s
     after = root.locator('.amumo-metric-after[data-metric="gap_distance"]')
     assert abs(float(after.get_attribute("data-value")) - 0.8514) < 1e-3
     scatter = root.locator(".amumo-scatter-view")
+    # The λ slider: half a shift reaches Python and the panel.
+    root.locator(".amumo-lam").evaluate(
+        "el => { el.value = '0.5'; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+    )
+    page.wait_for_function(
+        """() => {
+          const el = document.querySelector('.amumo-metric-after[data-metric="gap_distance"]');
+          return el && Number(el.dataset.value) < 0.6;
+        }""",
+        timeout=15000,
+    )
+    assert run_cell(page, "print(ex.lam)").strip() == "0.5"
+    assert root.locator(".amumo-lam-value").inner_text() == "λ = 0.50"
     before_sum = scatter.get_attribute("data-xy-sum")
     root.locator(".amumo-close-gap").click()
     page.wait_for_function(
@@ -126,6 +141,15 @@ def test_close_gap_updates_metrics_and_scatter(open_notebook, wait_for_output, s
     assert scatter.get_attribute("data-xy-sum") != before_sum
     page.wait_for_timeout(700)  # let the points finish moving
     root.screenshot(path=str(screenshot(page, "closed").with_name("explorer-closed.png")))
+    # The caption filter (labels here): pairs whose label contains "12".
+    root.locator(".amumo-filter").fill("12")
+    page.wait_for_function(
+        "() => document.querySelector('.amumo-count').textContent === '15 of 500 pairs'",
+        timeout=15000,
+    )
+    assert run_cell(page, "print(ex.n_pairs, ex.closed)").strip() == "15 True"
+    root.locator(".amumo-heatmap-view .amumo-statusline").wait_for()
+    assert root.locator(".amumo-heatmap-view").get_attribute("data-n") == "30"
 
 
 def test_box_selection_reaches_python(open_notebook, wait_for_output, run_cell, screenshot):
