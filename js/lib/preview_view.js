@@ -108,8 +108,12 @@ export class PreviewView {
         }
       });
     }
-    if (kind === "text" || (kind !== "image" && text)) {
+    const isCaption = ["caption", "text", "captions"].includes((d.textField || "").toLowerCase());
+    if ((kind === "text" && isCaption) || (kind === "other" && text && isCaption)) {
       card.append(h("div", { class: "amumo-caption", text: text || "(no text)" }));
+    } else if (kind !== "image" && text) {
+      // No caption column (e.g. precomputed embeddings): show the pair's label as such.
+      card.append(h("div", { class: "amumo-caption amumo-caption-minor" }, h("span", { class: "amumo-muted", text: `${d.textField}: ` }), text));
     } else if (kind === "image" && text && d.textField) {
       card.append(h("div", { class: "amumo-caption amumo-caption-minor" }, h("span", { class: "amumo-muted", text: `${d.textField}: ` }), text));
     }

@@ -262,7 +262,7 @@ export class ScatterView {
     if (dim) {
       const strong = palette.map((color) => this._sprite(color, r + 0.6, 1));
       if (d.showLines && d.M > 1) {
-        ctx.strokeStyle = "rgba(31,41,55,0.45)";
+        ctx.strokeStyle = d.N > 200 ? "rgba(31,41,55,0.25)" : "rgba(31,41,55,0.45)";
         ctx.lineWidth = 0.9;
         ctx.beginPath();
         for (const p of this.selected) {

@@ -43,16 +43,31 @@ export default {
           return { view, value, name };
         });
       };
+      let hoverToken = 0;
       const onHover = (info, k) => {
         hub.cellHover(info, views[k] && views[k].view);
+        const token = ++hoverToken;
         for (const v of views) {
           if (!info) {
             v.value.textContent = "";
             continue;
           }
-          const exact = v.view.exactValue(info.row.pos, info.col.pos);
-          const approx = v.view.approxValue(info.row.pos, info.col.pos);
+          const { pos: r } = info.row, { pos: c } = info.col;
+          const exact = v.view.exactValue(r, c);
+          const approx = v.view.approxValue(r, c);
           v.value.textContent = exact !== null ? fmt(exact, 3) : `≈ ${fmt(approx.value, 2)}`;
+          v.value.dataset.value = exact !== null ? String(exact) : "";
+          if (exact === null && v.view.opts.requestCell) {
+            // Exact value from the kernel; shown if the pointer is still on that cell.
+            setTimeout(() => {
+              if (token !== hoverToken) return;
+              v.view.opts.requestCell(r, c).then((value) => {
+                if (token !== hoverToken) return;
+                v.value.textContent = fmt(value, 3);
+                v.value.dataset.value = String(value);
+              }).catch(() => {});
+            }, 40);
+          }
         }
         readout.textContent = info ? `${info.row.modality} #${items.id(info.row.pair)} · ${info.col.modality} #${items.id(info.col.pair)}` : "";
       };

@@ -120,8 +120,13 @@ def test_comparer_hover_is_linked(open_notebook, wait_for_output, screenshot):
     page.wait_for_function(
         "els => els.every(e => e.textContent.length > 0)", arg=values.element_handles()
     )
-    texts = [values.nth(k).inner_text() for k in range(2)]
-    assert texts[0] != texts[1]
+    # Exact values arrive from the kernel for every model (not only the hovered one).
+    page.wait_for_function(
+        "els => els.every(e => e.dataset.value && !e.textContent.startsWith('≈'))",
+        arg=values.element_handles(), timeout=10000,
+    )
+    exact = [float(values.nth(k).get_attribute("data-value")) for k in range(2)]
+    assert abs(exact[0] - 0.3471) < 2e-3 and exact[0] != exact[1]
     assert "text #20" in root.locator(".amumo-readout").inner_text()
     root.screenshot(path=str(screenshot(page, "hover").with_name("comparer.png")))
 
