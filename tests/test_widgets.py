@@ -311,7 +311,7 @@ def test_explorer_models_picker_and_errors(coco):
     assert gap == pytest.approx(1.1361, abs=1e-4)
     with pytest.raises(traitlets.TraitError, match="model_name"):
         ex.model_name = "nope"
-    with pytest.raises(ValueError, match="same pairs"):
+    with pytest.raises(ValueError, match="must embed the same pairs"):
         Explorer({"a": coco, "b": coco.subset(range(10))})
     with pytest.raises(TypeError, match="dataset and an encoder"):
         Explorer()
@@ -321,6 +321,27 @@ def test_explorer_models_picker_and_errors(coco):
         ex.filter_mode = "some"
     with pytest.raises(traitlets.TraitError, match="augmentation"):
         ex.augmentation = "rotate"  # needs dataset= and encoder=
+
+
+def test_explorer_dataset_picker_switches_data(coco):
+    from amumo.data import SyntheticShapes
+
+    ds = SyntheticShapes(30, seed=2)
+    shapes = make_emb(n=30, meta=ds.meta)
+    ex = Explorer({"COCO (CLIP)": coco, "shapes": shapes}, dataset={"shapes": ds})
+    assert ex.n_pairs == 500 and ex.media == {"image": False, "text": False}
+    ex.selected = [400, 450]
+    ex.model_name = "shapes"
+    assert ex.n_pairs == 30 and ex.n_total == 30 and ex.media["image"]
+    assert ex.selected == [] and ex.text_field == "caption"
+    reply, buffers = request(ex, {"type": "item", "pair": 3, "modality": "image"})
+    assert buffers[0][:4] == b"\x89PNG"
+    ex.model_name = "COCO (CLIP)"
+    assert ex.n_pairs == 500 and ex.text_field == "label"
+    with pytest.raises(ValueError, match="name no model"):
+        Explorer({"a": coco}, dataset={"b": ds})
+    with pytest.raises(ValueError, match="30 pairs but the embeddings have 500"):
+        Explorer({"a": coco}, dataset={"a": ds})
 
 
 def test_explorer_lam_links_with_other_widgets(coco):

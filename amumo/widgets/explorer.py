@@ -76,11 +76,13 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
     Parameters
     ----------
     emb : Embeddings or dict of str to Embeddings, optional
-        One model's embeddings, or several (the model picker); all share the pairs.
-        May be omitted when ``dataset`` and ``encoder`` are given.
-    dataset : amumo.data dataset, optional
+        One model's embeddings, or several (the model / dataset picker). Entries
+        of one dataset must share the pairs. May be omitted when ``dataset`` and
+        ``encoder`` are given.
+    dataset : amumo.data dataset or dict of str to dataset, optional
         Aligned with the embeddings (pair i = row i): images for previews,
-        captions for tooltips and the caption filter.
+        captions for tooltips and the caption filter. A dict (keys of ``emb``)
+        gives each entry its own dataset; entries may then differ in size.
     encoder : Encoder or dict of str to Encoder, optional
         With ``dataset``: embeds it when ``emb`` is omitted, and enables the
         augmentation dropdown (:class:`amumo.data.Augmented`, embedded on demand).
@@ -167,7 +169,9 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
         self._encoders = self._check_encoders(encoder)
         self._models = self._check_models(emb, dataset, self._encoders)
         first_name = next(iter(self._models))
-        self._root_dataset = dataset
+        self._datasets = self._check_datasets(dataset, list(self._models))
+        self._current_model = first_name
+        dataset = self._root_dataset
         first = self._embeddings_for(first_name, NO_AUGMENTATION, dataset)
         self._text_column_arg = text_column
         if int(augmentation_levels) < 1:
@@ -199,6 +203,23 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
         return {str(getattr(encoder, "name", "model")): encoder}
 
     @staticmethod
+    def _check_datasets(dataset: Any, names: list[str]) -> dict[str, Any]:
+        if isinstance(dataset, Mapping):
+            unknown = [str(k) for k in dataset if str(k) not in names]
+            if unknown:
+                raise ValueError(
+                    f"dataset has keys {unknown} that name no model; use the keys of emb "
+                    f"(or encoder): {names}."
+                )
+            return {str(k): v for k, v in dataset.items()}
+        return dict.fromkeys(names, dataset)
+
+    @property
+    def _root_dataset(self) -> Any:
+        """The dataset of the shown model (None without one)."""
+        return self._datasets.get(self._current_model)
+
+    @staticmethod
     def _check_models(
         emb: Any, dataset: Any, encoders: dict[str, Any]
     ) -> dict[str, Embeddings | None]:
@@ -217,12 +238,15 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
                 raise ValueError("emb is an empty dict; pass at least one name -> Embeddings.")
             models = {str(k): check_embeddings_arg(v, f"emb[{k!r}]") for k, v in emb.items()}
             first = next(iter(models.values()))
+            if isinstance(dataset, Mapping):
+                return models  # entries embed different datasets: the picker switches data
             for name, value in models.items():
                 if len(value) != len(first) or value.modalities != first.modalities:
                     raise ValueError(
                         f"emb[{name!r}] has {len(value)} pairs of {value.modalities} but the "
-                        f"first model has {len(first)} of {first.modalities}; all models must "
-                        "embed the same pairs."
+                        f"first model has {len(first)} of {first.modalities}; models of one "
+                        "dataset must embed the same pairs (for different datasets pass "
+                        "dataset={name: dataset, ...} with the same keys)."
                     )
             return models
         raise TypeError(
@@ -266,6 +290,13 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
     def _load_source(self) -> None:
         """Switch to the picked model/augmentation (embedding it first if needed)."""
         model, augmentation = self.model_name, self.augmentation
+        self._current_model = model
+        options = self._augmentation_options()
+        if augmentation not in options:
+            self.augmentations = options
+            self.augmentation = NO_AUGMENTATION  # observed: loads the source again
+            return
+        self.augmentations = options
         needs_embedding = augmentation != NO_AUGMENTATION or self._models.get(model) is None
         dataset = self._root_dataset
         if augmentation != NO_AUGMENTATION:
@@ -274,6 +305,12 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
         def done(emb: Embeddings) -> None:
             if (self.model_name, self.augmentation) != (model, augmentation):
                 return
+            resized = len(emb) != len(self._source) or emb.modalities != self._source.modalities
+            with self.hold_sync():
+                if resized:  # other pairs: indices of the old ones mean nothing here
+                    self.selected = []
+                    self.hovered = -1
+                    self.hovered_cell = {}
             self._init_items(emb, check_dataset(dataset, emb), self._text_column_arg)
             with self.hold_sync():
                 self.color_options = _color_options_for(self)
