@@ -6,7 +6,7 @@
 // [0, M·N) is modality floor(p / N) and, inside that block, the pair order[p % N].
 
 import { lut, paintCodes, paintValues, cssColor } from "./colormaps.js";
-import { h, sizeCanvas, niceTicks, tickDigits, fmt, debounce, now } from "./util.js";
+import { h, sizeCanvas, niceTicks, tickDigits, fmt, debounce, now, placeTip } from "./util.js";
 
 const TOP = 28;
 const LEFT = 28;
@@ -418,15 +418,7 @@ export class HeatmapView {
       h("div", { class: "amumo-tip-row" }, h("b", { text: `col: ${col.modality} #${d.pairIds ? d.pairIds[col.pair] : col.pair}` }), " ", text(col)),
     );
     tip.hidden = false;
-    const W = LEFT + this.side + RIGHT;
-    const tw = tip.offsetWidth || 220;
-    const th = tip.offsetHeight || 60;
-    let x = px + 14;
-    let y = py + 14;
-    if (x + tw > W) x = px - tw - 14;
-    if (y + th > TOP + this.side + BOTTOM) y = py - th - 14;
-    tip.style.left = `${Math.max(0, x)}px`;
-    tip.style.top = `${Math.max(0, y)}px`;
+    placeTip(tip, px, py, LEFT + this.side + RIGHT, TOP + this.side + BOTTOM);
     if (exact === null && this.opts.requestCell) this._fetchCell(r, c);
   }
 

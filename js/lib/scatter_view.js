@@ -5,7 +5,7 @@
 // selection shape, and a uniform grid over screen space answers "which point is here".
 // Item index = m * N + pair (modality blocks, like the heatmap).
 
-import { h, sizeCanvas, niceTicks, tickDigits, fmt, now } from "./util.js";
+import { h, sizeCanvas, niceTicks, tickDigits, fmt, now, placeTip } from "./util.js";
 
 const PAD = { left: 44, right: 12, top: 12, bottom: 34 };
 const HIT_RADIUS = 9;
@@ -589,13 +589,7 @@ export class ScatterView {
   }
 
   _placeTooltip(px, py) {
-    const tip = this.tooltip;
-    const tw = tip.offsetWidth || 200, th = tip.offsetHeight || 40;
-    let x = px + 14, y = py + 14;
-    if (x + tw > this.W) x = px - tw - 14;
-    if (y + th > this.H) y = py - th - 14;
-    tip.style.left = `${Math.max(0, x)}px`;
-    tip.style.top = `${Math.max(0, y)}px`;
+    placeTip(this.tooltip, px, py, this.W, this.H);
   }
 }
 

@@ -200,3 +200,25 @@ export function rgb(hex) {
 
 /** Current time in ms (performance clock). */
 export const now = () => performance.now();
+
+/**
+ * Place a tooltip near (px, py) inside a stage of size W x H without reading layout
+ * (no forced reflow on hover): it flips to the left / above past the middle.
+ */
+export function placeTip(tip, px, py, W, H, gap = 14) {
+  const style = tip.style;
+  if (px > W * 0.55) {
+    style.left = "";
+    style.right = `${Math.max(0, W - px + gap)}px`;
+  } else {
+    style.right = "";
+    style.left = `${px + gap}px`;
+  }
+  if (py > H * 0.6) {
+    style.top = "";
+    style.bottom = `${Math.max(0, H - py + gap)}px`;
+  } else {
+    style.bottom = "";
+    style.top = `${py + gap}px`;
+  }
+}

@@ -53,7 +53,7 @@ def test_explorer_renders_clip_coco500(open_notebook, wait_for_output, screensho
         "import amumo as am",
         "ex = am.Explorer(am.datasets.clip_coco500())\nex",
     ])
-    page.set_viewport_size({"width": 1600, "height": 1000})
+    page.set_viewport_size({"width": 1600, "height": 1400})
     root = wait_for_output(page, ".amumo-explorer[data-rendered]")
     page.wait_for_timeout(400)
     root.scroll_into_view_if_needed()
@@ -75,12 +75,14 @@ def test_hover_cell_previews_caption(open_notebook, wait_for_output, run_cell, s
         " ['hovered', 'hovered_cell'])",
     ])
     expected = run_cell(page, "print(ds.meta['caption'][7])").strip()
-    page.set_viewport_size({"width": 1600, "height": 1000})
+    page.set_viewport_size({"width": 1600, "height": 1400})
     root = wait_for_output(page, ".amumo-explorer[data-rendered]")
     page.wait_for_timeout(500)  # let the notebook finish scrolling to the new cell
     root.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
     heatmap = root.locator(".amumo-heatmap-panel")
+    heatmap.scroll_into_view_if_needed()
+    page.wait_for_timeout(200)
     # Row: image of pair 5; column: text of pair 7 (60 pairs per modality block).
     x, y = _cell_center(page, heatmap, 5, 60 + 7)
     page.mouse.move(x - 30, y - 30)
@@ -109,7 +111,7 @@ def test_close_gap_updates_metrics_and_scatter(
         "import amumo as am",
         "ex = am.Explorer(am.datasets.clip_coco500())\nex",
     ])
-    page.set_viewport_size({"width": 1600, "height": 1000})
+    page.set_viewport_size({"width": 1600, "height": 1400})
     root = wait_for_output(page, ".amumo-explorer[data-rendered]")
     after = root.locator('.amumo-metric-after[data-metric="gap_distance"]')
     assert abs(float(after.get_attribute("data-value")) - 0.8514) < 1e-3
@@ -157,10 +159,12 @@ def test_box_selection_reaches_python(open_notebook, wait_for_output, run_cell, 
         "import amumo as am",
         "ex = am.Explorer(am.datasets.clip_coco500())\nex",
     ])
-    page.set_viewport_size({"width": 1600, "height": 1000})
+    page.set_viewport_size({"width": 1600, "height": 1400})
     root = wait_for_output(page, ".amumo-explorer[data-rendered]")
     root.scroll_into_view_if_needed()
     view = root.locator(".amumo-scatter-view")
+    view.scroll_into_view_if_needed()
+    page.wait_for_timeout(200)
     geo = _geometry(view)
     box = view.locator("canvas.amumo-overlay").bounding_box()
     x0 = box["x"] + geo["left"] + 2

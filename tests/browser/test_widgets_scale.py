@@ -63,7 +63,7 @@ def test_explorer_at_scale(n, open_notebook, wait_for_output, run_cell, screensh
         "size = state_size(ex)",
         "t_display = time.time()\nex",
     ], timeout=300)
-    page.set_viewport_size({"width": 1600, "height": 1000})
+    page.set_viewport_size({"width": 1600, "height": 1400})
     root = wait_for_output(page, ".amumo-explorer[data-rendered]", timeout=120)
     figures = json.loads(run_cell(page, (
         "ex.wait(); print(json.dumps({'build_s': build_s, 'bytes': size['total'], "
