@@ -234,7 +234,9 @@ export class ScatterView {
     ctx.clip();
     const dim = this.selected.size > 0;
     if (d.showLines && d.M > 1) {
-      ctx.strokeStyle = dim ? "rgba(55,65,81,0.06)" : d.n > 4000 ? "rgba(55,65,81,0.10)" : "rgba(55,65,81,0.18)";
+      // Fainter lines for more pairs, so thousands of them read as a band, not a wall.
+      const alpha = Math.min(0.2, Math.max(0.035, 3.5 / Math.sqrt(d.N)));
+      ctx.strokeStyle = `rgba(55,65,81,${(dim ? alpha / 3 : alpha).toFixed(3)})`;
       ctx.lineWidth = 0.7;
       ctx.beginPath();
       for (let p = 0; p < d.N; p++) {
