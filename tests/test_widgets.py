@@ -423,3 +423,16 @@ def test_landscape_curves_match_analysis(coco):
         Landscape(coco, loss="hinge")
     with pytest.raises(TypeError, match="unexpected"):
         Landscape(coco, temperature=[0.1])
+
+
+def test_failing_computation_is_reported_in_error_trait(monkeypatch):
+    import amumo.widgets.heatmap as heatmap_module
+
+    def broken(*_args, **_kwargs):
+        raise MemoryError("too many pairs")
+
+    monkeypatch.setattr(heatmap_module, "pair_clusters", broken)
+    w = Heatmap(make_emb())
+    w.cluster = True
+    assert "clustering failed" in w.error and "too many pairs" in w.error
+    assert w.cluster_status == "" and w.order == b""

@@ -224,7 +224,14 @@ class AmumoWidget(anywidget.AnyWidget):
 
         compute = one_blas_thread(compute)
         if not (background and self.threaded):
-            finish(compute())
+            try:
+                result = compute()
+            except Exception as exc:
+                if error is None:
+                    raise
+                finish(exc=exc)  # shown in the widget (e.g. the `error` trait)
+                return
+            finish(result)
             return
         if status:
             setattr(self, status[0], status[1])
