@@ -130,6 +130,8 @@ export class Rpc {
   constructor(model) {
     this.model = model;
     this.next = 1;
+    // Ids unique per view: every view of a model hears every reply.
+    this.prefix = Math.random().toString(36).slice(2, 10);
     this.pending = new Map();
     this.listener = (msg, buffers) => {
       if (!msg || msg.type !== "reply" || !this.pending.has(msg.id)) return;
@@ -140,7 +142,7 @@ export class Rpc {
     model.on("msg:custom", this.listener);
   }
   call(content, timeoutMs = 30000) {
-    const id = this.next++;
+    const id = `${this.prefix}-${this.next++}`;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.model.send({ ...content, id });

@@ -171,3 +171,39 @@ def test_landscape_renders_with_plotly(open_notebook, wait_for_output, run_cell,
     page.locator(".jp-OutputArea-output .amumo-landscape").first.screenshot(
         path=str(screenshot(page, "curves").with_name("landscape.png"))
     )
+
+
+def test_two_views_of_one_widget_get_their_own_replies(open_notebook, wait_for_output, run_cell):
+    """Replies to custom messages reach every view of a model; ids keep them apart."""
+    page = open_notebook([
+        "import amumo as am",
+        "hm = am.Heatmap(am.datasets.clip_coco500(), max_overview=64)\n"
+        "display(hm)\ndisplay(hm)",
+    ])
+    wait_for_output(page, ".amumo-heatmap[data-rendered]")
+    views = page.locator(".jp-OutputArea-output .amumo-heatmap-view")
+    assert views.count() == 2
+    expected = {}
+    for k, (r, c) in enumerate([(3, 700), (600, 40)]):
+        view = views.nth(k)
+        view.scroll_into_view_if_needed()
+        page.wait_for_timeout(200)
+        geo = json.loads(view.get_attribute("data-geometry"))
+        box = view.locator("canvas.amumo-overlay").bounding_box()
+        cell = geo["side"] / 1000
+        # Pooled overview (64²): the tooltip starts approximate, then the exact value comes.
+        page.mouse.move(box["x"] + geo["left"] + (c + 0.5) * cell,
+                        box["y"] + geo["top"] + (r + 0.5) * cell)
+        page.wait_for_function(
+            "el => { const v = el.querySelector('.amumo-tip-value');"
+            " return v && v.dataset.value !== ''; }",
+            arg=view.element_handle(), timeout=10000,
+        )
+        value = view.locator(".amumo-tip-value").get_attribute("data-value")
+        expected[k] = (r, c, float(value))
+        page.mouse.move(2, 2)
+    code = "import numpy as np\nrows = np.concatenate([hm._emb['image'], hm._emb['text']])\n"
+    code += "print(' '.join(f'{float(rows[r] @ rows[c]):.5f}' for r, c in "
+    code += repr([(r, c) for r, c, _ in expected.values()]) + "))"
+    truth = [float(v) for v in run_cell(page, code).split()]
+    assert [round(v, 4) for *_, v in expected.values()] == [round(t, 4) for t in truth]
