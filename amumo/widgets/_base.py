@@ -16,6 +16,8 @@ from typing import Any
 
 import anywidget
 
+from amumo.widgets.export import HTMLExportMixin
+
 __all__ = ["AmumoWidget", "STATIC", "state_size", "blas_threads", "one_blas_thread"]
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -105,7 +107,7 @@ def state_size(widget: anywidget.AnyWidget) -> dict[str, int]:
     }
 
 
-class AmumoWidget(anywidget.AnyWidget):
+class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
     """Base class: rejects misspelled keyword arguments, routes custom messages by
     ``type`` to ``_on_<type>`` methods, and runs slow work in background jobs.
 

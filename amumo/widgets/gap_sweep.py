@@ -25,6 +25,7 @@ import traitlets
 
 from amumo.experiments.plots import PALETTE
 from amumo.experiments.zero_shot import DEFAULT_LAMS
+from amumo.widgets.export import HTMLExportMixin
 
 __all__ = ["GapSweep"]
 
@@ -412,7 +413,7 @@ def _check_frame(frame: Any, argument: str, needed: Sequence[str], source: str) 
     return frame
 
 
-class GapSweep(anywidget.AnyWidget):
+class GapSweep(HTMLExportMixin, anywidget.AnyWidget):
     """Accuracy (and harm per group) vs the gap shift λ, with a draggable λ cursor.
 
     Parameters

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import ipywidgets
@@ -11,8 +14,10 @@ import traitlets
 
 from amumo.analysis.losses import LOSSES, loss_landscape
 from amumo.embeddings.container import Embeddings
+from amumo.embeddings.io import atomic_write_bytes
 from amumo.widgets._encode import CATEGORY_COLORS
 from amumo.widgets._items import check_embeddings_arg
+from amumo.widgets.export import HTMLExportMixin
 
 __all__ = ["Landscape"]
 
@@ -20,7 +25,7 @@ _LOSS_NAMES = {"info_nce": "InfoNCE loss", "cyclip": "CyCLIP loss", "info_loob":
                "siglip": "SigLIP loss"}
 
 
-class Landscape(ipywidgets.VBox):
+class Landscape(HTMLExportMixin, ipywidgets.VBox):
     """Loss vs gap shift (Liang et al. 2022, Fig. 4) as a plotly figure, current λ marked.
 
     At low temperature the loss is lowest near the original gap (λ = 0): the
@@ -102,6 +107,29 @@ class Landscape(ipywidgets.VBox):
         self.loss = loss
         self.lam = float(lam)
         self._mark()
+
+    def save_html(self, path: str | os.PathLike[str], title: str | None = None) -> Path:
+        """Write the curves as a standalone, offline HTML page (plotly.js inlined).
+
+        A plotly ``FigureWidget`` keeps its traces in the kernel, so instead of the
+        widget-state export used by the other views, the current figure (with the λ
+        marker) is written as a static interactive plotly page.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, amumo as am
+        >>> land = am.Landscape(am.datasets.clip_coco500(), temperatures=[0.01])
+        >>> land.save_html(pathlib.Path(tempfile.mkdtemp()) / "landscape.html").suffix
+        '.html'
+        """
+        import plotly.graph_objects as go
+
+        page = go.Figure(self.figure).to_html(
+            include_plotlyjs=True, full_html=True, div_id="amumo-landscape"
+        )
+        heading = html.escape(title or "amumo landscape")
+        page = page.replace("<head>", f"<head><title>{heading}</title>", 1)
+        return atomic_write_bytes(Path(path), page.encode("utf-8"))
 
     @traitlets.observe("lam")
     def _on_lam(self, _change: dict) -> None:

@@ -163,7 +163,7 @@ def test_explorer_export_renders_and_hovers_offline(offline_page, tmp_path, arti
     if not hasattr(amumo, "Explorer"):
         pytest.skip("amumo.Explorer does not exist yet (widgets issue); nothing to export")
     explorer = amumo.Explorer(amumo.datasets.clip_coco500())
-    out = save_html(explorer, tmp_path / "explorer.html", title="amumo Explorer")
+    out = explorer.save_html(tmp_path / "explorer.html", title="amumo Explorer")
     size_mb = out.stat().st_size / 1e6
     page = offline_page
 
@@ -185,5 +185,26 @@ def test_explorer_export_renders_and_hovers_offline(offline_page, tmp_path, arti
             break
     page.screenshot(path=str(artifacts_dir / "export-explorer-hover.png"))
     assert changed, "hovering the exported Explorer changed nothing on screen"
+    assert page.remote_requests == []
+    assert page.errors == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "selector"),
+    [
+        ("heatmap", ".amumo-heatmap[data-rendered] canvas"),
+        ("landscape", "#amumo-landscape .scatterlayer .trace:nth-child(3)"),
+    ],
+)
+def test_every_view_has_save_html_that_renders_offline(
+    offline_page, tmp_path, artifacts_dir, kind, selector
+):
+    emb = amumo.datasets.clip_coco500().subset(range(100))
+    widget = amumo.Heatmap(emb) if kind == "heatmap" else amumo.Landscape(emb, [0.01, 1.0])
+    out = widget.save_html(tmp_path / f"{kind}.html", title=f"amumo {kind}")
+    page = offline_page
+    seconds = _open(page, out, selector, timeout=60)
+    print(f"{kind} export: {out.stat().st_size / 1e6:.1f} MB, rendered in {seconds:.1f} s")
+    page.screenshot(path=str(artifacts_dir / f"export-{kind}.png"))
     assert page.remote_requests == []
     assert page.errors == []
