@@ -25,3 +25,13 @@ def artifacts_dir() -> Path:
     """``tests/artifacts/`` (git-ignored), created on first use, for files worth looking at."""
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS_DIR
+
+
+@pytest.hookimpl(trylast=True)  # after tests/browser/conftest.py has marked its tests
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run browser tests first.
+
+    Playwright's sync API refuses to start once an asyncio loop has been left
+    behind in the main thread, which executing notebooks with nbclient does.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is None)

@@ -11,17 +11,7 @@ import time
 
 import pytest
 
-# The JupyterLab + Chromium harness lives in tests/browser/conftest.py (tests/ is on sys.path).
-from browser.conftest import (  # noqa: F401
-    _JS_START_CELL,
-    browser_page,
-    chromium_browser,
-    lab_server,
-    open_notebook,
-    run_cell,
-    screenshot,
-    wait_for_output,
-)
+from browser.conftest import _JS_START_CELL  # the harness's cell-start helper
 
 pytestmark = [pytest.mark.browser, pytest.mark.models, pytest.mark.slow]
 

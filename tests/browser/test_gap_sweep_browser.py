@@ -5,17 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-# The JupyterLab + Chromium harness lives in tests/browser/conftest.py (tests/ is on sys.path).
-from browser.conftest import (  # noqa: F401
-    browser_page,
-    chromium_browser,
-    lab_server,
-    open_notebook,
-    run_cell,
-    screenshot,
-    wait_for_output,
-)
-
 pytestmark = pytest.mark.browser
 
 SETUP = """
