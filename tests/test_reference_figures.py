@@ -100,3 +100,28 @@ def test_random_init_has_cone_effect():
     emb = am.datasets.clip_coco500(random_init=True)
     assert am.cone_cosine(emb, "image") > 0.5
     assert am.cone_cosine(emb, "text") > 0.5
+
+
+def test_clip_coco500_rebuilds_captions_from_coco_annotations(tmp_path):
+    """The Mind-the-Gap walk: image ids in annotation order, last caption of each, first 500."""
+    images = [{"id": i, "coco_url": f"http://images.cocodataset.org/val2017/{i:012d}.jpg"}
+              for i in range(1000, 1600)]
+    annotations = []
+    for i in range(1000, 1600):  # two captions per image; the second one is kept
+        annotations.append({"image_id": i, "caption": f"first caption of {i}"})
+        annotations.append({"image_id": i, "caption": f" second caption of {i} "})
+    annotations.insert(0, {"image_id": 1599, "caption": "early caption of 1599"})
+    path = tmp_path / "captions_val2017.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations}))
+
+    emb = am.datasets.clip_coco500(annotations=path)
+    meta = emb.meta
+    assert len(meta) == 500
+    # 1599 appears first in annotation order, so it is pair 0, with its last caption.
+    assert meta.loc[0, "image_id"] == 1599
+    assert meta.loc[0, "caption"] == "second caption of 1599"
+    assert meta.loc[1, "image_id"] == 1000
+    assert meta.loc[1, "url"].endswith("000000001000.jpg")
+    assert meta["pair"].tolist() == list(range(500))
+    with pytest.raises(FileNotFoundError, match="captions_val2017.json"):
+        am.datasets.clip_coco500(annotations=tmp_path / "missing.json")
