@@ -15,8 +15,10 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 # Re-install only when the package metadata changed.
+# (pip warns once per package about local index folders it does not use; hide that noise)
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[models,widgets,dev]"
+	set -o pipefail; $(PIP) install --quiet -e ".[models,widgets,dev]" 2>&1 \
+		| { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	@touch $(STAMP)
 
 install: $(STAMP)
