@@ -352,3 +352,14 @@ def test_tsne_deterministic_under_seed(small):
     a = am.project(sub, "tsne", seed=1, cache=False)
     b = am.project(sub, "tsne", seed=1, cache=False)
     np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_metrics_agrees_with_the_single_metric_functions(small):
+    m = am.metrics(small, temperature=0.05, ks=(1, 3), include_separability=False)
+    assert m["info_nce"] == pytest.approx(am.losses.info_nce(small, 0.05), rel=1e-12)
+    for src, dst in (("image", "text"), ("text", "image")):
+        for k, value in am.recall_at_k(small, (1, 3), src, dst).items():
+            assert m[f"recall@{k}:{src}->{dst}"] == pytest.approx(value)
+    assert "separability" not in m
+    with pytest.raises(ValueError, match="k=0"):
+        am.metrics(small, ks=(0,))

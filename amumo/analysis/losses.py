@@ -45,11 +45,19 @@ def _pair(emb: Embeddings, a: str | None, b: str | None) -> tuple[np.ndarray, np
     return np.asarray(emb[a], dtype=np.float64), np.asarray(emb[b], dtype=np.float64)
 
 
+def _logsumexp(logits: np.ndarray, axis: int) -> np.ndarray:
+    """Stable log-sum-exp of finite logits along ``axis`` (faster than scipy's generic one)."""
+    peak = logits.max(axis=axis, keepdims=True)
+    shifted = np.subtract(logits, peak)
+    np.exp(shifted, out=shifted)
+    return np.log(shifted.sum(axis=axis)) + np.squeeze(peak, axis=axis)
+
+
 def info_nce_from_logits(logits: np.ndarray) -> float:
     """Symmetric cross-entropy of a square logit matrix whose diagonal holds the pairs."""
     diag = np.diagonal(logits)
-    rows = np.mean(logsumexp(logits, axis=1) - diag)
-    cols = np.mean(logsumexp(logits, axis=0) - diag)
+    rows = np.mean(_logsumexp(logits, axis=1) - diag)
+    cols = np.mean(_logsumexp(logits, axis=0) - diag)
     return float((rows + cols) / 2.0)
 
 

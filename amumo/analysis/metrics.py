@@ -17,7 +17,7 @@ from scipy.special import logsumexp
 
 from amumo.analysis._checks import check_embeddings, check_temperature
 from amumo.analysis.gap import gap_distance
-from amumo.analysis.losses import info_nce
+from amumo.analysis.losses import info_nce_from_logits
 from amumo.embeddings.container import Embeddings
 
 __all__ = [
@@ -94,7 +94,11 @@ def recall_at_k(
             raise ValueError(f"k={value!r} must be a positive integer.")
     x = np.asarray(emb[a], dtype=np.float64)
     y = np.asarray(emb[b], dtype=np.float64)
-    sims = x @ y.T
+    return _recall_from_sims(x @ y.T, ks)
+
+
+def _recall_from_sims(sims: np.ndarray, ks: Sequence[int]) -> dict[int, float]:
+    """Recall@k of rows retrieving their diagonal column in a square similarity matrix."""
     true = np.diagonal(sims)
     ranks = np.sum(sims > true[:, None], axis=1)
     return {int(value): float(np.mean(ranks < value)) for value in ks}
@@ -196,10 +200,15 @@ def metrics(
     }
     for modality in emb.modalities:
         out[f"cone_cosine:{modality}"] = cone_cosine(emb, modality)
-    for src, dst in ((a, b), (b, a)):
-        for k, value in recall_at_k(emb, ks, src, dst).items():
+    for k in ks:
+        if int(k) != k or k < 1:
+            raise ValueError(f"k={k!r} must be a positive integer.")
+    # One N x N product serves retrieval in both directions and the loss.
+    sims = np.asarray(emb[a], dtype=np.float64) @ np.asarray(emb[b], dtype=np.float64).T
+    for src, dst, matrix in ((a, b, sims), (b, a, sims.T)):
+        for k, value in _recall_from_sims(matrix, ks).items():
             out[f"recall@{k}:{src}->{dst}"] = value
-    out["info_nce"] = info_nce(emb, temperature, a, b)
+    out["info_nce"] = info_nce_from_logits(sims / temperature)
     out["alignment"] = alignment(emb, a, b)
     for modality in emb.modalities:
         out[f"uniformity:{modality}"] = uniformity(emb, modality)
