@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Encoder", "check_batch_size", "as_float32_rows"]
+__all__ = ["Encoder", "check_batch_size", "as_float32_rows", "require_torch"]
 
 
 @runtime_checkable
@@ -69,3 +69,14 @@ def as_float32_rows(values: Any, n: int, who: str) -> np.ndarray:
             f"one row per item, shape ({n}, D)."
         )
     return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def require_torch(who: str = "amumo.models") -> Any:
+    """Import torch, or raise an ImportError naming ``who`` needs it and how to install it."""
+    try:
+        import torch
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            f"{who} needs torch; install the models extra: pip install 'amumo[models]'."
+        ) from err
+    return torch

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from amumo.models.base import require_torch
+
 __all__ = [
     "TinyCLIP",
     "TinyCLIPConfig",
@@ -56,13 +58,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 
 def _require_torch() -> Any:
-    try:
-        import torch
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "TinyCLIP needs torch; install the models extra: pip install 'amumo[models]'."
-        ) from err
-    return torch
+    return require_torch("TinyCLIP")
 
 
 # --------------------------------------------------------------------------- config

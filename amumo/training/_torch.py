@@ -6,18 +6,14 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from amumo.models.base import require_torch as _require_torch
+
 __all__ = ["require_torch", "reproducible"]
 
 
 def require_torch() -> Any:
     """Import torch, or raise an ImportError that says how to install it."""
-    try:
-        import torch
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "amumo.training needs torch; install the models extra: pip install 'amumo[models]'."
-        ) from err
-    return torch
+    return _require_torch("amumo.training")
 
 
 @contextlib.contextmanager
