@@ -16,7 +16,7 @@ from scipy.spatial.distance import squareform
 from amumo.analysis._checks import check_embeddings
 from amumo.embeddings.container import Embeddings
 
-__all__ = ["similarity", "cluster_order", "stacked_rows", "CLUSTER_METHODS"]
+__all__ = ["similarity", "cosine_matrix", "cluster_order", "stacked_rows", "CLUSTER_METHODS"]
 
 # Methods that are defined for any dissimilarity, and those that assume
 # Euclidean geometry (they get the chord distance sqrt(2 − 2cos) of unit vectors).
@@ -59,7 +59,18 @@ def similarity(emb: Embeddings, modalities: Sequence[str] | None = None) -> np.n
     >>> s.shape, float(s[0, 0])
     ((1000, 1000), 1.0)
     """
-    rows = stacked_rows(emb, modalities)
+    return cosine_matrix(stacked_rows(emb, modalities))
+
+
+def cosine_matrix(rows: np.ndarray) -> np.ndarray:
+    """Cosine matrix of unit ``rows``: exactly symmetric, clipped to [-1, 1], unit diagonal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cosine_matrix(np.eye(2, dtype=np.float32)).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
     sim = rows @ rows.T  # numpy uses a symmetric rank-k update here: exactly symmetric
     np.clip(sim, -1.0, 1.0, out=sim)
     np.fill_diagonal(sim, 1.0)

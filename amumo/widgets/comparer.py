@@ -13,12 +13,12 @@ from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread
 from amumo.widgets._encode import f32_bytes, i32_bytes, u8_bytes
 from amumo.widgets._items import ItemsMixin, check_embeddings_arg
 from amumo.widgets._matrix import auto_scale, display_rows, pooled, quantise, window
-from amumo.widgets.heatmap import COLORMAPS, MAX_WINDOW, ClusterTraits, pair_clusters
+from amumo.widgets.heatmap import MAX_WINDOW, ClusterTraits, ColourTraits, pair_clusters
 
 __all__ = ["Comparer"]
 
 
-class Comparer(ClusterTraits, ItemsMixin, AmumoWidget):
+class Comparer(ClusterTraits, ColourTraits, ItemsMixin, AmumoWidget):
     """Heatmaps of the same pairs under several models, side by side.
 
     Hovering a cell in one heatmap draws the crosshair at the same items in all of
@@ -62,7 +62,6 @@ class Comparer(ClusterTraits, ItemsMixin, AmumoWidget):
         512, help="Largest overview side per model (16..2048)."
     ).tag(sync=True)
     shared_scale = traitlets.Bool(True, help="One colour range for all models.").tag(sync=True)
-    colormap = traitlets.Unicode("viridis", help=f"One of {COLORMAPS}.").tag(sync=True)
     order = traitlets.Bytes(b"", help="int32 shared pair order; empty = pair order.").tag(
         sync=True
     )
@@ -112,21 +111,6 @@ class Comparer(ClusterTraits, ItemsMixin, AmumoWidget):
             self._update()
         if self.cluster:
             self._recluster()
-
-    @traitlets.validate("colormap")
-    def _valid_colormap(self, proposal: dict) -> str:
-        if proposal["value"] not in COLORMAPS:
-            raise traitlets.TraitError(
-                f"colormap={proposal['value']!r} is unknown; choose one of {COLORMAPS}."
-            )
-        return proposal["value"]
-
-    @traitlets.validate("max_overview")
-    def _valid_max_overview(self, proposal: dict) -> int:
-        value = int(proposal["value"])
-        if not 16 <= value <= 2048:
-            raise traitlets.TraitError(f"max_overview={value} must be between 16 and 2048.")
-        return value
 
     def _recluster(self) -> None:
         """Cluster on the first model; every heatmap uses its order."""

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from amumo.analysis.similarity import CLUSTER_METHODS, cluster_order
+from amumo.analysis.similarity import CLUSTER_METHODS, cluster_order, cosine_matrix
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread
 from amumo.widgets._encode import f32_bytes, i32_bytes, u8_bytes
@@ -39,10 +39,7 @@ def pair_clusters(emb: Embeddings, method: str, k: int) -> tuple[np.ndarray, np.
     features = np.concatenate([emb[m] for m in emb.modalities], axis=1) / np.sqrt(
         len(emb.modalities)
     )
-    sim = features @ features.T
-    np.clip(sim, -1.0, 1.0, out=sim)
-    np.fill_diagonal(sim, 1.0)
-    sim = (sim + sim.T) / 2
+    sim = cosine_matrix(features)
     order, labels = cluster_order(sim, method=method, k=min(int(k), len(emb)))
     return np.asarray(order), np.asarray(labels)
 
@@ -111,37 +108,14 @@ class ClusterTraits(traitlets.HasTraits):
         pass
 
 
-class HeatmapMixin(ClusterTraits):
-    """Traits and kernel-side handlers of the similarity heatmap."""
+class ColourTraits(traitlets.HasTraits):
+    """Colour map and overview size of similarity heatmaps (Heatmap, Comparer)."""
 
-    overview = traitlets.Bytes(
-        b"", help="uint8 colour codes of the overview, overview_size² cells (row-major)."
-    ).tag(sync=True)
-    overview_size = traitlets.Int(0, help="Side of the overview in cells (read-only).").tag(
-        sync=True
-    )
     max_overview = traitlets.Int(
         1024,
         help="Largest overview side sent to the browser (16..2048); larger matrices are pooled.",
     ).tag(sync=True)
-    scale = traitlets.List(
-        traitlets.Float(), default_value=[0.0, 1.0], help="Colour range [low, high] in use."
-    ).tag(sync=True)
-    vmin = traitlets.Float(None, allow_none=True, help="Colour range low end (None: auto).").tag(
-        sync=True
-    )
-    vmax = traitlets.Float(None, allow_none=True, help="Colour range high end (None: 1).").tag(
-        sync=True
-    )
     colormap = traitlets.Unicode("viridis", help=f"One of {COLORMAPS}.").tag(sync=True)
-    order = traitlets.Bytes(
-        b"", help="int32 pair order shared by every modality block; empty = pair order."
-    ).tag(sync=True)
-    cluster_bounds = traitlets.Bytes(
-        b"", help="int32 positions (in the order) where a new cluster starts."
-    ).tag(sync=True)
-
-    _outputs = ("overview", "overview_size", "scale", "order", "cluster_bounds")
 
     @traitlets.validate("max_overview")
     def _valid_max_overview(self, proposal: dict) -> int:
@@ -157,6 +131,34 @@ class HeatmapMixin(ClusterTraits):
                 f"colormap={proposal['value']!r} is unknown; choose one of {COLORMAPS}."
             )
         return proposal["value"]
+
+
+class HeatmapMixin(ClusterTraits, ColourTraits):
+    """Traits and kernel-side handlers of the similarity heatmap."""
+
+    overview = traitlets.Bytes(
+        b"", help="uint8 colour codes of the overview, overview_size² cells (row-major)."
+    ).tag(sync=True)
+    overview_size = traitlets.Int(0, help="Side of the overview in cells (read-only).").tag(
+        sync=True
+    )
+    scale = traitlets.List(
+        traitlets.Float(), default_value=[0.0, 1.0], help="Colour range [low, high] in use."
+    ).tag(sync=True)
+    vmin = traitlets.Float(None, allow_none=True, help="Colour range low end (None: auto).").tag(
+        sync=True
+    )
+    vmax = traitlets.Float(None, allow_none=True, help="Colour range high end (None: 1).").tag(
+        sync=True
+    )
+    order = traitlets.Bytes(
+        b"", help="int32 pair order shared by every modality block; empty = pair order."
+    ).tag(sync=True)
+    cluster_bounds = traitlets.Bytes(
+        b"", help="int32 positions (in the order) where a new cluster starts."
+    ).tag(sync=True)
+
+    _outputs = ("overview", "overview_size", "scale", "order", "cluster_bounds")
 
     def _init_heatmap(self) -> None:
         self._cluster_order: np.ndarray | None = None
