@@ -9,6 +9,7 @@ Examples
 """
 
 from amumo import data, datasets, experiments, models
+from amumo._util import __version__
 from amumo.analysis import (
     CLUSTER_METHODS,
     PROJECTION_METHODS,
@@ -32,8 +33,6 @@ from amumo.analysis import (
 from amumo.embeddings import Embeddings, embed
 from amumo.widgets import Comparer, Explorer, Heatmap, Landscape, Preview, Scatter
 from amumo.widgets.gap_sweep import GapSweep
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Embeddings",

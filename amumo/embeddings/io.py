@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from amumo._util import atomic_write_bytes  # re-exported: old imports keep working
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["load", "save_npz", "atomic_write_bytes", "FORMAT_VERSION"]
@@ -31,29 +30,6 @@ FORMAT_VERSION = 1
 _HEADER = "__amumo__"
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
-
-
-def atomic_write_bytes(path: str | Path, data: bytes, *, overwrite: bool = True) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder + rename.
-
-    A reader never sees a half-written file; an interrupted write leaves the old
-    file (or nothing) in place.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_npz(emb: Embeddings, path: str | Path, *, overwrite: bool = False) -> Path:

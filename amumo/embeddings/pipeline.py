@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from amumo._util import __version__
 from amumo.data.base import DatasetView, UnreadableItemError, stable_hash
 from amumo.embeddings.cache import Chunk, ChunkCache, resolve_cache_dir
 from amumo.embeddings.container import Embeddings
@@ -392,10 +393,5 @@ def _assemble(
         "from_cache": int(from_cache),
         "skipped": skipped,
     }
-    try:
-        from amumo import __version__ as version
-
-        provenance["amumo_version"] = version
-    except ImportError:  # pragma: no cover - partial installs
-        pass
+    provenance["amumo_version"] = __version__
     return Embeddings.from_arrays(arrays, meta=meta, provenance=provenance)

@@ -507,7 +507,7 @@ class TinyCLIP:
         The file holds plain arrays plus a JSON header, so loading never
         unpickles anything.
         """
-        from amumo.embeddings.io import atomic_write_bytes
+        from amumo._util import atomic_write_bytes
 
         path = Path(path)
         if path.suffix != ".npz":

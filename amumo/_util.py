@@ -1,0 +1,131 @@
+"""Helpers every layer needs: the package version and atomic file writes.
+
+This module sits below all of amumo's layers (``data``, ``models``,
+``embeddings``, ``analysis``, ``widgets``...) and imports nothing from them, so
+any layer may use it without importing upward.
+
+Atomic writes go through a temporary file in the destination folder followed by
+:func:`os.replace`: a reader sees the old file or the complete new one, never a
+half-written one, and an interrupted write (Ctrl-C, a killed worker) leaves at
+most a hidden ``.<name>.*.tmp`` file behind. The finished file gets the
+permissions an ordinary ``open(path, "w")`` would give it (``0o666`` minus the
+process umask); :func:`tempfile.mkstemp` alone would leave it ``0o600``,
+unreadable to the rest of a team sharing a cache folder.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from amumo._util import atomic_write_bytes, atomic_write
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> atomic_write_bytes(folder / "a.txt", b"hello").read_bytes()
+b'hello'
+>>> with atomic_write(folder / "b.bin") as handle:
+...     _ = handle.write(b"streamed")
+>>> (folder / "b.bin").read_bytes()
+b'streamed'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["__version__", "atomic_write", "atomic_write_bytes", "current_umask"]
+
+#: The package version (kept equal to ``[project] version`` in pyproject.toml; a test checks).
+__version__ = "0.1.0"
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows.
+
+    Linux reports it in ``/proc/self/status``; elsewhere it is read with the
+    classic ``os.umask`` set-and-restore (not thread-safe for a moment, which is
+    why the first way is preferred).
+
+    Examples
+    --------
+    >>> 0 <= current_umask() <= 0o777
+    True
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, *, overwrite: bool = True) -> Iterator[BinaryIO]:
+    """Open a binary file handle whose contents replace ``path`` atomically on success.
+
+    Use it to stream large outputs (``np.save(handle, array)``) without holding
+    the bytes in memory. The data are flushed and fsync'ed before the rename;
+    if the ``with`` block raises, the temporary file is removed and ``path`` is
+    left untouched.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination; missing parent folders are created.
+    overwrite : bool, default True
+        If False and ``path`` exists, raise :class:`FileExistsError` before writing.
+
+    Yields
+    ------
+    file object
+        Opened ``"wb"`` on a temporary file in the same folder as ``path``.
+    """
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())
+        if not overwrite and path.exists():
+            raise FileExistsError(f"{path} appeared while writing; pass overwrite=True.")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, *, overwrite: bool = True) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder + rename.
+
+    A reader never sees a half-written file; an interrupted write leaves the old
+    file (or nothing) in place. The file's mode is ``0o666 & ~umask``, as for
+    ``open(path, "wb")``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination; missing parent folders are created.
+    data : bytes
+        The full contents.
+    overwrite : bool, default True
+        If False and ``path`` exists, raise :class:`FileExistsError`.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    with atomic_write(path, overwrite=overwrite) as handle:
+        handle.write(data)
+    return path
