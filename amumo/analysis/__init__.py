@@ -1,7 +1,19 @@
 """Pure numpy/scipy/scikit-learn analysis of paired embeddings (no torch, no widgets)."""
 
 from amumo.analysis import losses
+from amumo.analysis.cluster_names import class_tfidf, cluster_names, cluster_terms
 from amumo.analysis.gap import close_gap, gap_distance, gap_vector, shift, shift_arrays
+from amumo.analysis.gap_matrix import GAP_MATRIX_METRICS, gap_matrix
+from amumo.analysis.gap_measures import (
+    ablate_gap_dimensions,
+    centroid_cosine,
+    frechet_distance,
+    gap_ablation_curve,
+    gap_dimensions,
+    gap_summary,
+    l2i,
+    rmg,
+)
 from amumo.analysis.losses import loss_landscape
 from amumo.analysis.metrics import (
     alignment,
@@ -12,6 +24,7 @@ from amumo.analysis.metrics import (
     separability,
     uniformity,
 )
+from amumo.analysis.mitigate import MITIGATIONS, gap_report, mitigate
 from amumo.analysis.projection import PROJECTION_METHODS, clear_projection_cache, project
 from amumo.analysis.similarity import CLUSTER_METHODS, cluster_order, similarity
 
@@ -22,6 +35,22 @@ __all__ = [
     "shift",
     "shift_arrays",
     "close_gap",
+    "gap_matrix",
+    "GAP_MATRIX_METRICS",
+    "cluster_names",
+    "cluster_terms",
+    "class_tfidf",
+    "rmg",
+    "l2i",
+    "centroid_cosine",
+    "gap_dimensions",
+    "ablate_gap_dimensions",
+    "gap_ablation_curve",
+    "frechet_distance",
+    "gap_summary",
+    "mitigate",
+    "MITIGATIONS",
+    "gap_report",
     "loss_landscape",
     "metrics",
     "paired_cosine",
