@@ -10,6 +10,7 @@ what happens when every embedding is moved along it and re-normalised:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,18 @@ def _centroid_gap(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return x.mean(axis=0, dtype=np.float64) - y.mean(axis=0, dtype=np.float64)
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+def _unit(rows: np.ndarray, lam: float | None = None) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    zero = norms[:, 0] == 0
+    if zero.any():
+        where = f"shifting by lam={lam:g}" if lam is not None else "the shift along the gap"
+        raise ValueError(
+            f"{where} moves {int(zero.sum())} row(s) (first: {int(np.flatnonzero(zero)[0])}) "
+            "exactly onto the origin, where they have no direction (e.g. a single pair "
+            "whose items are antipodal: its gap cannot be closed by a shift). Remove those "
+            "pairs or use another lam."
+        )
+    return rows / norms
 
 
 def gap_vector(emb: Embeddings, a: str | None = None, b: str | None = None) -> np.ndarray:
@@ -77,8 +88,12 @@ def shift_arrays(
     array-level form used by :func:`shift` and by the zero-shot experiments.
     """
     delta = _centroid_gap(x, y) if gap is None else np.asarray(gap, dtype=np.float64)
-    x_new = _unit(np.asarray(x, dtype=np.float64) - (lam / 2.0) * delta)
-    y_new = _unit(np.asarray(y, dtype=np.float64) + (lam / 2.0) * delta)
+    # Normalisation ignores a positive factor: shift x/s ∓ (λ/s)Δ/2 with s = max(1, |λ|), so
+    # huge λ (1e300) neither overflows nor loses the limit direction ∓Δ/|Δ|.
+    s = max(1.0, abs(float(lam)))
+    step = (float(lam) / s / 2.0) * delta
+    x_new = _unit(np.asarray(x, dtype=np.float64) / s - step, lam)
+    y_new = _unit(np.asarray(y, dtype=np.float64) / s + step, lam)
     return x_new, y_new
 
 
@@ -124,27 +139,38 @@ def close_gap(
     a: str | None = None,
     b: str | None = None,
     *,
+    modalities: Sequence[str] | None = None,
     tol: float = 1e-3,
     max_iter: int = 100,
 ) -> Embeddings:
-    """Shift along the gap (``λ = 1``, repeated) until the remaining gap is below ``tol``.
+    """Move modality centroids to their common mean until every gap is below ``tol``.
 
-    One full shift closes the gap before re-normalisation; re-normalising opens
-    a small residual gap, so the shift is repeated. The number of iterations and
-    the gap before and after are stored in ``result.provenance["close_gap"]``.
+    For two modalities this is the shift along the gap with ``λ = 1``
+    (Liang et al. 2022): each modality moves by half the gap toward the other.
+    For ``M`` modalities every modality ``m`` moves by ``c̄ − c_m``, where
+    ``c_m`` is its centroid and ``c̄ = (1/M) Σ c_m`` the mean of the centroids
+    (for ``M = 2`` the same step). One step closes the gaps before
+    re-normalisation; re-normalising opens a small residual, so the step is
+    repeated until the largest pairwise gap distance is below ``tol``.
+    The iterations and the largest gap before and after are stored in
+    ``result.provenance["close_gap"]``.
 
     Parameters
     ----------
     emb : Embeddings
     a, b : str, optional
+        Close the gap of these two modalities only (others are unchanged).
+    modalities : sequence of str, optional
+        Close the gaps among these modalities. Default: ``(a, b)`` when ``a`` or
+        ``b`` is given, else **all** modalities of ``emb``.
     tol : float, default 1e-3
-        Target remaining gap distance.
+        Target for the largest remaining pairwise gap distance.
     max_iter : int, default 100
 
     Raises
     ------
     RuntimeError
-        If the gap does not fall below ``tol`` within ``max_iter`` shifts.
+        If the gaps do not fall below ``tol`` within ``max_iter`` steps.
 
     Examples
     --------
@@ -156,37 +182,72 @@ def close_gap(
     True
     """
     emb = check_embeddings(emb)
-    a, b = emb.pair_modalities(a, b)
+    names = _closing_modalities(emb, a, b, modalities)
     tol = check_finite(tol, "tol")
     if tol <= 0:
         raise ValueError(f"tol={tol} must be positive (e.g. 1e-3).")
     if int(max_iter) < 1:
         raise ValueError(f"max_iter={max_iter} must be at least 1.")
-    x = np.asarray(emb[a], dtype=np.float64)
-    y = np.asarray(emb[b], dtype=np.float64)
-    before = float(np.linalg.norm(_centroid_gap(x, y)))
+    rows = [np.asarray(emb[m], dtype=np.float64) for m in names]
+    before = _largest_gap(rows)
     remaining = before
     iterations = 0
     # The float32 rows that are finally stored must satisfy tol as well, so
     # aim a little below it to leave room for rounding.
     target = tol * 0.5
     while remaining >= target and iterations < int(max_iter):
-        x, y = shift_arrays(x, y, 1.0)
+        centroids = [r.mean(axis=0) for r in rows]
+        common = np.mean(centroids, axis=0)
+        rows = [_unit(r + (common - c)) for r, c in zip(rows, centroids, strict=True)]
         iterations += 1
-        remaining = float(np.linalg.norm(_centroid_gap(x, y)))
+        remaining = _largest_gap(rows)
     if remaining >= tol:
         raise RuntimeError(
             f"close_gap stopped after max_iter={max_iter} shifts with a remaining gap of "
             f"{remaining:.3g} ≥ tol={tol}; raise max_iter or tol."
         )
     arrays: dict[str, Any] = {m: emb[m] for m in emb.modalities}
-    arrays[a], arrays[b] = x, y
-    info = {
-        "a": a,
-        "b": b,
+    arrays.update(zip(names, rows, strict=True))
+    info: dict[str, Any] = {
+        "modalities": list(names),
         "iterations": iterations,
         "gap_before": before,
         "gap_after": remaining,
         "tol": tol,
     }
+    if len(names) == 2:
+        info["a"], info["b"] = names
     return emb._derive(arrays, close_gap=info)
+
+
+def _closing_modalities(
+    emb: Embeddings, a: str | None, b: str | None, modalities: Sequence[str] | None
+) -> tuple[str, ...]:
+    """The modalities :func:`close_gap` moves (validated, at least two, no repeats)."""
+    if modalities is not None:
+        if a is not None or b is not None:
+            raise ValueError("pass either a and b or modalities=[...], not both.")
+        if isinstance(modalities, str):
+            raise TypeError(
+                f"modalities={modalities!r} is a string; pass a list such as "
+                "['image', 'text', 'audio']."
+            )
+        names = tuple(emb.check_modality(m, "modalities") for m in modalities)
+        if len(names) < 2 or len(set(names)) != len(names):
+            raise ValueError(
+                f"modalities={list(names)} must name at least two different modalities."
+            )
+        return names
+    if a is None and b is None:
+        return tuple(emb.modalities)
+    return emb.pair_modalities(a, b)
+
+
+def _largest_gap(rows: list[np.ndarray]) -> float:
+    """Largest pairwise centroid distance ``max_{p<q} ‖c_p − c_q‖`` (float64)."""
+    centroids = [r.mean(axis=0, dtype=np.float64) for r in rows]
+    return max(
+        float(np.linalg.norm(centroids[p] - centroids[q]))
+        for p in range(len(centroids))
+        for q in range(p + 1, len(centroids))
+    )
