@@ -117,11 +117,57 @@ def test_clip_coco500_rebuilds_captions_from_coco_annotations(tmp_path):
     emb = am.datasets.clip_coco500(annotations=path)
     meta = emb.meta
     assert len(meta) == 500
-    # 1599 appears first in annotation order, so it is pair 0, with its last caption.
+    # 1599 appears first in annotation order, so it is pair 0, with its last caption
+    # exactly as encoded (not stripped).
     assert meta.loc[0, "image_id"] == 1599
-    assert meta.loc[0, "caption"] == "second caption of 1599"
+    assert meta.loc[0, "caption"] == " second caption of 1599 "
     assert meta.loc[1, "image_id"] == 1000
-    assert meta.loc[1, "url"].endswith("000000001000.jpg")
+    assert meta.loc[1, "coco_url"].endswith("000000001000.jpg")
     assert meta["pair"].tolist() == list(range(500))
     with pytest.raises(FileNotFoundError, match="captions_val2017.json"):
         am.datasets.clip_coco500(annotations=tmp_path / "missing.json")
+
+
+def test_clip_coco500_ships_the_captions_of_its_pairs():
+    """Captions, ids, photo links and licences are in meta by default (both models)."""
+    shipped = am.datasets.coco500_captions()
+    reference = SHARED_README.parent / "coco500_captions.csv"
+    if reference.exists():  # ../shared beside the checkout: the shipped file is that file
+        assert reference_path("coco500_captions.csv").read_bytes() == reference.read_bytes()
+    for random_init in (False, True):
+        meta = am.datasets.clip_coco500(random_init=random_init).meta
+        for column in ("pair", "caption", "image_id", "coco_url", "image_license",
+                       "image_license_url"):
+            assert column in meta.columns, column
+        assert meta["pair"].tolist() == list(range(500))
+        assert meta["caption"].tolist() == shipped["caption"].tolist()
+        assert meta.loc[1, "caption"] == "A desk and chair in an office cubicle."
+        assert meta["coco_url"].str.startswith("http://images.cocodataset.org/val2017/").all()
+        assert "label" not in meta.columns  # the old "MSCOCO val2017 pair i" placeholder
+    assert "CC BY 4.0" in am.datasets.clip_coco500().provenance["captions"]
+    assert "Creative Commons Attribution 4.0" in reference_path("SOURCE.md").read_text()
+    assert "Attribution 4.0" in reference_path("NOTICE-captions.md").read_text()
+
+
+@pytest.mark.parametrize(("word", "random_init"), [("toilet", False), ("giraffe", False)])
+def test_shipped_captions_line_up_with_the_embeddings(word, random_init):
+    """Pairs whose captions name the same object are closer than average in BOTH modalities
+    (text rows and image rows): a shifted or shuffled caption file would fail this."""
+    emb = am.datasets.clip_coco500(random_init=random_init)
+    hits = emb.meta["caption"].str.lower().str.contains(word).to_numpy()
+    assert hits.sum() >= 5
+    for modality in ("image", "text"):
+        x = emb[modality].astype(np.float64)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        sim = x @ x.T
+        group = sim[np.ix_(hits, hits)][~np.eye(hits.sum(), dtype=bool)].mean()
+        overall = sim[~np.eye(len(x), dtype=bool)].mean()
+        assert group > overall + 0.1, (modality, group, overall)
+    # Shuffling the captions breaks the alignment (the test can fail).
+    shuffled = np.random.default_rng(0).permutation(hits)
+    x = emb["image"].astype(np.float64)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    sim = x @ x.T
+    group = sim[np.ix_(shuffled, shuffled)][~np.eye(shuffled.sum(), dtype=bool)].mean()
+    overall = sim[~np.eye(len(x), dtype=bool)].mean()
+    assert group < overall + 0.05

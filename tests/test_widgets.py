@@ -103,9 +103,9 @@ def test_heatmap_state_is_binary_and_matches_similarity(coco):
     sim = am.similarity(coco)
     approx = lo + codes / 255 * (hi - lo)
     assert np.abs(approx - np.clip(sim, lo, hi)).max() <= (hi - lo) / 255
-    # Texts travel as one UTF-8 blob (labels here: clip_coco500 has no captions).
+    # Texts travel as one UTF-8 blob (the shipped MSCOCO captions).
     texts = w.texts.decode().split("\u001e")
-    assert w.text_field == "label" and texts[3] == "MSCOCO val2017 pair 3"
+    assert w.text_field == "caption" and texts[1] == "A desk and chair in an office cubicle."
     size = state_size(w)
     assert size["binary"] >= 1_000_000 and size["json"] < 150_000
     assert size["total"] < 1_300_000
@@ -241,12 +241,16 @@ def test_preview_fetches_fields_and_thumbnails_lazily():
 
 
 def test_preview_without_captions_uses_labels(coco):
-    p = Preview(coco)
+    labelled = am.Embeddings.from_arrays(
+        {m: coco[m] for m in coco.modalities},
+        meta={"pair": range(500), "label": [f"pair {i}" for i in range(500)]},
+    )
+    p = Preview(labelled)
     assert p.text_field == "label" and p.media == {"image": False, "text": False}
     reply, _ = request(p, {"type": "item", "pair": 2, "modality": None})
-    assert reply["fields"] == {"pair": 2, "label": "MSCOCO val2017 pair 2"}
+    assert reply["fields"] == {"pair": 2, "label": "pair 2"}
     with pytest.raises(ValueError, match="text_column"):
-        Preview(coco, text_column="caption")
+        Preview(labelled, text_column="caption")
 
 
 # ---------------------------------------------------------------------- explorer
@@ -329,7 +333,8 @@ def test_explorer_dataset_picker_switches_data(coco):
     ds = SyntheticShapes(30, seed=2)
     shapes = make_emb(n=30, meta=ds.meta)
     ex = Explorer({"COCO (CLIP)": coco, "shapes": shapes}, dataset={"shapes": ds})
-    assert ex.n_pairs == 500 and ex.media == {"image": False, "text": False}
+    # COCO's photos come from coco_url (fetched by the kernel), the shapes from the dataset.
+    assert ex.n_pairs == 500 and ex.media == {"image": True, "text": False}
     ex.selected = [400, 450]
     ex.model_name = "shapes"
     assert ex.n_pairs == 30 and ex.n_total == 30 and ex.media["image"]
@@ -337,7 +342,7 @@ def test_explorer_dataset_picker_switches_data(coco):
     reply, buffers = request(ex, {"type": "item", "pair": 3, "modality": "image"})
     assert buffers[0][:4] == b"\x89PNG"
     ex.model_name = "COCO (CLIP)"
-    assert ex.n_pairs == 500 and ex.text_field == "label"
+    assert ex.n_pairs == 500 and ex.text_field == "caption"
     with pytest.raises(ValueError, match="name no model"):
         Explorer({"a": coco}, dataset={"b": ds})
     with pytest.raises(ValueError, match="30 pairs but the embeddings have 500"):

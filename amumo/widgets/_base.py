@@ -174,10 +174,13 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
             return
         try:
             with blas_threads():
-                reply, out_buffers = handler(content)
+                answer = handler(content)
         except Exception as err:  # a bad request must not kill the comm; report it
             self._reply(request_id, {"error": f"{type(err).__name__}: {err}"})
             return
+        if answer is None:  # the handler replies later itself (e.g. a download in a thread)
+            return
+        reply, out_buffers = answer
         self._reply(request_id, reply, out_buffers)
 
     def _reply(

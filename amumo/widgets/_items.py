@@ -3,6 +3,7 @@ selection, lazily fetched previews (meta rows and thumbnails)."""
 
 from __future__ import annotations
 
+import io
 from collections import OrderedDict
 from typing import Any
 
@@ -11,6 +12,7 @@ import pandas as pd
 import traitlets
 
 from amumo.embeddings.container import Embeddings
+from amumo.widgets import remote
 from amumo.widgets._encode import (
     MODALITY_COLORS,
     i32_bytes,
@@ -103,8 +105,18 @@ class ItemsMixin(traitlets.HasTraits):
         traitlets.Int(), help="Selected pairs (original indices, sorted); debounced."
     ).tag(sync=True)
     error = traitlets.Unicode("", help="Last error of a background computation.").tag(sync=True)
+    remote_images = traitlets.Bool(
+        help="Show photos linked in the meta (coco_url / image_url), downloaded by the kernel "
+        "when it is online (amumo.widgets.remote); default: True unless $AMUMO_REMOTE_IMAGES=0."
+    ).tag(sync=True)
+
+    @traitlets.default("remote_images")
+    def _default_remote_images(self) -> bool:
+        return remote.remote_images_default()
 
     thumbnail_size = 192
+    #: Seconds a linked photo may take to download before the card says it did not load.
+    remote_timeout = remote.DEFAULT_TIMEOUT
     _outputs = (
         "modalities", "n_pairs", "pair_ids", "texts", "text_field", "data_version", "kinds",
         "media", "modality_colors", "error",
@@ -123,6 +135,7 @@ class ItemsMixin(traitlets.HasTraits):
         self._emb = emb
         self._item_cache: OrderedDict[tuple[int, str | None], tuple[dict, list]] = OrderedDict()
         self._kinds, self._media = self._detect_kinds(emb, self._dataset)
+        self._url_column = remote.url_column(self._table)
 
     @staticmethod
     def _meta_table(emb: Embeddings, dataset: Any) -> pd.DataFrame:
@@ -172,11 +185,29 @@ class ItemsMixin(traitlets.HasTraits):
         self.texts = texts_blob(self._pair_texts(ids))
         self.text_field = "" if self._text_column is None else str(self._text_column)
         self.kinds = dict(self._kinds)
-        self.media = dict(self._media)
+        self.media = self._media_now()
         self.modality_colors = [
             MODALITY_COLORS[k % len(MODALITY_COLORS)] for k in range(len(self._base.modalities))
         ]
         self.data_version += 1
+
+    def _remote_photo(self, modality: str) -> bool:
+        """True when ``modality``'s previews come from photo links fetched by the kernel."""
+        return (
+            not self._media.get(modality, False)
+            and self._kinds.get(modality) == "image"
+            and getattr(self, "_url_column", None) is not None
+            and bool(self.remote_images)
+        )
+
+    def _media_now(self) -> dict[str, bool]:
+        return {m: bool(has or self._remote_photo(m)) for m, has in self._media.items()}
+
+    @traitlets.observe("remote_images")
+    def _on_remote_images(self, _change: dict) -> None:
+        if hasattr(self, "_media"):
+            self._item_cache.clear()
+            self.media = self._media_now()
 
     # ------------------------------------------------------------------ validation
     @traitlets.validate("hovered")
@@ -235,6 +266,8 @@ class ItemsMixin(traitlets.HasTraits):
             row = self._table.iloc[pair]
             fields = {str(k): json_safe(v) for k, v in row.items()}
             result: tuple[dict, list] = ({"fields": fields}, [])
+        elif self._remote_photo(modality):
+            return self._remote_item(content, pair, modality)  # type: ignore[return-value]
         else:
             if modality not in self._media or not self._media[modality]:
                 return {"error": f"no media for modality {modality!r}"}, []
@@ -249,3 +282,51 @@ class ItemsMixin(traitlets.HasTraits):
         while len(self._item_cache) > 256:
             self._item_cache.popitem(last=False)
         return result
+
+    # ------------------------------------------------------------------ remote photos
+    def _photo_credit(self, pair: int) -> dict[str, str]:
+        """Licence line of a linked photo: {"text", "url", "source"} (empty strings if unknown)."""
+        row = self._table.iloc[pair]
+
+        def text(column: str) -> str:
+            value = row.get(column) if column in row.index else None
+            missing = value is None or (isinstance(value, float) and np.isnan(value))
+            return "" if missing else str(value)
+
+        return {
+            "text": text("image_license"),
+            "url": text("image_license_url"),
+            "source": text(self._url_column) if self._url_column else "",
+        }
+
+    def _remote_item(self, content: dict[str, Any], pair: int, modality: str) -> None:
+        """Answer an ``item`` request for a linked photo from a thread (returns None: the
+        dispatcher sends nothing; the reply follows when the download ends or times out)."""
+        request_id = content.get("id")
+        key = (pair, modality)
+        credit = self._photo_credit(pair)
+        try:
+            url = remote.check_url(credit["source"])
+        except ValueError as err:
+            self._reply(request_id, {"error": str(err), "credit": credit})
+            return None
+        size = getattr(self, "thumbnail_size", 192)
+        timeout = float(getattr(self, "remote_timeout", remote.DEFAULT_TIMEOUT))
+
+        def done(data: bytes | None, message: str | None) -> None:
+            if data is None:
+                self._reply(request_id, {"error": f"photo not loaded: {message}", "credit": credit})
+                return
+            try:
+                thumb, mime = thumbnail(io.BytesIO(data), size)
+            except Exception as err:  # noqa: BLE001 - shown in the card
+                self._reply(request_id, {"error": f"photo not readable: {err}", "credit": credit})
+                return
+            result = ({"mime": mime, "credit": credit}, [thumb])
+            self._item_cache[key] = result
+            while len(self._item_cache) > 256:
+                self._item_cache.popitem(last=False)
+            self._reply(request_id, *result)
+
+        remote.fetch_image_in_thread(url, done, timeout=timeout)
+        return None
