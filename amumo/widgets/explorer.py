@@ -166,6 +166,7 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
         **traits: Any,
     ) -> None:
         self._ready = False
+        self._projection_auto = "projection" not in traits  # gap axis where PCA hides the gap
         self._encoders = self._check_encoders(encoder)
         self._models = self._check_models(emb, dataset, self._encoders)
         first_name = next(iter(self._models))
@@ -423,7 +424,17 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
     def _on_gap(self, change: dict) -> None:
         if not self._ready or (change["name"] == "lam" and self.closed):
             return
-        self._shift_and_update()
+        try:
+            self._shift_and_update()
+        except (ValueError, RuntimeError, ArithmeticError) as err:
+            # Views, metrics and the trait must agree: go back to the last value shown.
+            message = f"{change['name']}={change['new']!r} cannot be shown: {err}"
+            if change["old"] != change["new"]:
+                setattr(self, change["name"], change["old"])
+            self.error = message
+            return
+        if self.error.startswith(("lam=", "closed=")):
+            self.error = ""
 
     @traitlets.observe("temperature")
     def _on_temperature(self, _change: dict) -> None:

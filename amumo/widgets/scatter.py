@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
+from amumo.analysis.gap_axis import gap_axis_label, gap_projection, pca_hides_gap
 from amumo.analysis.projection import PROJECTION_METHODS, project
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import STATIC, AmumoWidget, one_blas_thread
@@ -18,7 +19,7 @@ __all__ = ["Scatter", "ScatterMixin"]
 
 #: PCA components offered in the x/y pickers (at most).
 PCA_COMPONENTS = 6
-_PREFIX = {"pca": "PC", "umap": "UMAP", "tsne": "t-SNE"}
+_PREFIX = {"pca": "PC", "gap": "gap", "umap": "UMAP", "tsne": "t-SNE"}
 
 
 class ScatterMixin(ClusterTraits):
@@ -85,6 +86,8 @@ class ScatterMixin(ClusterTraits):
         return value
 
     def _init_scatter(self) -> None:
+        if getattr(self, "_projection_auto", False) and pca_hides_gap(self._emb):
+            self.projection = "gap"  # PC 1-2 would show the modalities mixed
         self._coords: np.ndarray | None = None
         self._coords_method: str | None = None
         self._cluster_labels: np.ndarray | None = getattr(self, "_cluster_labels", None)
@@ -103,13 +106,15 @@ class ScatterMixin(ClusterTraits):
     def _update_projection(self) -> None:
         """Project ``self._emb`` (PCA now; UMAP/t-SNE in a background thread)."""
         emb, method, seed, fit_on = self._emb, self.projection, self.seed, self.fit_on
-        if method == "pca" or self._coords is None:
+        if method == "gap" and self._set_gap_coords(emb):
+            return
+        if method in ("pca", "gap") or self._coords is None:
             # PCA is instant; it is also the placeholder while UMAP / t-SNE compute.
             k = min(PCA_COMPONENTS, emb.dim, len(emb) * len(emb.modalities))
             options = {"svd_solver": "covariance_eigh"} if emb.dim < 2 * len(emb) else {}
             coords = project(emb, "pca", fit_on=fit_on, n_components=k, seed=seed, **options)
             self._set_coords(coords, "pca")
-            if method == "pca":
+            if method in ("pca", "gap"):
                 return
 
         def done(coords: np.ndarray) -> None:
@@ -132,7 +137,10 @@ class ScatterMixin(ClusterTraits):
     def _set_coords(self, coords: np.ndarray, method: str) -> None:
         old = self._coords
         coords = np.asarray(coords, dtype=np.float64)
-        if old is not None and old.shape[0] == coords.shape[0] and self._coords_method == method:
+        if (
+            old is not None and old.shape[0] == coords.shape[0] and self._coords_method == method
+            and method != "gap"  # a fixed frame (fitted before any shift): signs are meaningful
+        ):
             # Components have no sign: keep the orientation of the previous picture so a
             # slider step moves points instead of mirroring the plot.
             for j in range(min(old.shape[1], coords.shape[1])):
@@ -155,8 +163,22 @@ class ScatterMixin(ClusterTraits):
         x, y = self.x_component, self.y_component
         prefix = _PREFIX.get(self._coords_method or "pca", "PC")
         with self.hold_sync():
-            self.axis_labels = [f"{prefix} {x + 1}", f"{prefix} {y + 1}"]
+            if self._coords_method == "gap":
+                self.axis_labels = [gap_axis_label(x), gap_axis_label(y)]
+            else:
+                self.axis_labels = [f"{prefix} {x + 1}", f"{prefix} {y + 1}"]
             self.xy = f32_bytes(self._coords[:, [x, y]])
+
+    def _set_gap_coords(self, emb: Embeddings) -> bool:
+        """Gap-axis coordinates in the frame of the unshifted pairs; False if there is no gap."""
+        k = min(PCA_COMPONENTS, emb.dim)
+        try:
+            coords = gap_projection(emb, n_components=k, reference=getattr(self, "_base", emb))
+        except ValueError as err:
+            self.error = f"gap axis unavailable ({err}); showing PCA."
+            return False
+        self._set_coords(coords, "gap")
+        return True
 
     @traitlets.observe("x_component", "y_component")
     def _on_components(self, _change: dict) -> None:
@@ -248,6 +270,7 @@ class Scatter(ScatterMixin, ItemsMixin, AmumoWidget):
     ) -> None:
         emb = check_embeddings_arg(emb)
         self._ready = False
+        self._projection_auto = "projection" not in traits  # gap axis where PCA hides the gap
         self._init_items(emb, dataset, text_column)
         self._cluster_labels = None
         self._cluster_order = None
