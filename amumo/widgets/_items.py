@@ -21,6 +21,7 @@ from amumo.widgets._encode import (
     texts_blob,
     thumbnail,
 )
+from amumo.widgets._media import kind_by_name, media_kind, media_reply
 
 __all__ = ["ItemsMixin", "check_embeddings_arg", "check_dataset"]
 
@@ -121,6 +122,7 @@ class ItemsMixin(traitlets.HasTraits):
         "modalities", "n_pairs", "pair_ids", "texts", "text_field", "data_version", "kinds",
         "media", "modality_colors", "error",
     )
+    _requests = ("item",)
 
     # ------------------------------------------------------------------ setup
     def _init_items(
@@ -159,13 +161,15 @@ class ItemsMixin(traitlets.HasTraits):
             kind = "text" if modality.lower() in ("text", "caption", "captions") else (
                 "image" if modality.lower() in ("image", "images", "photo") else "other"
             )
+            kind = kind_by_name(modality) or kind
             has_media = False
             if dataset is not None and modality in tuple(dataset.modalities):
                 try:
-                    kind = _kind_of(dataset.item(modality, 0))
+                    first = dataset.item(modality, 0)
+                    kind = media_kind(modality, first) or _kind_of(first)
                 except Exception:  # an unreadable first item must not stop the widget
                     pass
-                has_media = kind == "image"
+                has_media = kind in ("image", "audio", "molecule")
             kinds[modality] = kind
             media[modality] = has_media
         return kinds, media
@@ -271,17 +275,31 @@ class ItemsMixin(traitlets.HasTraits):
         else:
             if modality not in self._media or not self._media[modality]:
                 return {"error": f"no media for modality {modality!r}"}, []
+            kind = self._kinds.get(modality)
             try:
-                data, mime = thumbnail(
-                    self._dataset.item(modality, pair), getattr(self, "thumbnail_size", 192)
-                )
-            except Exception as err:  # unreadable image: show the reason in the card
+                item = self._dataset.item(modality, pair)
+                if kind in ("audio", "molecule"):  # WAV / SMILES (amumo.widgets._media)
+                    media = media_reply(kind, item, getattr(self, "thumbnail_size", 192))
+                    if kind == "audio":
+                        return media  # not cached here: clips can be large; the browser keeps it
+                    result = media
+                else:
+                    data, mime = thumbnail(item, getattr(self, "thumbnail_size", 192))
+                    result = ({"mime": mime}, [data])
+            except Exception as err:  # unreadable item: show the reason in the card
                 return {"error": f"cannot read {modality} #{pair}: {err}"}, []
-            result = ({"mime": mime}, [data])
         self._item_cache[key] = result
         while len(self._item_cache) > 256:
             self._item_cache.popitem(last=False)
         return result
+
+    # ------------------------------------------------------------------ save_html
+    def _html_export_state(self) -> dict[str, Any]:
+        """Extra state of a save_html page: precomputed states, meta rows, thumbnails
+        (see :mod:`amumo.widgets._offline`)."""
+        from amumo.widgets._offline import static_export
+
+        return {"static_export": static_export(self)}
 
     # ------------------------------------------------------------------ remote photos
     def _photo_credit(self, pair: int) -> dict[str, str]:

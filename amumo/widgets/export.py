@@ -43,6 +43,7 @@ from typing import Any
 from ipywidgets import DOMWidget
 from ipywidgets.embed import dependency_state, embed_data
 from ipywidgets.widgets import widget as widget_module
+from ipywidgets.widgets.widget import _remove_buffers
 
 from amumo.embeddings.io import atomic_write_bytes
 
@@ -203,6 +204,7 @@ def save_html(
     try:
         with context:
             state = _complete(dependency_state(widget, drop_defaults=False))
+            _add_export_state(state)
             data = embed_data(views=[widget], drop_defaults=False, state=state)
     except AttributeError as exc:
         if "comm_id" not in str(exc):
@@ -246,6 +248,27 @@ def _complete(state: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             state[model_id] = ref._get_embed_state(drop_defaults=False)
             pending.append(model_id)
     return state
+
+
+def _add_export_state(state: dict[str, dict[str, Any]]) -> None:
+    """Merge what each widget adds for a page without kernel (``_html_export_state()``:
+    trait name -> value, bytes allowed anywhere inside) into its captured state."""
+    for model_id, entry in state.items():
+        hook = getattr(widget_module._instances.get(model_id), "_html_export_state", None)
+        if not callable(hook):
+            continue
+        extra = hook()
+        if not extra:
+            continue
+        fields, paths, buffers = _remove_buffers(extra)
+        entry["state"].update(fields)
+        kept = [b for b in entry.get("buffers", []) if b["path"][0] not in extra]
+        kept += [
+            {"encoding": "base64", "path": path, "data": base64.standard_b64encode(data).decode()}
+            for path, data in zip(paths, buffers, strict=True)
+        ]
+        if kept:
+            entry["buffers"] = kept
 
 
 def _check_state(models: dict[str, dict[str, Any]]) -> None:

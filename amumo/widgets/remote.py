@@ -193,9 +193,8 @@ def fetch_image(
     except (urllib.error.URLError, TimeoutError, OSError) as err:
         reason = getattr(err, "reason", err)
         message = (
-            f"could not reach {host} ({reason}); the kernel seems to be offline. "
-            f"Photos load when it is online (set {REMOTE_ENV}=0 or remote_images=False to "
-            "stop trying)."
+            f"could not reach {host} ({reason}): is the kernel offline? "
+            f"(remote_images=False or {REMOTE_ENV}=0 stops trying)"
         )
         with _LOCK:
             _FAILED[host] = (time.monotonic(), message)

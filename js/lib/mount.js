@@ -2,6 +2,7 @@
 
 import { Items, Hub, connect } from "./panels.js";
 import { Rpc, h, now } from "./util.js";
+import { applyStaticExport } from "./offline.js";
 
 /**
  * Build a widget: `build(ctx)` returns the panels (each {root, refresh, traits, dispose}) and may
@@ -17,6 +18,7 @@ export function mount(model, el, cls, build) {
   const hub = new Hub(model, root, items);
   const ctx = { model, root, rpc, items, hub };
   const { panels, extra = [], dispose = () => {} } = build(ctx);
+  const offStatic = applyStaticExport(model, root); // save_html page: note, greyed-out controls
   let version = 0;
   const off = connect(model, items, panels, () => {
     version += 1;
@@ -30,6 +32,7 @@ export function mount(model, el, cls, build) {
   });
   return () => {
     off();
+    offStatic();
     hub.dispose();
     rpc.dispose();
     for (const p of panels) p.dispose();

@@ -6,6 +6,8 @@ import { HeatmapView } from "./heatmap_view.js";
 import { ScatterView } from "./scatter_view.js";
 import { PreviewView } from "./preview_view.js";
 import { COLORMAPS } from "./colormaps.js";
+import { clusterBySelect } from "./cluster_names.js";
+import { staticExport, staticFetchItem } from "./offline.js";
 import { h, f32, u8, i32, decodeTexts, bind, setOptions, throttle, debounce, inverse, now } from "./util.js";
 
 // ------------------------------------------------------------------ shared item data
@@ -186,6 +188,9 @@ export function fetchItem(rpc, items) {
     rpc.call({ type: "item", pair: items.id(pair), modality }).then(({ msg, buffers }) => ({
       fields: msg.fields || null,
       error: msg.error || null,
+      credit: msg.credit || null,
+      text: msg.text ?? null, // molecules: the SMILES string
+      duration: msg.duration ?? null, // audio: seconds
       image: buffers && buffers.length && msg.mime ? new Blob([buffers[0]], { type: msg.mime }) : null,
     }));
 }
@@ -202,6 +207,7 @@ export function heatmapData(model, items) {
     colormap: model.get("colormap"),
     order: i32(model.get("order")),
     bounds: i32(model.get("cluster_bounds")),
+    clusterNames: model.get("cluster_legend") || [],
     texts: items.texts,
     pairIds: items.pairIds,
   };
@@ -269,6 +275,8 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
   unbind.push(bind(model, "cluster_method", method));
   unbind.push(bind(model, "cluster_k", k, { parse: (v) => Math.max(1, parseInt(v || "1", 10)) }));
   unbind.push(bind(model, "colormap", cmap));
+  const clusterBy = clusterBySelect(model);
+  unbind.push(clusterBy.dispose);
   const status = h("span", { class: "amumo-chip amumo-busy-chip", hidden: true });
   const p = panel(
     opts.title || "Similarity",
@@ -282,6 +290,7 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
     [
       h("label", { class: "amumo-switch", title: "Reorder pairs by hierarchical clustering" }, cluster, h("span", { text: "cluster" })),
       method,
+      clusterBy.el,
       labelled("k", k, "number of clusters whose boundaries are drawn"),
       cmap,
     ],
@@ -314,7 +323,7 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
     root: p.root,
     view,
     refresh,
-    traits: ["overview", "overview_size", "scale", "colormap", "order", "cluster_bounds"],
+    traits: ["overview", "overview_size", "scale", "colormap", "order", "cluster_bounds", "cluster_legend"],
     dispose() {
       unbind.forEach((f) => f());
       model.off("change:cluster_status", syncStatus);
@@ -403,7 +412,8 @@ export function scatterPanel(model, rpc, hub, items, opts = {}) {
 /** Preview panel. */
 export function previewPanel(model, rpc, hub, items, opts = {}) {
   const p = panel(opts.title || "Preview", "amumo-preview-panel");
-  const view = new PreviewView(p.body, { fetchItem: fetchItem(rpc, items) });
+  const info = staticExport(model); // a save_html page answers from the exported data
+  const view = new PreviewView(p.body, { fetchItem: info ? staticFetchItem(info, items) : fetchItem(rpc, items) });
   hub.previews.push(view);
   const refresh = () => view.setData(previewData(model, items));
   return { root: p.root, view, refresh, traits: ["kinds", "media", "modality_colors"], dispose() { view.dispose(); } };

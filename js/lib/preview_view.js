@@ -5,6 +5,7 @@
 // on first hover and cached here (as object URLs), never sent up front.
 
 import { h } from "./util.js";
+import { mediaBlock, STICKY_KINDS } from "./media_view.js";
 
 const CACHE_LIMIT = 400;
 
@@ -41,8 +42,15 @@ export class PreviewView {
 
   /** Show entries [{pair, m, role}] (role: "row", "column", "point", "pair") or [] for none. */
   show(entries) {
+    // Audio stays when the pointer leaves the views, so its player can be reached and played.
+    if (!(entries && entries.length) && this._sticky()) return;
     this.entries = entries || [];
     this.render();
+  }
+
+  _sticky() {
+    const d = this.data;
+    return !!d && !this.selection.length && this.entries.some((e) => STICKY_KINDS.includes((d.kinds || {})[d.modalities[e.m]]));
   }
 
   setSelection(pairs) {
@@ -97,17 +105,31 @@ export class PreviewView {
     const hasMedia = d.media && d.media[modality];
     if (kind === "image" && hasMedia) {
       const frame = h("div", { class: "amumo-thumb amumo-loading" });
-      card.append(frame);
+      const creditLine = h("div", { class: "amumo-credit", hidden: true });
+      card.append(frame, creditLine);
       this._item(pair, modality).then((entry) => {
+        frame.classList.remove("amumo-loading");
         if (entry && entry.url) {
-          frame.classList.remove("amumo-loading");
           frame.replaceChildren(h("img", { src: entry.url, alt: `${modality} ${id}` }));
         } else {
-          frame.classList.remove("amumo-loading");
-          frame.replaceChildren(h("span", { class: "amumo-muted", text: entry && entry.error ? entry.error : "no image" }));
+          frame.classList.add("amumo-thumb-failed");
+          frame.replaceChildren(h("span", { class: "amumo-thumb-error", text: entry && entry.error ? entry.error : "no image" }));
+        }
+        const credit = entry && entry.credit;
+        if (credit && (credit.text || credit.source)) {
+          // A linked photo (e.g. MSCOCO's coco_url): its licence and where it comes from.
+          const link = (text, href) => (/^https?:/i.test(href || "") ? h("a", { href, target: "_blank", rel: "noopener noreferrer", text }) : h("span", { text }));
+          creditLine.replaceChildren(
+            h("span", { text: "photo: " }),
+            credit.text ? link(credit.text, credit.url) : h("span", { text: "licence unknown" }),
+            credit.source ? h("span", { text: " · " }) : null,
+            credit.source ? link("source", credit.source) : null,
+          );
+          creditLine.hidden = false;
         }
       });
     }
+    if ((kind === "audio" || kind === "molecule") && hasMedia) card.append(mediaBlock(kind, this._item(pair, modality), { modality, id }));
     const isCaption = ["caption", "text", "captions"].includes((d.textField || "").toLowerCase());
     if ((kind === "text" && isCaption) || (kind === "other" && text && isCaption)) {
       card.append(h("div", { class: "amumo-caption", text: text || "(no text)" }));
@@ -135,9 +157,12 @@ export class PreviewView {
     const entry = { url: null };
     entry.promise = this.opts
       .fetchItem(pair, modality)
-      .then(({ fields, image, error }) => {
+      .then(({ fields, image, error, credit, ...rest }) => {
         entry.fields = fields;
         entry.error = error;
+        entry.credit = credit || null;
+        entry.text = rest.text ?? null;
+        entry.duration = rest.duration ?? null;
         if (image) entry.url = URL.createObjectURL(image);
         return entry;
       })

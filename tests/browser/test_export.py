@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -206,5 +207,124 @@ def test_every_view_has_save_html_that_renders_offline(
     seconds = _open(page, out, selector, timeout=60)
     print(f"{kind} export: {out.stat().st_size / 1e6:.1f} MB, rendered in {seconds:.1f} s")
     page.screenshot(path=str(artifacts_dir / f"export-{kind}.png"))
+    assert page.remote_requests == []
+    assert page.errors == []
+
+
+def _metric_now(page, key: str = "gap_distance") -> float:
+    cell = page.locator(f'.amumo-metric-after[data-metric="{key}"]')
+    return float(cell.get_attribute("data-value"))
+
+
+def test_explorer_export_is_honest_offline(offline_page, tmp_path, artifacts_dir):
+    """Close the gap and cluster work in the page (precomputed states); what needs the kernel
+    is greyed out with a note; previews show the shipped captions and meta rows; the
+    COCO photos (never downloaded here) say they are not in the export."""
+    explorer = amumo.Explorer(amumo.datasets.clip_coco500())
+    out = explorer.save_html(tmp_path / "explorer.html")
+    page = offline_page
+    page.set_viewport_size({"width": 1500, "height": 1000})
+    _open(page, out, ".amumo-explorer[data-rendered]", timeout=60)
+    root = page.locator(".amumo-explorer")
+    note = root.locator(".amumo-static-note")
+    assert "close the gap" in note.inner_text()
+    assert "need the notebook's kernel" in note.inner_text()
+    # Controls that need the kernel are greyed out and cannot be used.
+    for selector in (".amumo-lam", ".amumo-projection", ".amumo-color-by", ".amumo-filter",
+                     ".amumo-cluster-method", ".amumo-cluster-k"):
+        control = root.locator(selector)
+        assert control.is_disabled(), selector
+        assert "amumo-offline-control" in control.get_attribute("class")
+    assert root.locator(".amumo-close-gap").is_enabled()
+    assert root.locator(".amumo-cluster-toggle").is_enabled()
+
+    # Close the gap: the precomputed state is swapped in (metrics, scatter, heatmap).
+    assert abs(_metric_now(page) - 0.8514) < 1e-3
+    scatter = root.locator(".amumo-scatter-view")
+    xy_before = scatter.get_attribute("data-xy-sum")
+    heat_before = root.locator(".amumo-heatmap-panel canvas").first.screenshot()
+    root.locator(".amumo-close-gap").click()
+    page.wait_for_function(
+        "() => Number(document.querySelector("
+        "'.amumo-metric-after[data-metric=\"gap_distance\"]').dataset.value) < 0.01"
+    )
+    assert root.get_attribute("data-static-state") == "10"
+    page.wait_for_timeout(700)
+    assert scatter.get_attribute("data-xy-sum") != xy_before
+    assert root.locator(".amumo-heatmap-panel canvas").first.screenshot() != heat_before
+    assert root.locator(".amumo-lam-value").inner_text() == "closed"
+    page.screenshot(path=str(artifacts_dir / "export-explorer-closed.png"))
+    # ... and back.
+    root.locator(".amumo-close-gap").click()
+    page.wait_for_function(
+        "() => Number(document.querySelector("
+        "'.amumo-metric-after[data-metric=\"gap_distance\"]').dataset.value) > 0.8"
+    )
+    # Cluster: the precomputed order reorders the heatmap.
+    heat_open = root.locator(".amumo-heatmap-panel canvas").first.screenshot()
+    root.locator(".amumo-cluster-toggle").click()
+    page.wait_for_function(
+        "() => document.querySelector('.amumo-explorer').dataset.staticState === '01'"
+    )
+    page.wait_for_timeout(300)
+    assert root.locator(".amumo-heatmap-panel canvas").first.screenshot() != heat_open
+    page.screenshot(path=str(artifacts_dir / "export-explorer-clustered.png"))
+    root.locator(".amumo-cluster-toggle").click()
+
+    # Hover a point: the preview shows the real caption and the meta row from the export.
+    view = root.locator(".amumo-scatter-view")
+    geo = json.loads(view.get_attribute("data-geometry"))
+    box = view.locator("canvas.amumo-overlay").bounding_box()
+    card = root.locator('.amumo-card[data-modality="text"] .amumo-caption')
+    for k in range(60):
+        page.mouse.move(box["x"] + geo["left"] + geo["plot"] * (0.05 + 0.015 * k),
+                        box["y"] + geo["top"] + geo["plot"] * 0.5)
+        if card.count():
+            break
+    card.first.wait_for(timeout=5000)
+    pair = int(root.locator('.amumo-card[data-modality="text"]').first.get_attribute("data-pair"))
+    caption = amumo.datasets.clip_coco500().meta.loc[pair, "caption"]
+    assert card.first.inner_text().strip() == caption.strip()
+    fields = root.locator('.amumo-card[data-modality="text"] .amumo-fields')
+    page.wait_for_function(
+        "() => document.querySelector('.amumo-card .amumo-fields dt') !== null", timeout=5000
+    )
+    assert "image_id" in fields.first.inner_text()
+    error = root.locator('.amumo-card[data-modality="image"] .amumo-thumb-error')
+    error.wait_for(timeout=5000)
+    assert "not in this export" in error.inner_text()
+    credit = root.locator('.amumo-card[data-modality="image"] .amumo-credit')
+    assert "License" in credit.inner_text()
+    page.screenshot(path=str(artifacts_dir / "export-explorer-preview.png"))
+    assert page.remote_requests == []
+    assert page.errors == []
+
+
+def test_export_embeds_thumbnails_of_local_images(offline_page, tmp_path, artifacts_dir):
+    from amumo.data import SyntheticShapes
+
+    ds = SyntheticShapes(40, seed=0)
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(40, 16))
+    emb = amumo.Embeddings.from_arrays(
+        {"image": base + 2 * rng.normal(size=16), "text": base + rng.normal(size=(40, 16))},
+        meta=ds.meta,
+    )
+    explorer = amumo.Explorer(emb, dataset=ds)
+    out = explorer.save_html(tmp_path / "shapes.html")
+    page = offline_page
+    page.set_viewport_size({"width": 1500, "height": 1000})
+    _open(page, out, ".amumo-explorer[data-rendered]", timeout=60)
+    root = page.locator(".amumo-explorer")
+    heat = root.locator(".amumo-heatmap-view")
+    geo = json.loads(heat.get_attribute("data-geometry"))
+    box = heat.locator("canvas.amumo-overlay").bounding_box()
+    cell = geo["side"] / 80
+    page.mouse.move(box["x"] + geo["left"] + 3.5 * cell, box["y"] + geo["top"] + 43.5 * cell)
+    image = root.locator('.amumo-card[data-modality="image"] img')
+    image.first.wait_for(timeout=5000)
+    width = image.first.evaluate("img => img.naturalWidth")
+    assert 0 < width <= 96
+    page.screenshot(path=str(artifacts_dir / "export-shapes-thumbnail.png"))
     assert page.remote_requests == []
     assert page.errors == []
