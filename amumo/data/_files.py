@@ -21,11 +21,21 @@ _SAMPLED_BLOCKS = 32
 _FULL_HASH_LIMIT = 64 << 20
 
 
+def _bomb(what: str, err: Exception) -> UnreadableItemError:
+    return UnreadableItemError(
+        f"{what} has too many pixels to decode safely (decompression bomb guard "
+        f"PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS}; raise it to read such images "
+        f"on purpose): {err}"
+    )
+
+
 def _finish(image: Image.Image, what: str) -> Image.Image:
     try:
         image.load()
         return image.convert("RGB")
-    except (OSError, ValueError, SyntaxError) as err:
+    except Image.DecompressionBombError as err:
+        raise _bomb(what, err) from err
+    except (OSError, ValueError, SyntaxError, MemoryError) as err:
         raise UnreadableItemError(f"{what} could not be decoded as an image: {err}") from err
 
 
@@ -42,6 +52,8 @@ def open_image(path: str | Path) -> Image.Image:
         image = Image.open(path)
     except FileNotFoundError as err:
         raise UnreadableItemError(f"image file {str(path)!r} does not exist") from err
+    except Image.DecompressionBombError as err:
+        raise _bomb(f"image file {str(path)!r}", err) from err
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise UnreadableItemError(
             f"image file {str(path)!r} is not a readable image: {err}"
@@ -62,6 +74,8 @@ def decode_image(data: bytes, what: str = "image bytes") -> Image.Image:
         raise UnreadableItemError(f"{what} is a {type(data).__name__}, not encoded image bytes")
     try:
         image = Image.open(io.BytesIO(bytes(data)))
+    except Image.DecompressionBombError as err:
+        raise _bomb(what, err) from err
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise UnreadableItemError(f"{what} is not a readable image: {err}") from err
     return _finish(image, what)

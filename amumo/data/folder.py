@@ -44,6 +44,7 @@ def pick_column(
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
     rows = []
+    lines = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -55,7 +56,40 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
             if not isinstance(row, dict):
                 raise ValueError(f"{path}, line {number}: expected a JSON object per line.")
             rows.append(row)
-    return pd.DataFrame(rows)
+            lines.append(number)
+    frame = pd.DataFrame(rows)
+    frame.attrs["line_numbers"] = lines
+    return frame
+
+
+def _check_cells(table: pd.DataFrame, columns: dict[str, str], source: str) -> None:
+    """Null / missing / non-text cells in the image and caption columns: a clear error.
+
+    Without this, ``astype(str)`` would turn a JSON ``null`` into the caption "None"
+    (or "nan") and embed it.
+    """
+    lines = table.attrs.get("line_numbers")
+    for what, column in columns.items():
+        values = table[column]
+        bad = [
+            k for k, v in enumerate(values)
+            if v is None or (isinstance(v, float) and np.isnan(v))
+            or not isinstance(v, (str, int, float, np.integer, np.floating))
+            or isinstance(v, bool)
+        ]
+        if not bad:
+            continue
+        numbers = [lines[k] for k in bad] if lines is not None else bad
+        listed = ", ".join(str(x) for x in numbers[:_MAX_LISTED])
+        where = f"{'line' if lines is not None else 'row'}{'s' if len(bad) > 1 else ''} {listed}"
+        more = f" (and {len(bad) - _MAX_LISTED} more)" if len(bad) > _MAX_LISTED else ""
+        first = values.iloc[bad[0]]
+        missing = first is None or (isinstance(first, float) and np.isnan(first))
+        shown = "null or absent" if missing else f"a {type(first).__name__}"
+        raise ValueError(
+            f"{source}, {where}{more}: the {what} ({column!r}) is {shown}; every pair needs a "
+            f"{what} text: fill it in or remove the line."
+        )
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -146,6 +180,7 @@ class ImageTextFolder(BaseDataset):
                                     "image_column", source)
             text_col = pick_column(table.columns, text_column, TEXT_COLUMNS,
                                    "text_column", source)
+            _check_cells(table, {"image file": image_col, "caption": text_col}, source)
             frame = table.rename(columns={image_col: "file", text_col: "caption"})
         else:
             frame = self._scan_sidecars()

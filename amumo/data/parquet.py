@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amumo.data._files import decode_image, file_digest, open_image
+from amumo.data._files import decode_image, file_digest, open_image, stat_signature
 from amumo.data.base import BaseDataset, UnreadableItemError
 from amumo.data.folder import IMAGE_COLUMNS, TEXT_COLUMNS, pick_column
 
@@ -41,6 +41,12 @@ class ImageTextParquet(BaseDataset):
         Column names; by default the first of
         :data:`~amumo.data.folder.IMAGE_COLUMNS` / :data:`~amumo.data.folder.TEXT_COLUMNS`
         found (DiffusionDB's ``prompt`` is recognised).
+
+    Notes
+    -----
+    The fingerprint (the embedding cache key) covers the Parquet file's
+    content and, for images stored as paths, each referenced file's size and
+    modification time, so editing an image invalidates its cached embedding.
 
     Examples
     --------
@@ -127,8 +133,27 @@ class ImageTextParquet(BaseDataset):
     def _build_meta(self) -> pd.DataFrame:
         return self._frame.copy()
 
+    def _referenced_file(self, value: Any) -> Path | None:
+        kind = _image_kind(value)
+        if kind == "path":
+            return self.path.parent / value
+        if kind == "struct" and value.get("bytes") is None and value.get("path"):
+            return self.path.parent / value["path"]
+        return None
+
     def _fingerprint_parts(self) -> list[Any]:
-        return [file_digest(self.path), self.image_column, self.text_column]
+        # images stored as paths are other files: cover each one's size + mtime
+        # (as ImageTextFolder does), so an edited image is not served from the cache
+        referenced = []
+        for value in self._images:
+            target = self._referenced_file(value)
+            if target is None:
+                continue
+            try:
+                referenced.append(stat_signature(target))
+            except OSError:
+                referenced.append(None)  # missing: skipped at embedding time
+        return [file_digest(self.path), self.image_column, self.text_column, referenced]
 
     def _item(self, modality: str, i: int) -> Any:
         if modality == "text":
@@ -138,11 +163,9 @@ class ImageTextParquet(BaseDataset):
         kind = _image_kind(value)
         if kind == "bytes":
             return decode_image(value, what)
-        if kind == "struct":
-            if value.get("bytes") is not None:
-                return decode_image(value["bytes"], what)
-            if value.get("path"):
-                return open_image(self.path.parent / value["path"])
-        if kind == "path":
-            return open_image(self.path.parent / value)
+        if kind == "struct" and value.get("bytes") is not None:
+            return decode_image(value["bytes"], what)
+        target = self._referenced_file(value)
+        if target is not None:
+            return open_image(target)
         raise UnreadableItemError(f"{what} holds no image ({type(value).__name__})")

@@ -21,7 +21,10 @@ import hashlib
 import io
 import json
 import os
+import queue
 import shutil
+import tempfile
+import threading
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from amumo.embeddings.io import atomic_write_bytes
+from amumo._util import atomic_write_bytes
 
 __all__ = [
     "CACHE_ENV",
@@ -38,6 +41,8 @@ __all__ = [
     "Chunk",
     "ChunkCache",
     "CacheWarning",
+    "CacheDirError",
+    "ChunkWriter",
     "default_cache_dir",
     "resolve_cache_dir",
     "clear_cache",
@@ -53,6 +58,10 @@ _OK = "ok"
 
 class CacheWarning(UserWarning):
     """A cache entry was unusable (corrupt, truncated, unreadable) and is being recomputed."""
+
+
+class CacheDirError(ValueError):
+    """The cache folder cannot be used (empty path, a file, not writable); raised before work."""
 
 
 def default_cache_dir() -> Path:
@@ -71,6 +80,12 @@ def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
         return default_cache_dir()
     if not isinstance(cache_dir, (str, os.PathLike)):
         raise TypeError(f"cache_dir must be a path, got {type(cache_dir).__name__}.")
+    if not os.fspath(cache_dir).strip():
+        raise CacheDirError(
+            f"cache_dir={os.fspath(cache_dir)!r} is an empty path; pass a folder "
+            "(cache_dir='/path/to/cache'), leave it out for the default "
+            f"(${CACHE_ENV} or the user cache dir), or pass cache=False to not cache."
+        )
     return Path(cache_dir).expanduser()
 
 
@@ -153,6 +168,29 @@ class ChunkCache:
         self.modalities = tuple(modalities)
         self.manifest = {"format": CACHE_FORMAT, "key": key, **manifest}
 
+    def check_writable(self) -> None:
+        """Raise :class:`CacheDirError` unless chunks can be written here (call before any work).
+
+        Creates the run's folder and a probe file in it (removed at once).
+        """
+        where = f"the cache folder {str(self.root)!r}"
+        if os.environ.get(CACHE_ENV) and Path(os.environ[CACHE_ENV]).expanduser() == self.root:
+            where += f" (from ${CACHE_ENV})"
+        fix = ("pass cache_dir= a writable folder, or cache=False to embed without caching")
+        for folder in (self.root, *self.root.parents):
+            if folder.exists() and not folder.is_dir():
+                raise CacheDirError(f"{where} cannot be used: {str(folder)!r} is a file, not a "
+                                    f"folder; {fix}.")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".probe-", dir=self.folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            raise CacheDirError(
+                f"{where} is not writable ({type(err).__name__}: {err.strerror or err}); {fix}."
+            ) from err
+
     @property
     def manifest_path(self) -> Path:
         return self.folder / "manifest.json"
@@ -232,3 +270,67 @@ class ChunkCache:
     def clear(self) -> None:
         """Delete this run's folder."""
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class ChunkWriter:
+    """Writes finished chunks in a background thread, off the embedding loop's hot path.
+
+    :meth:`submit` queues a chunk (blocking only when ``max_pending`` chunks
+    are waiting, which bounds memory); :meth:`close` waits until every queued
+    chunk is on disk. An error while writing is raised again by the next
+    :meth:`submit` or by :meth:`close`. Every chunk is written atomically, so
+    a process killed mid-write leaves only whole chunks.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> store = ChunkCache(Path(tempfile.mkdtemp()), "k", {}, ("image", "text"))
+    >>> ok = np.ones(2, dtype=bool)
+    >>> chunk = Chunk(0, ok, {"image": np.ones((2, 3)), "text": np.ones((2, 3))})
+    >>> with ChunkWriter(store) as writer:
+    ...     writer.submit(0, chunk)
+    >>> store.load(0, 2).ok.tolist()
+    [True, True]
+    """
+
+    def __init__(self, store: ChunkCache, max_pending: int = 4) -> None:
+        self.store = store
+        self._queue: queue.Queue[tuple[int, Chunk] | None] = queue.Queue(maxsize=max_pending)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="amumo-chunk-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            if self._error is None:
+                try:
+                    self.store.save(*job)
+                except BaseException as err:  # noqa: BLE001 - re-raised in the caller
+                    self._error = err
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def submit(self, index: int, chunk: Chunk) -> None:
+        """Queue chunk ``index`` for writing."""
+        self._raise()
+        self._queue.put((index, chunk))
+
+    def close(self) -> None:
+        """Write everything queued, stop the thread, raise a pending write error."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise()
+
+    def __enter__(self) -> ChunkWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,10 +1,27 @@
 """``am.embed``: turn an encoder and a paired dataset into :class:`Embeddings`.
 
-Work is split into chunks of ``chunk_size`` pairs. Each finished chunk goes to
-the on-disk cache (:mod:`amumo.embeddings.cache`) before the next one starts,
-so an interrupted run (Ctrl-C, a crash, a killed kernel) resumes from the last
+Work is split into chunks of ``chunk_size`` pairs and batches of
+``batch_size`` pairs (a batch never crosses a chunk). The stages overlap:
+
+- **loading** (reading, decoding, preprocessing, tokenising) runs in worker
+  processes (:mod:`amumo.embeddings.loader`: a torch ``DataLoader``, threads
+  without torch), a few batches ahead, into pinned memory on CUDA;
+- **encoding** runs in the calling thread; with a staged encoder
+  (``batch_preparer`` / ``encode_prepared``, e.g. :class:`~amumo.models.OpenCLIP`)
+  the next batch is launched on the device before the previous one is read
+  back, so the GPU does not wait for Python;
+- **writing** each finished chunk to the on-disk cache
+  (:mod:`amumo.embeddings.cache`) happens in a writer thread.
+
+An interrupted run (Ctrl-C, a crash, a killed kernel) resumes from the last
 finished chunk, and a repeated call reads everything back without loading the
 model at all (:class:`~amumo.models.OpenCLIP` builds its model on first use).
+
+A pair is skipped -- left out of every modality, named in a
+:class:`SkippedPairsWarning` and in ``emb.provenance["skipped"]`` -- when one
+of its items cannot be read or prepared (any error: a corrupt file, a
+decompression bomb...) or when the encoder returns a non-finite or all-zero
+row for it. Skips are recorded in the cache with the chunk, never the bad rows.
 """
 
 from __future__ import annotations
@@ -20,9 +37,15 @@ import numpy as np
 import pandas as pd
 
 from amumo._util import __version__
-from amumo.data.base import DatasetView, UnreadableItemError, stable_hash
-from amumo.embeddings.cache import Chunk, ChunkCache, resolve_cache_dir
+from amumo.data.base import DatasetView, stable_hash
+from amumo.embeddings.cache import Chunk, ChunkCache, ChunkWriter, resolve_cache_dir
 from amumo.embeddings.container import Embeddings
+from amumo.embeddings.loader import (
+    LoadedBatch,
+    default_batch_size,
+    default_num_workers,
+    iter_batches,
+)
 from amumo.models.base import as_float32_rows, check_batch_size
 
 __all__ = ["embed", "SkippedPairsWarning", "DEFAULT_CHUNK_SIZE"]
@@ -31,12 +54,10 @@ __all__ = ["embed", "SkippedPairsWarning", "DEFAULT_CHUNK_SIZE"]
 DEFAULT_CHUNK_SIZE = 256
 _PIPELINE_VERSION = 1
 _LISTED = 10
-#: Errors of ``dataset.item`` that mean "this item is unreadable", not "a bug".
-_ITEM_ERRORS = (UnreadableItemError, OSError)
 
 
 class SkippedPairsWarning(UserWarning):
-    """Some pairs were left out because one of their items could not be read."""
+    """Some pairs were left out: an item could not be read, or the encoder's row was unusable."""
 
 
 def _check_dataset(dataset: Any) -> None:
@@ -120,55 +141,70 @@ def _index_mapper(encoder: Any, dataset: Any) -> Any:
     )
 
 
-def _describe_error(err: BaseException) -> str:
-    text = str(err) or type(err).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
+class _ChunkBuilder:
+    """Collects the batches of one chunk into a :class:`Chunk`."""
+
+    def __init__(self, start: int, size: int, n_batches: int) -> None:
+        self.start = start
+        self.ok = np.zeros(size, dtype=np.bool_)
+        self.arrays: dict[str, np.ndarray] = {}
+        self.skipped: list[dict[str, Any]] = []
+        self.remaining = n_batches
+
+    def add(self, positions: list[int], ok: np.ndarray, rows: dict[str, np.ndarray | None],
+            skipped: list[dict[str, Any]], who: str) -> bool:
+        """Place one batch's rows; True when the chunk is complete."""
+        offset = np.asarray(positions, dtype=np.intp) - self.start
+        self.ok[offset] = ok
+        for m, values in rows.items():
+            if values is None:
+                continue
+            if m not in self.arrays:
+                self.arrays[m] = np.zeros((len(self.ok), values.shape[1]), dtype=np.float32)
+            elif self.arrays[m].shape[1] != values.shape[1]:
+                raise ValueError(
+                    f"{who} returned {values.shape[1]} dimensions for modality {m!r} after "
+                    f"{self.arrays[m].shape[1]} in an earlier batch; it must always return the "
+                    "same D."
+                )
+            self.arrays[m][offset[ok]] = values
+        self.skipped.extend(skipped)
+        self.remaining -= 1
+        return self.remaining == 0
+
+    def chunk(self, modalities: tuple[str, ...]) -> Chunk:
+        arrays = {
+            m: self.arrays.get(m, np.zeros((len(self.ok), 0), dtype=np.float32))
+            for m in modalities
+        }
+        skipped = sorted(self.skipped, key=lambda s: s["item"])
+        return Chunk(start=self.start, ok=self.ok, arrays=arrays, skipped=skipped)
 
 
-def _compute_chunk(
-    encoder: Any,
-    dataset: Any,
-    modalities: tuple[str, ...],
-    start: int,
-    stop: int,
-    batch_size: int,
-    index_rows: Any,
-) -> Chunk:
-    positions = list(range(start, stop))
-    ok = np.ones(len(positions), dtype=np.bool_)
-    skipped: list[dict[str, Any]] = []
-    items: dict[str, list[Any]] = {m: [] for m in modalities}
-    if index_rows is None:
-        for k, i in enumerate(positions):
-            row: dict[str, Any] = {}
-            for m in modalities:
-                try:
-                    row[m] = dataset.item(m, i)
-                except _ITEM_ERRORS as err:
-                    ok[k] = False
-                    skipped.append({"item": i, "modality": m, "error": _describe_error(err)})
-                    break
-            if ok[k]:
-                for m in modalities:
-                    items[m].append(row[m])
-    else:
-        rows = index_rows(positions)
-        for m in modalities:
-            items[m] = rows
-    n_ok = int(ok.sum())
-    arrays: dict[str, np.ndarray] = {}
+def _check_rows(rows: dict[str, np.ndarray], batch: LoadedBatch,
+                modalities: tuple[str, ...]) -> None:
+    """Drop pairs whose rows are NaN / Inf / all zero (recorded by item index)."""
+    kept = np.flatnonzero(batch.ok)
+    bad = np.zeros(len(kept), dtype=np.bool_)
+    reasons: dict[int, tuple[str, str]] = {}
     for m in modalities:
-        if n_ok == 0:
-            arrays[m] = np.zeros((len(positions), 0), dtype=np.float32)
-            continue
-        out = as_float32_rows(
-            encoder.encode(m, items[m], batch_size=batch_size), n_ok,
-            f"{encoder.name}.encode({m!r}, ...)",
-        )
-        full = np.zeros((len(positions), out.shape[1]), dtype=np.float32)
-        full[ok] = out
-        arrays[m] = full
-    return Chunk(start=start, ok=ok, arrays=arrays, skipped=skipped)
+        values = rows[m]
+        finite = np.isfinite(values).all(axis=1)
+        zero = finite & ~values.any(axis=1)
+        for j in np.flatnonzero(~finite | zero):
+            if not bad[j]:
+                reasons[int(j)] = (m, "the encoder returned NaN/Inf in this pair's row"
+                                   if not finite[j] else
+                                   "the encoder returned an all-zero row (cannot be normalised)")
+            bad[j] = True
+    if not bad.any():
+        return
+    for j, (m, reason) in sorted(reasons.items()):
+        batch.skipped.append({"item": int(batch.positions[kept[j]]), "modality": m,
+                              "error": reason})
+    batch.ok[kept[bad]] = False
+    for m in modalities:
+        rows[m] = rows[m][~bad]
 
 
 def _progress(total: int, initial: int, enabled: bool, description: str) -> Any:
@@ -182,13 +218,14 @@ def _progress(total: int, initial: int, enabled: bool, description: str) -> Any:
 def embed(
     encoder: Any,
     dataset: Any,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     cache: bool = True,
     progress: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
     *,
     modalities: Sequence[str] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    num_workers: int | None = None,
 ) -> Embeddings:
     """Embed every pair of ``dataset`` with ``encoder``; cached on disk, with a progress bar.
 
@@ -201,8 +238,9 @@ def embed(
     dataset : PairedDataset
         E.g. :class:`~amumo.data.SyntheticShapes`, a filtered view, an
         :class:`~amumo.data.Augmented` set.
-    batch_size : int, default 64
-        Items per forward pass.
+    batch_size : int, optional
+        Pairs per forward pass; default by the encoder's device: 256 on CUDA,
+        64 elsewhere.
     cache : bool, default True
         Read / write the on-disk cache. The key is the encoder fingerprint plus
         the dataset fingerprint (which covers augmentation parameters).
@@ -214,6 +252,12 @@ def embed(
         Which of the dataset's modalities to embed (default: all of them).
     chunk_size : int, default 256
         Pairs per cache chunk: an interrupted run resumes from the last finished chunk.
+    num_workers : int, optional
+        Processes that read, decode, preprocess and tokenise ahead of the
+        encoder (threads when torch is not installed; 0: in the calling
+        thread). Default from the CPU count and the encoder's device (see
+        :func:`amumo.embeddings.loader.default_num_workers`): all cores but one
+        (at most 12) for a GPU, a quarter (at most 4) on the CPU.
 
     Returns
     -------
@@ -231,12 +275,18 @@ def embed(
     TypeError
         ``encoder`` / ``dataset`` do not follow the protocols.
 
+    CacheDirError
+        The cache folder is an empty path, a file or not writable (checked
+        before any work; pass ``cache_dir=`` another folder or ``cache=False``).
+
     Warns
     -----
     SkippedPairsWarning
-        Pairs with an unreadable item (e.g. a corrupt image file) are left out
-        of every modality; the warning lists them, as does
-        ``emb.provenance["skipped"]`` (also ``emb.skipped``).
+        Pairs with an item that cannot be read or prepared (a corrupt or
+        missing file, a decompression bomb, any error in ``dataset.item``) or
+        for which the encoder returned NaN / Inf / all-zero rows are left out
+        of every modality; the warning lists them by item index with the
+        reason, as does ``emb.provenance["skipped"]`` (also ``emb.skipped``).
     CacheWarning
         A cache chunk was corrupt or truncated and is recomputed.
 
@@ -253,7 +303,15 @@ def embed(
     """
     _check_encoder(encoder)
     _check_dataset(dataset)
-    batch_size = check_batch_size(batch_size)
+    batch_size = check_batch_size(
+        default_batch_size(_device(encoder)) if batch_size is None else batch_size
+    )
+    if num_workers is None:
+        num_workers = default_num_workers(_device(encoder))
+    elif isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) \
+            or num_workers < 0:
+        raise ValueError(f"num_workers={num_workers!r}; pass 0 (load in this thread) or a "
+                         "positive number of worker processes.")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
         raise TypeError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
     if chunk_size < 1:
@@ -302,28 +360,129 @@ def embed(
         for c in range(n_chunks):
             chunks[c] = store.load(c, min(chunk_size, n - c * chunk_size))
     from_cache = sum(len(ch.ok) for ch in chunks if ch is not None)
-    bar = None
     if from_cache < n:
-        bar = _progress(
-            n, from_cache, progress,
-            f"embed {getattr(dataset, 'name', 'dataset')}",
-        )
-    try:
-        for c in range(n_chunks):
-            if chunks[c] is not None:
-                continue
-            start, stop = c * chunk_size, min(n, (c + 1) * chunk_size)
-            chunk = _compute_chunk(encoder, dataset, chosen, start, stop, batch_size, index_rows)
-            if store is not None:
-                store.save(c, chunk)
-            chunks[c] = chunk
+        if store is not None:
+            store.check_writable()  # before any work, not after the first chunk
+        bar = _progress(n, from_cache, progress, f"embed {getattr(dataset, 'name', 'dataset')}")
+        try:
+            _compute(encoder, dataset, chosen, chunks, chunk_size, batch_size, num_workers,
+                     index_rows, store, bar)
+        finally:
             if bar is not None:
-                bar.update(stop - start)
-    finally:
-        if bar is not None:
-            bar.close()
-
+                bar.close()
     return _assemble(encoder, dataset, chosen, chunks, store, from_cache)  # type: ignore[arg-type]
+
+
+def _device(encoder: Any) -> str:
+    return str(getattr(encoder, "device", "cpu") or "cpu")
+
+
+def _plan(chunks: list[Chunk | None], n: int, chunk_size: int,
+          batch_size: int) -> tuple[list[tuple[int, list[int]]], dict[int, _ChunkBuilder]]:
+    """Batches of the chunks still to compute, and a builder per such chunk."""
+    batches: list[tuple[int, list[int]]] = []
+    builders: dict[int, _ChunkBuilder] = {}
+    for c, done in enumerate(chunks):
+        if done is not None:
+            continue
+        start, stop = c * chunk_size, min(n, (c + 1) * chunk_size)
+        starts = range(start, stop, batch_size)
+        builders[c] = _ChunkBuilder(start, stop - start, len(starts))
+        batches.extend((c, list(range(s, min(s + batch_size, stop)))) for s in starts)
+    return batches, builders
+
+
+def _compute(
+    encoder: Any,
+    dataset: Any,
+    modalities: tuple[str, ...],
+    chunks: list[Chunk | None],
+    chunk_size: int,
+    batch_size: int,
+    num_workers: int,
+    index_rows: Any,
+    store: ChunkCache | None,
+    bar: Any,
+) -> None:
+    """Fill the missing ``chunks``: load in workers, encode here, write in a thread."""
+    batches, builders = _plan(chunks, len(dataset), chunk_size, batch_size)
+    staged = index_rows is None and all(
+        callable(getattr(encoder, attr, None)) for attr in ("batch_preparer", "encode_prepared")
+    )
+    who = f"{encoder.name}.encode"
+    if index_rows is not None:  # rows looked up by pair index: nothing to load
+        loaded: Any = (
+            LoadedBatch(c, pos, np.ones(len(pos), dtype=np.bool_), [],
+                        {m: index_rows(pos) for m in modalities})
+            for c, pos in batches
+        )
+    else:
+        cuda = _device(encoder).startswith("cuda")
+        loaded = iter_batches(
+            dataset, modalities, batches,
+            preparer=encoder.batch_preparer() if staged else None,
+            num_workers=num_workers, pin_memory=staged and cuda,
+        )
+
+    def launch(batch: LoadedBatch) -> dict[str, Any]:
+        if not batch.ok.any():
+            return {}
+        if staged:
+            return {m: encoder.encode_prepared(m, batch.items[m]) for m in modalities}
+        return {m: encoder.encode(m, batch.items[m], batch_size=batch_size) for m in modalities}
+
+    def finish(batch: LoadedBatch, outputs: dict[str, Any]) -> None:
+        n_ok = int(batch.ok.sum())
+        rows: dict[str, Any] = {m: None for m in modalities}
+        if n_ok:
+            rows = {m: as_float32_rows(outputs[m], n_ok, f"{who}({m!r}, ...)")
+                    for m in modalities}
+            _check_rows(rows, batch, modalities)
+        builder = builders[batch.chunk]
+        if builder.add(batch.positions, batch.ok, rows, batch.skipped, encoder.name):
+            chunk = builder.chunk(modalities)
+            chunks[batch.chunk] = chunk
+            if writer is not None:
+                writer.submit(batch.chunk, chunk)
+            del builders[batch.chunk]
+        if bar is not None:
+            bar.update(len(batch.positions))
+
+    writer = ChunkWriter(store) if store is not None else None
+    pending: tuple[LoadedBatch, dict[str, Any]] | None = None
+    failed = True
+    try:
+        for batch in loaded:
+            outputs = launch(batch)
+            # a staged encoder's outputs stay on the device: read the previous batch
+            # back only now, after the next one is queued, so the device keeps busy
+            if pending is not None:
+                previous, pending = pending, None
+                finish(*previous)
+            if staged:
+                pending = (batch, outputs)
+            else:
+                finish(batch, outputs)
+        if pending is not None:
+            previous, pending = pending, None
+            finish(*previous)
+        failed = False
+    finally:
+        if hasattr(loaded, "close"):
+            loaded.close()  # stops loader workers
+        if failed and pending is not None:
+            try:  # its work is done: keep it (an interrupted run resumes after it)
+                finish(*pending)
+            except Exception:  # noqa: BLE001, S110 - the original error is being raised
+                pass
+        if writer is not None:
+            if failed:
+                try:
+                    writer.close()
+                except Exception:  # noqa: BLE001, S110 - the original error is being raised
+                    pass
+            else:
+                writer.close()
 
 
 def _assemble(
@@ -373,8 +532,9 @@ def _assemble(
         )
         more = f" (and {len(skipped) - _LISTED} more)" if len(skipped) > _LISTED else ""
         warnings.warn(
-            f"{len(skipped)} of {n} pairs skipped in every modality because an item could not "
-            f"be read: {listed}{more}. They are listed in emb.provenance['skipped'].",
+            f"{len(skipped)} of {n} pairs skipped in every modality (an item could not be read, "
+            f"or the encoder's row was unusable): {listed}{more}. They are listed in "
+            "emb.provenance['skipped'].",
             SkippedPairsWarning,
             stacklevel=3,
         )

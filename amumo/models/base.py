@@ -31,6 +31,14 @@ class Encoder(Protocol):
       ``"index"`` (``encode`` receives pair indices, see
       :class:`~amumo.models.Precomputed`).
     - ``cacheable``: ``False`` skips the on-disk cache (default ``True``).
+    - ``device``: where it computes ("cuda", "cpu"...); sets the default batch
+      size and number of loader workers.
+    - ``batch_preparer()`` and ``encode_prepared(modality, batch)``: a *staged*
+      encoder splits ``encode`` into a picklable CPU half, run by
+      :func:`amumo.embed`'s loader workers (``preparer(modality, items) ->
+      batch``), and a device half that returns a tensor left on the device
+      (read back after the next batch is launched). See
+      :class:`~amumo.models.OpenCLIP`.
     """
 
     @property

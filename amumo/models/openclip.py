@@ -34,7 +34,7 @@ import socket
 import threading
 import warnings
 from collections.abc import Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -301,6 +301,22 @@ def _quiet_random_init():
         root.removeFilter(notice)
 
 
+class CheckpointRefusedError(ValueError):
+    """A checkpoint holds pickled Python objects that ``weights_only`` loading refuses."""
+
+
+def _weights_only_refusal(err: BaseException) -> str | None:
+    """What ``torch.load(weights_only=True)`` refused (e.g. ``"argparse.Namespace"``), or
+    None when ``err`` is another failure."""
+    text = str(err)
+    if "weights_only" not in text and "Weights only load failed" not in text:
+        return None
+    marker = "Unsupported global: GLOBAL "
+    if marker in text:
+        return text.split(marker, 1)[1].split()[0]
+    return "objects other than tensors"
+
+
 class OpenCLIP:
     """An open_clip model as an amumo encoder (image + text).
 
@@ -329,6 +345,12 @@ class OpenCLIP:
         (True for OpenAI weights), else the architecture's default.
     cache_dir : str, optional
         Where downloaded weights are cached (open_clip's default otherwise).
+    trust_checkpoint : bool, default False
+        A local checkpoint is read with ``torch.load(weights_only=True)``, which
+        refuses Python objects other than tensors (a training run's
+        ``argparse.Namespace``, say) because unpickling them can run arbitrary
+        code. ``True`` loads such a file with ``weights_only=False``: only for
+        files whose origin you trust.
 
     Raises
     ------
@@ -366,6 +388,7 @@ class OpenCLIP:
         precision: str = "fp32",
         quick_gelu: bool | None = None,
         cache_dir: str | None = None,
+        trust_checkpoint: bool = False,
     ) -> None:
         open_clip, _ = _require_open_clip()
         register_configs()
@@ -379,6 +402,9 @@ class OpenCLIP:
         self.seed = int(seed)
         self.precision = precision
         self.cache_dir = cache_dir
+        if not isinstance(trust_checkpoint, bool):
+            raise TypeError(f"trust_checkpoint must be True or False, got {trust_checkpoint!r}.")
+        self.trust_checkpoint = trust_checkpoint
         self.device = resolve_device(device)
         self._model: Any = None
         self._preprocess: Any = None
@@ -534,7 +560,9 @@ class OpenCLIP:
             elif self._checkpoint is not None:
                 with _quiet_random_init():
                     model, _, preprocess = open_clip.create_model_and_transforms(name, **kwargs)
-                self._load_checkpoint(open_clip, torch, model, self._checkpoint)
+                self._load_checkpoint(
+                    open_clip, torch, model, self._checkpoint, trust=self.trust_checkpoint
+                )
             else:
                 with torch.random.fork_rng(devices=[]), _quiet_random_init():
                     torch.manual_seed(self.seed)
@@ -555,19 +583,40 @@ class OpenCLIP:
         return self
 
     @staticmethod
-    def _load_checkpoint(open_clip: Any, torch: Any, model: Any, path: str) -> None:
+    def _load_checkpoint(
+        open_clip: Any, torch: Any, model: Any, path: str, *, trust: bool = False
+    ) -> None:
         from open_clip.factory import load_state_dict
 
         try:
             try:
                 state_dict = load_state_dict(path, device="cpu", weights_only=True)
-            except Exception:
-                # OpenAI's released .pt files are TorchScript archives
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FutureWarning)
-                    state_dict = torch.jit.load(path, map_location="cpu").state_dict()
+            except Exception as safe_err:
+                refused = _weights_only_refusal(safe_err)
+                try:
+                    # OpenAI's released .pt files are TorchScript archives
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", FutureWarning)
+                        state_dict = torch.jit.load(path, map_location="cpu").state_dict()
+                except Exception:
+                    if refused is None:
+                        raise
+                    if not trust:
+                        raise CheckpointRefusedError(
+                            f"checkpoint {path!r} holds Python objects besides tensors "
+                            f"({refused}), which torch.load(weights_only=True) refuses because "
+                            "unpickling them can run arbitrary code. The file is probably fine "
+                            "(training scripts often save their argparse arguments with the "
+                            "weights). If you trust its origin, pass trust_checkpoint=True to "
+                            "load it with weights_only=False; or re-save only the weights: "
+                            "torch.save(torch.load(path, weights_only=False)['state_dict'], "
+                            "'weights.pt')."
+                        ) from safe_err
+                    state_dict = load_state_dict(path, device="cpu", weights_only=False)
                 for key in ("input_resolution", "context_length", "vocab_size"):
                     state_dict.pop(key, None)
+        except CheckpointRefusedError:
+            raise
         except Exception as err:
             raise ValueError(
                 f"checkpoint {path!r} could not be read ({type(err).__name__}: {err}); pass a "
@@ -645,25 +694,87 @@ class OpenCLIP:
             )
         batch_size = check_batch_size(batch_size)
         items = list(items)
-        _, torch = _require_open_clip()
         self.load()
+        prepare = self.batch_preparer()
         parts = []
-        with torch.inference_mode():
-            for start in range(0, len(items), batch_size):
-                batch = items[start : start + batch_size]
-                if modality == "image":
-                    tensor = self.prepare_images(batch)
-                    out = self._model.encode_image(tensor.to(self.device))
-                else:
-                    tokens = self.prepare_texts(batch)
-                    out = self._model.encode_text(tokens.to(self.device))
-                parts.append(as_float32_rows(out, len(batch), self.name))
+        for start in range(0, len(items), batch_size):
+            batch = items[start : start + batch_size]
+            out = self.encode_prepared(modality, prepare(modality, batch))
+            parts.append(as_float32_rows(out, len(batch), self.name))
         if not parts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.concatenate(parts)
 
+    def batch_preparer(self) -> _Preparer:
+        """The CPU half of encoding, for loader workers: ``preparer(modality, items) -> tensor``.
+
+        A small picklable object holding only the image transform and the
+        tokenizer (not the model). :func:`amumo.embed` runs it in parallel
+        workers and feeds the results to :meth:`encode_prepared`.
+        """
+        self.load()
+        return _Preparer(self._preprocess, self._tokenizer)
+
+    def encode_prepared(self, modality: str, batch: Any) -> Any:
+        """The device half: a prepared batch (CPU tensor, pinned or not) → float32 tensor.
+
+        The batch is copied to the model's device without blocking, image
+        tensors are cast to the weights' dtype, and on CUDA the forward pass
+        runs under autocast in the chosen precision (fp16 / bf16). The result
+        stays on the device (so the next batch can be launched before this one
+        is read back); it is float32 whatever the precision.
+        """
+        _, torch = _require_open_clip()
+        model = self.load()._model
+        x = batch.to(self.device, non_blocking=True)
+        if x.is_floating_point():
+            x = x.to(self._weights_dtype(torch))
+        with torch.inference_mode(), self._autocast(torch):
+            out = model.encode_image(x) if modality == "image" else model.encode_text(x)
+        return out.float()
+
+    def _weights_dtype(self, torch: Any) -> Any:
+        """The dtype open_clip gave the input layers for this precision."""
+        if self.precision in ("fp16", "pure_fp16"):
+            return torch.float16
+        if self.precision in ("bf16", "pure_bf16"):
+            return torch.bfloat16
+        return torch.float32
+
+    def _autocast(self, torch: Any) -> Any:
+        kind = self.device.split(":")[0]
+        dtype = {"fp16": torch.float16, "amp": torch.float16, "pure_fp16": torch.float16,
+                 "bf16": torch.bfloat16, "amp_bf16": torch.bfloat16,
+                 "pure_bf16": torch.bfloat16}.get(self.precision)
+        if dtype is None or kind not in ("cuda", "cpu"):
+            return nullcontext()
+        if kind == "cpu" and self.precision not in ("amp", "amp_bf16"):
+            # fp16/bf16 weights on CPU: inputs are cast to the weights' dtype instead
+            return nullcontext()
+        return torch.autocast(kind, dtype=dtype)
+
     def prepare_images(self, images: Sequence[Any]) -> Any:
         """Preprocess images into one batch tensor (CPU)."""
+        return self.batch_preparer()("image", images)
+
+    def prepare_texts(self, texts: Sequence[Any]) -> Any:
+        """Tokenise texts into one batch tensor (captions longer than the context are cut)."""
+        return self.batch_preparer()("text", texts)
+
+
+class _Preparer:
+    """Image transform + tokenizer of an :class:`OpenCLIP` (no model), picklable for workers."""
+
+    def __init__(self, preprocess: Any, tokenizer: Any) -> None:
+        self.preprocess = preprocess
+        self.tokenizer = tokenizer
+
+    def __call__(self, modality: str, items: Sequence[Any]) -> Any:
+        if modality == "image":
+            return self.images(items)
+        return self.texts(items)
+
+    def images(self, images: Sequence[Any]) -> Any:
         from PIL import Image
 
         _, torch = _require_open_clip()
@@ -683,15 +794,14 @@ class OpenCLIP:
                 )
             if image.mode != "RGB":
                 image = image.convert("RGB")
-            tensors.append(self._preprocess(image))
+            tensors.append(self.preprocess(image))
         return torch.stack(tensors)
 
-    def prepare_texts(self, texts: Sequence[Any]) -> Any:
-        """Tokenise texts into one batch tensor (captions longer than the context are cut)."""
+    def texts(self, texts: Sequence[Any]) -> Any:
         for k, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"text {k} is a {type(text).__name__}; pass strings.")
-        return self._tokenizer(list(texts))
+        return self.tokenizer(list(texts))
 
 
 def _is_harmless_key(key: str) -> bool:
