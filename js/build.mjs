@@ -6,10 +6,32 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const widgets = ["comparer", "explorer", "heatmap", "preview", "scatter"];
+const widgets = ["comparer", "explorer", "gap_matrix", "heatmap", "preview", "scatter"];
+
+// regl-scatterplot and its dependencies have no side effects on import but do not say so
+// in their package.json; marking them lets widgets without a scatter (heatmap, comparer,
+// preview) leave the WebGL library out of their bundle.
+const WEBGL_PACKAGES = /^(regl-scatterplot|regl|regl-line|pub-sub-es|dom-2d-camera|gl-matrix|earcut|@flekschas\/utils)(\/|$)/;
+const pureWebgl = {
+  name: "pure-webgl-packages",
+  setup(build) {
+    build.onResolve({ filter: WEBGL_PACKAGES }, async (args) => {
+      if (args.pluginData === "pure") return undefined;
+      const result = await build.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: "pure",
+      });
+      if (result.errors.length) return { errors: result.errors };
+      return { path: result.path, sideEffects: false };
+    });
+  },
+};
 
 const options = {
   absWorkingDir: root,
+  plugins: [pureWebgl],
   entryPoints: [
     ...widgets.map((name) => ({ in: `js/widgets/${name}.js`, out: name })),
     { in: "js/css/amumo.css", out: "amumo" },

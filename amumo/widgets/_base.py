@@ -15,16 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
+import traitlets
 
 from amumo.widgets.export import HTMLExportMixin
 
-__all__ = ["AmumoWidget", "STATIC", "state_size", "blas_threads", "one_blas_thread"]
+__all__ = ["AmumoWidget", "JobCancelled", "STATIC", "state_size", "blas_threads", "one_blas_thread"]
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 #: Below this many pairs, background jobs run synchronously (results are instant anyway,
 #: and tests and notebooks see final values without waiting).
 SYNC_LIMIT = 1000
+
+
+class JobCancelled(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a cancellable job's ``compute(cancelled)`` once ``cancelled()`` is True."""
 
 
 #: BLAS threads used by widget computations. One: the updates are small matrix products
@@ -118,12 +123,23 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
 
     #: Set by subclasses: extra constructor keywords that are not traits.
     _extra_kwargs: tuple[str, ...] = ()
+    busy = traitlets.Dict(
+        help="What each view waits for while a background job runs, e.g. "
+        "{'metrics': 'computing…'}; empty when idle (read-only)."
+    ).tag(sync=True)
+    _outputs = ("busy",)
+    #: Set by subclasses and mixins: front-end request types (``{"type": name}``) served by
+    #: ``_on_<name>``. Only these are dispatched; ``_on_*`` observers are never reachable.
+    _requests: tuple[str, ...] = ()
 
     def __init__(self, **kwargs: Any) -> None:
         self._check_kwargs(kwargs)
         self._jobs: dict[str, threading.Thread] = {}
         self._job_generation: dict[str, int] = {}
         self._job_lock = threading.Lock()
+        self._status_lock = threading.Lock()
+        self._running: set[str] = set()
+        self._pending: dict[str, Callable[[], None]] = {}
         self.threaded = True
         super().__init__(**kwargs)
         self.on_msg(self._dispatch)
@@ -164,13 +180,28 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
                 )
 
     # ------------------------------------------------------------------ messages
+    @classmethod
+    def _request_types(cls) -> set[str]:
+        names: set[str] = set()
+        for klass in cls.__mro__:
+            names |= set(getattr(klass, "_requests", ()))
+        return names
+
     def _dispatch(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
         if not isinstance(content, dict) or "type" not in content:
             return
-        handler = getattr(self, f"_on_{content['type']}", None)
+        kind = content["type"]
         request_id = content.get("id")
+        allowed = self._request_types()
+        # An allow-list, not getattr on any name: {"type": "filter"} must not run the
+        # `_on_filter` trait observer.
+        handler = getattr(self, f"_on_{kind}", None) if kind in allowed else None
         if handler is None:
-            self._reply(request_id, {"error": f"unknown request {content['type']!r}"})
+            self._reply(
+                request_id,
+                {"error": f"unknown request {kind!r}; {type(self).__name__} serves "
+                          f"{sorted(allowed)}"},
+            )
             return
         try:
             with blas_threads():
@@ -194,18 +225,26 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
     def _run_job(
         self,
         name: str,
-        compute: Callable[[], Any],
+        compute: Callable[..., Any],
         done: Callable[[Any], None],
         *,
-        status: tuple[str, str] | None = None,
+        status: tuple[str, Any] | None = None,
         background: bool = True,
         error: Callable[[BaseException], None] | None = None,
+        cancellable: bool = False,
     ) -> None:
         """Run ``compute()`` (in a thread when ``background``), then ``done(result)``.
 
-        A newer job of the same ``name`` supersedes an older one: the older
-        result is dropped. ``status=(trait, text)`` shows ``text`` in that trait
-        while the job runs.
+        A newer job of the same ``name`` supersedes an older one: the older result is
+        dropped, and at most one job per name runs at a time. A request made while one
+        runs waits as the *pending* one, replacing any earlier pending request, so ten
+        quick clicks cost at most two computations, never ten. With ``cancellable``,
+        ``compute(cancelled)`` receives a function returning True once the job is
+        superseded; it may stop early (raise :class:`JobCancelled`).
+
+        ``status=(trait, text)`` shows ``text`` in that trait while the job is queued or
+        runs (cleared when the newest job has finished, after ``done``). For a Dict
+        trait such as ``busy``, ``text`` is a dict of keys to set and later remove.
         """
         with self._job_lock:
             generation = self._job_generation.get(name, 0) + 1
@@ -214,23 +253,29 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
         def current() -> bool:
             return self._job_generation.get(name) == generation
 
+        def cancelled() -> bool:
+            return not current()
+
         def finish(result: Any = None, exc: BaseException | None = None) -> None:
             if not current():
                 return
-            if status:
-                setattr(self, status[0], "")
-            if exc is not None:
-                if error is not None:
+            try:
+                if exc is not None:
+                    if error is None:
+                        raise exc
                     error(exc)
                 else:
-                    raise exc
-            else:
-                done(result)
+                    done(result)
+            finally:
+                if status and current():
+                    self._set_status(status, False)
 
-        compute = one_blas_thread(compute)
+        call = one_blas_thread((lambda: compute(cancelled)) if cancellable else compute)
         if not (background and self.threaded):
             try:
-                result = compute()
+                result = call()
+            except JobCancelled:
+                return
             except Exception as exc:
                 if error is None:
                     raise
@@ -239,20 +284,56 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
             finish(result)
             return
         if status:
-            setattr(self, status[0], status[1])
+            self._set_status(status, True)
 
         def target() -> None:
             try:
-                result = compute()
-            except Exception as exc:  # reported through `error` (a trait) in the widget
-                traceback.print_exc()
-                finish(exc=exc)
-                return
-            finish(result)
+                if current():  # a superseded pending job never starts
+                    try:
+                        result = call()
+                    except JobCancelled:
+                        pass
+                    except Exception as exc:  # reported through `error` (a trait)
+                        traceback.print_exc()
+                        finish(exc=exc)
+                    else:
+                        finish(result)
+            finally:
+                self._next_job(name)
 
+        with self._job_lock:
+            if name in self._running:
+                self._pending[name] = target  # replaces an older request still waiting
+                return
+            self._running.add(name)
+            self._start_thread(name, target)
+
+    def _start_thread(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=f"amumo-{name}", daemon=True)
         self._jobs[name] = thread
         thread.start()
+
+    def _next_job(self, name: str) -> None:
+        """A job of ``name`` ended: start the pending one, if any."""
+        with self._job_lock:
+            target = self._pending.pop(name, None)
+            if target is None:
+                self._running.discard(name)
+            else:
+                self._start_thread(name, target)
+
+    def _set_status(self, status: tuple[str, Any], on: bool) -> None:
+        trait, text = status
+        with self._status_lock:
+            value = getattr(self, trait)
+            if isinstance(value, dict):
+                keys = dict(text)
+                new = {**value, **keys} if on else {
+                    k: v for k, v in value.items() if k not in keys
+                }
+                setattr(self, trait, new)
+            else:
+                setattr(self, trait, text if on else "")
 
     def wait(self, timeout: float | None = 120.0) -> None:
         """Block until background computations (UMAP, t-SNE, clustering, metrics) finish.
@@ -267,10 +348,22 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
         TimeoutError
             If a job is still running after ``timeout``.
         """
-        for name, thread in list(self._jobs.items()):
-            thread.join(timeout)
-            if thread.is_alive():
-                raise TimeoutError(f"background job {name!r} still running after {timeout} s.")
+        while True:
+            with self._job_lock:
+                running = [(n, self._jobs[n]) for n in self._running if n in self._jobs]
+            if not running:
+                return
+            for name, thread in running:
+                thread.join(timeout)
+                if thread.is_alive():
+                    raise TimeoutError(
+                        f"background job {name!r} still running after {timeout} s."
+                    )
+            with self._job_lock:  # a pending job may have started when one ended
+                if all(self._jobs.get(n) is t for n, t in running) and not any(
+                    self._jobs[n].is_alive() for n, _ in running
+                ):
+                    self._running.difference_update(n for n, _ in running)
 
     def state_size(self) -> dict[str, int]:
         """Bytes sent to the browser for the current state (see :func:`state_size`)."""

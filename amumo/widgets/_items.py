@@ -23,7 +23,11 @@ from amumo.widgets._encode import (
 )
 from amumo.widgets._media import kind_by_name, media_kind, media_reply
 
-__all__ = ["ItemsMixin", "check_embeddings_arg", "check_dataset"]
+__all__ = ["ItemsMixin", "check_embeddings_arg", "check_dataset", "TEXTS_LIMIT"]
+
+#: Pairs up to which every pair's text is sent up front (hover shows it at once); above,
+#: texts are fetched for the hovered pair only (``{"type": "item"}`` requests).
+TEXTS_LIMIT = 50_000
 
 
 def check_embeddings_arg(emb: Any, argument: str = "emb") -> Embeddings:
@@ -186,7 +190,9 @@ class ItemsMixin(traitlets.HasTraits):
         self.modalities = list(self._base.modalities)
         self.n_pairs = len(ids)
         self.pair_ids = b"" if identity else i32_bytes(ids)
-        self.texts = texts_blob(self._pair_texts(ids))
+        # Captions of very many pairs would dominate what is sent (1M captions ~ 50 MB):
+        # above TEXTS_LIMIT the browser asks for the hovered pair's text instead.
+        self.texts = texts_blob(self._pair_texts(ids)) if len(ids) <= TEXTS_LIMIT else b""
         self.text_field = "" if self._text_column is None else str(self._text_column)
         self.kinds = dict(self._kinds)
         self.media = self._media_now()

@@ -9,17 +9,83 @@ is ``mean(x_I) · mean(x_J)``, so the overview is computed from ``P`` block mean
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from amumo.embeddings.container import Embeddings
 
-__all__ = ["display_rows", "block_edges", "pooled", "window", "auto_scale", "quantise"]
+__all__ = [
+    "DisplayRows", "display_rows", "block_edges", "pooled", "window", "auto_scale", "quantise",
+]
 
 
-def display_rows(emb: Embeddings, order: np.ndarray | None = None) -> np.ndarray:
-    """``(M·N, D)`` float32 rows: modality blocks in order, each block permuted by ``order``."""
-    blocks = [emb[m] if order is None else emb[m][order] for m in emb.modalities]
-    return np.ascontiguousarray(np.concatenate(blocks, axis=0), dtype=np.float32)
+class DisplayRows:
+    """The ``(M·N, D)`` rows of the matrix in display order, without copying them.
+
+    Modality blocks in order, each block permuted by ``order``; rows are gathered from
+    the embeddings (in RAM or memory-mapped) only when indexed, so a view of a million
+    pairs holds no second copy of its embeddings. Supports ``len``, ``shape``, ``dtype``
+    and indexing by an int, a slice or an integer array (returning float32 arrays).
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> emb = am.datasets.clip_coco500()
+    >>> rows = display_rows(emb, np.arange(500)[::-1])
+    >>> rows.shape
+    (1000, 512)
+    >>> bool(np.array_equal(rows[500], emb["text"][499]))
+    True
+    """
+
+    def __init__(self, emb: Embeddings, order: np.ndarray | None = None) -> None:
+        self._blocks = [emb[m] for m in emb.modalities]
+        self._order = None if order is None else np.asarray(order, dtype=np.int64)
+        self.n_pairs = len(emb)
+        self.shape = (len(self._blocks) * self.n_pairs, int(emb.dim))
+        self.dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _gather(self, index: np.ndarray) -> np.ndarray:
+        n = self.n_pairs
+        index = np.asarray(index, dtype=np.int64)
+        if index.size and (index.min() < 0 or index.max() >= self.shape[0]):
+            raise IndexError(f"row index outside 0..{self.shape[0] - 1}.")
+        block, pair = np.divmod(index, n)
+        if self._order is not None:
+            pair = self._order[pair]
+        out = np.empty((len(index), self.shape[1]), dtype=np.float32)
+        for k, rows in enumerate(self._blocks):
+            mask = block == k
+            if mask.any():
+                out[mask] = rows[pair[mask]]
+        return out
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        n = self.n_pairs
+        if isinstance(key, (int, np.integer)):
+            i = int(key) + (self.shape[0] if key < 0 else 0)
+            return self._gather(np.array([i]))[0]
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.shape[0])
+            if step == 1 and self._order is None and stop > start and start // n == (stop - 1) // n:
+                k = start // n  # inside one modality block: a view, no copy
+                return np.asarray(self._blocks[k][start - k * n : stop - k * n], dtype=np.float32)
+            return self._gather(np.arange(start, stop, step))
+        return self._gather(np.asarray(key))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self._gather(np.arange(self.shape[0]))
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def display_rows(emb: Embeddings, order: np.ndarray | None = None) -> DisplayRows:
+    """The ``(M·N, D)`` rows in display order (modality blocks, each permuted by ``order``),
+    as a lazy :class:`DisplayRows`: nothing is copied until rows are indexed."""
+    return DisplayRows(emb, order)
 
 
 def block_edges(n: int, size: int) -> np.ndarray:
@@ -31,16 +97,28 @@ def block_edges(n: int, size: int) -> np.ndarray:
     return (np.arange(p + 1, dtype=np.int64) * n) // p
 
 
-def pooled(rows: np.ndarray, size: int) -> np.ndarray:
-    """Mean similarity of every block pair: ``(P, P)`` float32, ``P = min(n, size)``."""
+def pooled(rows: np.ndarray | DisplayRows, size: int, chunk: int = 8192) -> np.ndarray:
+    """Mean similarity of every block pair: ``(P, P)`` float32, ``P = min(n, size)``.
+
+    Above ``size`` rows the block sums are accumulated in float64 ``chunk`` rows at a
+    time, so memory stays ``O(chunk·D + P·D)`` whatever ``n`` (no float64 copy of the
+    rows, no ``n × n`` matrix)."""
     n = rows.shape[0]
     if n <= size:
-        sim = rows @ rows.T
+        dense = np.asarray(rows[0:n], dtype=np.float32)
+        sim = dense @ dense.T
         np.clip(sim, -1.0, 1.0, out=sim)
         np.fill_diagonal(sim, 1.0)
         return sim.astype(np.float32, copy=False)
     edges = block_edges(n, size)
-    sums = np.add.reduceat(rows.astype(np.float64), edges[:-1], axis=0)
+    sums = np.zeros((len(edges) - 1, rows.shape[1]), dtype=np.float64)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        block = np.asarray(rows[start:stop], dtype=np.float64)
+        first = int(np.searchsorted(edges, start, side="right")) - 1
+        last = int(np.searchsorted(edges, stop - 1, side="right")) - 1
+        local = np.maximum(edges[first : last + 1], start) - start
+        sums[first : last + 1] += np.add.reduceat(block, local, axis=0)
     means = sums / np.diff(edges)[:, None]
     out = (means @ means.T).astype(np.float32)
     np.clip(out, -1.0, 1.0, out=out)
@@ -61,13 +139,20 @@ def window(rows: np.ndarray, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
     return block.astype(np.float32, copy=False)
 
 
-def auto_scale(overview: np.ndarray, rows: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """Colour range: from the smallest value seen (overview and exact rows of a seeded
-    sample of 256 items, floored to 0.05) up to 1 (the diagonal)."""
+def auto_scale(
+    overview: np.ndarray, rows: np.ndarray, seed: int = 0, max_columns: int = 4096
+) -> tuple[float, float]:
+    """Colour range: from the smallest value seen (overview, and exact cells of a seeded
+    sample of 256 rows against at most ``max_columns`` seeded columns, floored to 0.05)
+    up to 1 (the diagonal). Cost ``O(256 · max_columns · D)`` whatever ``n``: it runs on
+    every λ step, since the range follows the shown data."""
     n = rows.shape[0]
     rng = np.random.default_rng(seed)
     sample = rows[np.sort(rng.choice(n, size=min(n, 256), replace=False))]
-    low = min(float(overview.min()), float((sample @ rows.T).min()))
+    columns = np.asarray(rows[0:n]) if n <= max_columns else rows[
+        np.sort(rng.choice(n, size=max_columns, replace=False))
+    ]
+    low = min(float(overview.min()), float((sample @ columns.T).min()))
     lo = np.floor(max(-1.0, low) / 0.05) * 0.05
     return float(min(lo, 0.95)), 1.0
 

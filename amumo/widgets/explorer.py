@@ -8,36 +8,61 @@ vector (Liang et al., NeurIPS 2022) with :func:`amumo.shift` /
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import traitlets
 
-from amumo.analysis import close_gap, gap_distance, paired_cosine, recall_at_k, shift
+from amumo.analysis import (
+    centroid_cosine,
+    gap_distance,
+    l2i,
+    paired_cosine,
+    recall_at_k,
+    rmg,
+)
 from amumo.analysis.losses import info_nce
 from amumo.embeddings.container import Embeddings
-from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread
+from amumo.widgets._base import (
+    STATIC,
+    SYNC_LIMIT,
+    AmumoWidget,
+    JobCancelled,
+    blas_threads,
+    one_blas_thread,
+)
+from amumo.widgets._gap_pair import GapPairMixin, pair_matrix
 from amumo.widgets._items import ItemsMixin, check_dataset, check_embeddings_arg
 from amumo.widgets.heatmap import HeatmapMixin
 from amumo.widgets.scatter import ScatterMixin
+from amumo.widgets.science import ScienceMixin
 
 __all__ = ["Explorer", "gap_metrics"]
 
 NO_AUGMENTATION = "none"
+#: Above this many pairs a gap shift / mitigation redraws in a background job ("views"),
+#: superseding an older request, while the views say "updating…".
+VIEWS_SYNC_LIMIT = 10_000
 #: Base pairs augmented when an augmentation is picked (each at every level).
 AUGMENT_ITEMS = 20
 
 
-def gap_metrics(emb: Embeddings, temperature: float = 0.01) -> dict[str, float]:
-    """The numbers of the metrics panel (all from :mod:`amumo.analysis`)."""
-    a, b = emb.modalities[0], emb.modalities[1]
+def gap_metrics(
+    emb: Embeddings, temperature: float = 0.01, a: str | None = None, b: str | None = None
+) -> dict[str, float]:
+    """The numbers of the metrics panel for modalities ``a``, ``b`` (default the first
+    two), all from :mod:`amumo.analysis`."""
+    a, b = emb.pair_modalities(a, b)
     return {
         "gap_distance": gap_distance(emb, a, b),
         "info_nce": info_nce(emb, temperature, a, b),
         f"recall@1:{a}->{b}": recall_at_k(emb, 1, a, b)[1],
         f"recall@1:{b}->{a}": recall_at_k(emb, 1, b, a)[1],
         "paired_cosine": paired_cosine(emb, a, b),
+        "rmg": rmg(emb, a, b),
+        "l2i": l2i(emb, a, b),
+        "centroid_cosine": centroid_cosine(emb, a, b),
     }
 
 
@@ -51,6 +76,12 @@ def _metric_rows(
             return f"InfoNCE τ={temperature:g}", "lower", "symmetric contrastive loss"
         if key == "paired_cosine":
             return "paired cosine", "higher", "mean cos(a_i, b_i)"
+        if key == "rmg":
+            return "RMG", None, "relative modality gap (Schrodi et al., ICLR 2025)"
+        if key == "l2i":
+            return "L2I", None, "mean ‖a_i − b_i‖ over pairs"
+        if key == "centroid_cosine":
+            return "centroid cosine", None, "cos(mean(a), mean(b))"
         direction = key.split(":", 1)[1].replace("->", "→")
         return f"R@1 {direction}", "higher", "fraction whose pair ranks first"
 
@@ -64,7 +95,7 @@ def _metric_rows(
     return rows
 
 
-class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
+class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
     """The composed modality-gap explorer.
 
     One widget renders the similarity heatmap, the projection scatter, item
@@ -95,6 +126,9 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
 
     Traits
     ------
+    gap_pair : list of two str, default [] (the first two modalities)
+        With more than two modalities: the pair ``[a, b]`` the metrics panel, ``lam``
+        and ``closed`` act on; the panel also shows the M × M gap matrix.
     closed : bool, default False
         Close the gap (:func:`amumo.close_gap`, remaining gap < 1e-3).
     lam : float, default 0.0
@@ -105,6 +139,14 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
     augmentation : str, default "none"
     filter_text : str, filter_mode : {"any", "all"}
         Keep pairs whose text contains any / all of the words (case-insensitive).
+    mitigation : {"shift", "center", "standardize"}, default "shift"
+        Gap remedy shown (:func:`amumo.mitigate`); "shift" uses ``lam``.
+    strength : float, default 1.0
+        Strength of "center" / "standardize" in [0, 1].
+    retrieval_k : int, default 5
+        Neighbours listed in the retrieval panel for the hovered item.
+    failures, calibration : dict (read-only)
+        Worst failed retrievals and cosine histograms of the shown pairs.
     temperature : float, default 0.01
         Temperature of the InfoNCE loss in the metrics panel.
     metrics : dict (read-only)
@@ -376,11 +418,41 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
     @one_blas_thread
     def _shift(self) -> None:
         base = self._base
-        self._emb = close_gap(base) if self.closed else shift(base, self.lam)
+        self._emb = self._mitigated(base)  # closed / shift by lam / center / standardize
 
     def _shift_and_update(self) -> None:
-        self._shift()
-        self._update_views()
+        """Shift (or mitigate) and redraw. Above ``VIEWS_SYNC_LIMIT`` pairs this is a
+        background job: the views show "updating…" over the old picture, the metrics go
+        stale (greyed), and a newer request (a second click, a slider step) supersedes a
+        running one instead of queueing behind it (:meth:`AmumoWidget._run_job`)."""
+        if len(self._base) <= VIEWS_SYNC_LIMIT or not self.threaded:
+            self._shift()
+            self._update_views()
+            return
+        base = self._base
+
+        def compute(cancelled: Callable[[], bool]) -> Embeddings:
+            with blas_threads():
+                emb = self._mitigated(base)
+            if cancelled():
+                raise JobCancelled
+            return emb
+
+        def done(emb: Embeddings) -> None:
+            if self._base is not base:
+                return
+            self._emb = emb
+            self._update_views()
+
+        def fail(err: BaseException) -> None:
+            self.error = f"updating the views failed: {err}"
+
+        if self.metrics:
+            self.metrics = {**self.metrics, "pending": True}
+        self._run_job(
+            "views", compute, done, error=fail, cancellable=True,
+            status=("busy", {"heatmap": "updating…", "scatter": "updating…"}),
+        )
 
     @one_blas_thread
     def _update_views(self) -> None:
@@ -389,27 +461,34 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
             self._update_projection()
             self._update_colors()
             self._update_metrics()
+            self._update_science()  # failed retrievals + calibration (widgets/science.py)
 
     def _update_metrics(self) -> None:
         base, current, temperature = self._base, self._emb, self.temperature
         before = getattr(self, "_before", None)
+        ma, mb = self._gap_pair_now()
 
         def compute() -> tuple[dict, dict]:
-            b = before if before is not None else gap_metrics(base, temperature)
-            a = b if current is base else gap_metrics(current, temperature)
+            b = before if before is not None else gap_metrics(base, temperature, ma, mb)
+            a = b if current is base else gap_metrics(current, temperature, ma, mb)
             return b, a
 
         def done(result: tuple[dict, dict]) -> None:
             b, a = result
+            pair_info = pair_matrix(base, current, ma, mb)
             if self._base is base:
                 self._before = b
-            note = "after closing the gap" if self.closed else f"after shifting by λ = {self.lam:g}"
+            note = self._mitigation_note()
             self.metrics = {
                 "rows": _metric_rows(b, a, temperature),
                 "pending": False,
                 "temperature": temperature,
                 "note": "" if current is base else f"now = {note}",
+                **pair_info,
+                "selection": {},
             }
+            if self.selected:
+                self._update_selection_metrics()
 
         def fail(err: BaseException) -> None:
             self.error = f"metrics failed: {err}"
@@ -417,12 +496,17 @@ class Explorer(HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
         background = len(base) > SYNC_LIMIT
         if background and self.metrics:
             self.metrics = {**self.metrics, "pending": True}
-        self._run_job("metrics", compute, done, background=background, error=fail)
+        self._run_job(
+            "metrics", compute, done, background=background, error=fail,
+            status=("busy", {"metrics": "computing…"}),
+        )
 
     # ------------------------------------------------------------------ observers
     @traitlets.observe("closed", "lam")
     def _on_gap(self, change: dict) -> None:
-        if not self._ready or (change["name"] == "lam" and self.closed):
+        if not self._ready or (
+            change["name"] == "lam" and (self.closed or self.mitigation != "shift")
+        ):
             return
         try:
             self._shift_and_update()

@@ -6,6 +6,8 @@
 // [0, M·N) is modality floor(p / N) and, inside that block, the pair order[p % N].
 
 import { lut, paintCodes, paintValues, cssColor } from "./colormaps.js";
+import { drawClusterNames } from "./cluster_names.js";
+import { ClickGate } from "./clicks.js";
 import { h, sizeCanvas, niceTicks, tickDigits, fmt, debounce, now, placeTip } from "./util.js";
 
 const TOP = 28;
@@ -29,7 +31,8 @@ export class HeatmapView {
     this.overlay = h("canvas", { class: "amumo-overlay" });
     this.tooltip = h("div", { class: "amumo-tooltip", hidden: true });
     this.status = h("div", { class: "amumo-statusline" });
-    this.stage.append(this.base, this.overlay, this.tooltip);
+    this.busy = h("div", { class: "amumo-busy", hidden: true });
+    this.stage.append(this.base, this.overlay, this.tooltip, this.busy);
     this.root.append(this.stage, this.status);
     host.append(this.root);
     this.data = null;
@@ -43,14 +46,23 @@ export class HeatmapView {
     this.side = 300;
     this.ovCanvas = document.createElement("canvas");
     this.requestDetail = debounce(() => this._requestDetail(), 120);
+    this.clicks = new ClickGate();
     this._bindPointer();
     this.resizeObserver = new ResizeObserver(() => this.layout());
     this.resizeObserver.observe(this.root);
   }
 
+  /** Show what the view waits for (e.g. "updating…") over the stale picture; "" hides it. */
+  setBusy(text) {
+    this.busy.hidden = !text;
+    this.busy.textContent = text || "";
+    this.root.dataset.busy = text ? "true" : "false";
+  }
+
   dispose() {
     this.resizeObserver.disconnect();
     this.requestDetail.cancel();
+    this.clicks.dispose();
   }
 
   /** Replace the data; keeps the zoom window when the matrix size is unchanged. */
@@ -215,14 +227,66 @@ export class HeatmapView {
     ctx.strokeRect(LEFT - 0.5, TOP - 0.5, S + 1, S + 1);
     this._drawLabels(ctx);
     this._drawColorbar(ctx);
+    this._drawTicks(ctx);
     const zoom = d.n / span;
     const r0 = Math.floor(y0), c0 = Math.floor(x0);
+    const r1 = Math.min(d.n, Math.ceil(y0 + span)) - 1, c1 = Math.min(d.n, Math.ceil(x0 + span)) - 1;
+    // Pair ids (as in the tooltip), not positions in the (possibly clustered) order.
     this.status.textContent =
       zoom > 1.01
-        ? `zoom ${zoom.toFixed(1)}× · rows ${r0}–${Math.ceil(y0 + span) - 1}, cols ${c0}–${Math.ceil(x0 + span) - 1}` +
+        ? `zoom ${zoom.toFixed(1)}× · rows ${this._rangeLabel(r0, r1)} · cols ${this._rangeLabel(c0, c1)}` +
           (this.detail ? " · exact" : d.size < d.n ? " · overview" : "")
         : `${d.n.toLocaleString()} × ${d.n.toLocaleString()} items` + (d.size < d.n ? ` · overview ${d.size}² (block means)` : "");
     this.drawOverlay();
+  }
+
+  /** Pair id of position p (what the tooltip shows). */
+  pairId(p) {
+    const info = this.describe(p);
+    return this.data.pairIds ? this.data.pairIds[info.pair] : info.pair;
+  }
+
+  /** "image #12 … #87" for positions p0..p1 (pair ids, first and last shown). */
+  _rangeLabel(p0, p1) {
+    const a = this.describe(p0), b = this.describe(p1);
+    const tail = a.m === b.m ? `#${this.pairId(p1)}` : `${b.modality} #${this.pairId(p1)}`;
+    return p0 === p1 ? `${a.modality} #${this.pairId(p0)}` : `${a.modality} #${this.pairId(p0)} … ${tail}`;
+  }
+
+  /** Cells at least this wide get pair-id tick labels (every k-th when they would overlap). */
+  _tickMode() {
+    return this.data && this.side / this.win.span >= 6;
+  }
+
+  _drawTicks(ctx) {
+    if (!this._tickMode()) return;
+    const d = this.data;
+    const { x0, y0, span } = this.win;
+    const cell = this.side / span;
+    const first = (v) => Math.max(0, Math.floor(v));
+    const last = (v) => Math.min(d.n, Math.ceil(v + span)) - 1;
+    ctx.save();
+    ctx.fillStyle = "#4b5563";
+    ctx.font = "8.5px system-ui, -apple-system, 'Segoe UI', sans-serif";
+    const colStep = Math.max(1, Math.ceil(30 / cell));
+    ctx.textAlign = "center";
+    ctx.textBaseline = "alphabetic";
+    for (let c = first(x0); c <= last(x0); c++) {
+      if (c % colStep) continue;
+      const [x] = this.toScreen(c + 0.5, 0);
+      if (x < LEFT || x > LEFT + this.side) continue;
+      ctx.fillText(String(this.pairId(c)), x, TOP - 3);
+    }
+    const rowStep = Math.max(1, Math.ceil(11 / cell));
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    for (let r = first(y0); r <= last(y0); r++) {
+      if (r % rowStep) continue;
+      const [, y] = this.toScreen(0, r + 0.5);
+      if (y < TOP || y > TOP + this.side) continue;
+      ctx.fillText(String(this.pairId(r)), LEFT - 2, y);
+    }
+    ctx.restore();
   }
 
   _drawSeparators(ctx) {
@@ -278,12 +342,16 @@ export class HeatmapView {
       }
     }
     ctx.setLineDash([]);
+    drawClusterNames(ctx, this, d, edges, [LEFT, TOP, this.side]);
   }
 
   _drawLabels(ctx) {
     const d = this.data;
+    // With pair-id ticks (zoomed in) the modality names move to the outer edge, smaller.
+    const ticks = this._tickMode();
+    const top = ticks ? 7 : TOP / 2, left = ticks ? 5 : LEFT / 2;
     ctx.fillStyle = "#374151";
-    ctx.font = "600 12px system-ui, -apple-system, 'Segoe UI', sans-serif";
+    ctx.font = ticks ? "600 9.5px system-ui, -apple-system, 'Segoe UI', sans-serif" : "600 12px system-ui, -apple-system, 'Segoe UI', sans-serif";
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
     for (let m = 0; m < d.M; m++) {
@@ -291,13 +359,13 @@ export class HeatmapView {
       const [xb] = this.toScreen((m + 1) * d.N, 0);
       const a = Math.max(LEFT, xa), b = Math.min(LEFT + this.side, xb);
       const label = d.modalities[m];
-      if (b - a >= 24) ctx.fillText(label, (a + b) / 2, TOP / 2);
+      if (b - a >= 24) ctx.fillText(label, (a + b) / 2, top);
       ctx.save();
       const [, ya] = this.toScreen(0, m * d.N);
       const [, yb] = this.toScreen(0, (m + 1) * d.N);
       const c = Math.max(TOP, ya), e = Math.min(TOP + this.side, yb);
       if (e - c >= 24) {
-        ctx.translate(LEFT / 2, (c + e) / 2);
+        ctx.translate(left, (c + e) / 2);
         ctx.rotate(-Math.PI / 2);
         ctx.fillText(label, 0, 0);
       }
@@ -537,7 +605,9 @@ export class HeatmapView {
       const [x, y] = this.toItems(px, py);
       const r = Math.min(this.data.n - 1, Math.floor(y));
       const c = Math.min(this.data.n - 1, Math.floor(x));
-      if (this.opts.onClick) this.opts.onClick({ row: this.describe(r), col: this.describe(c), shift: event.shiftKey });
+      const info = { row: this.describe(r), col: this.describe(c), shift: event.shiftKey };
+      // Deferred: the first two clicks of a double-click (reset zoom) select nothing.
+      if (this.opts.onClick) this.clicks.click(() => this.opts.onClick(info));
     });
     target.addEventListener(
       "wheel",
@@ -552,7 +622,10 @@ export class HeatmapView {
       },
       { passive: false },
     );
-    target.addEventListener("dblclick", () => this.resetZoom());
+    target.addEventListener("dblclick", () => {
+      this.clicks.dblclick();
+      this.resetZoom();
+    });
   }
 
   _leave() {

@@ -275,6 +275,10 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
   unbind.push(bind(model, "cluster_method", method));
   unbind.push(bind(model, "cluster_k", k, { parse: (v) => Math.max(1, parseInt(v || "1", 10)) }));
   unbind.push(bind(model, "colormap", cmap));
+  // Colour range: follows the shown data unless locked (kernel trait `scale_locked`).
+  const lock = h("input", { type: "checkbox", class: "amumo-scale-lock" });
+  const hasLock = model.get("scale_locked") !== undefined && model.get("scale_locked") !== null;
+  if (hasLock) unbind.push(bind(model, "scale_locked", lock, { kind: "checked" }));
   const clusterBy = clusterBySelect(model);
   unbind.push(clusterBy.dispose);
   const status = h("span", { class: "amumo-chip amumo-busy-chip", hidden: true });
@@ -293,15 +297,22 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
       clusterBy.el,
       labelled("k", k, "number of clusters whose boundaries are drawn"),
       cmap,
+      hasLock
+        ? h("label", { class: "amumo-switch", title: "Lock the colour range: keep it while λ, close the gap or the filter change (off: the range follows the shown data)" }, lock, h("span", { text: "lock range" }))
+        : null,
     ],
   );
   const view = new HeatmapView(p.body, {
     onHover: (info) => hub.cellHover(info, view),
     onClick: ({ row, col, shift }) => {
+      const before = [...view.selectedPairs];
       const next = new Set(shift ? view.selectedPairs : []);
       next.add(row.pair);
       next.add(col.pair);
-      hub.applySelection([...next].sort((a, b) => a - b), view);
+      const pairs = [...next].sort((a, b) => a - b);
+      view.setSelection(pairs); // the hub skips the source view; shift-click adds to this
+      hub.applySelection(pairs, view);
+      return () => hub.applySelection(before, undefined); // undo (a slow double-click)
     },
     requestWindow: requestWindow(rpc),
     requestCell: requestCell(rpc),
@@ -312,6 +323,7 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
     const text = model.get("cluster_status");
     status.hidden = !text;
     status.textContent = text || "";
+    if (view.setBusy) view.setBusy((model.get("busy") || {}).heatmap || "");
     method.disabled = !model.get("cluster");
     k.disabled = !model.get("cluster");
   };
@@ -319,6 +331,7 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
   const refresh = () => view.setData(heatmapData(model, items));
   model.on("change:cluster_status", syncStatus);
   model.on("change:cluster", syncStatus);
+  model.on("change:busy", syncStatus);
   return {
     root: p.root,
     view,
@@ -328,6 +341,7 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
       unbind.forEach((f) => f());
       model.off("change:cluster_status", syncStatus);
       model.off("change:cluster", syncStatus);
+      model.off("change:busy", syncStatus);
       view.dispose();
     },
   };
@@ -337,7 +351,7 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
 export function scatterPanel(model, rpc, hub, items, opts = {}) {
   const unbind = [];
   const projection = h("select", { class: "amumo-projection" });
-  setOptions(projection, (model.get("projections") || ["pca"]).map((m) => [m, m.toUpperCase().replace("TSNE", "t-SNE")]));
+  setOptions(projection, (model.get("projections") || ["pca"]).map((m) => [m, m === "gap" ? "gap axis" : m.toUpperCase().replace("TSNE", "t-SNE")]));
   const xc = h("select", { class: "amumo-x-component" });
   const yc = h("select", { class: "amumo-y-component" });
   const colorBy = h("select", { class: "amumo-color-by" });
@@ -345,7 +359,8 @@ export function scatterPanel(model, rpc, hub, items, opts = {}) {
   const syncOptions = () => {
     const count = model.get("n_components") || 2;
     const prefix = (model.get("axis_prefix") || "PC").trim();
-    const opt = Array.from({ length: count }, (_, i) => [String(i), `${prefix} ${i + 1}`]);
+    const name = (i) => (prefix !== "gap" ? `${prefix} ${i + 1}` : i === 0 ? "gap axis" : `PC ${i} ⊥ Δ`);
+    const opt = Array.from({ length: count }, (_, i) => [String(i), name(i)]);
     setOptions(xc, opt, String(model.get("x_component")));
     setOptions(yc, opt, String(model.get("y_component")));
     setOptions(colorBy, (model.get("color_options") || ["modality"]).map((c) => [c, c]), model.get("color_by"));
@@ -382,12 +397,15 @@ export function scatterPanel(model, rpc, hub, items, opts = {}) {
   const view = new ScatterView(p.body, {
     onHover: (info) => (info ? hub.pairHover(info, view) : hub.clearHover(view)),
     onSelect: (pairs) => hub.applySelection(pairs, view),
+    // Above the kernel's TEXTS_LIMIT no texts are sent: the tooltip asks for the hovered one.
+    fetchText: (pair) => fetchItem(rpc, items)(pair, null).then((r) => (r.fields && items.textField ? String(r.fields[items.textField] ?? "") : "")),
     maxSide: opts.maxSide,
   });
   setMode("box");
   hub.scatters.push(view);
-  const syncBusy = () => view.setBusy(model.get("projection_status"));
+  const syncBusy = () => view.setBusy(model.get("projection_status") || (model.get("busy") || {}).scatter || "");
   syncBusy();
+  model.on("change:busy", syncBusy);
   const refresh = () => view.setData(scatterData(model, items));
   model.on("change:projection_status", syncBusy);
   model.on("change:n_components", syncOptions);
@@ -401,6 +419,7 @@ export function scatterPanel(model, rpc, hub, items, opts = {}) {
     dispose() {
       unbind.forEach((f) => f());
       model.off("change:projection_status", syncBusy);
+      model.off("change:busy", syncBusy);
       model.off("change:n_components", syncOptions);
       model.off("change:color_options", syncOptions);
       model.off("change:axis_prefix", syncOptions);

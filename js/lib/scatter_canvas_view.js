@@ -1,4 +1,4 @@
-// ScatterView: a 2-D projection of every item, a line per pair, hover, box/lasso selection.
+// CanvasScatterView (fallback when WebGL is unavailable): a 2-D projection of every item, a line per pair, hover, box/lasso selection.
 //
 // Canvas 2D with pre-rendered point sprites (one drawImage per point) so 10,000 points
 // draw in a few milliseconds; a separate overlay canvas holds hover highlights and the
@@ -10,7 +10,7 @@ import { h, sizeCanvas, niceTicks, tickDigits, fmt, now, placeTip } from "./util
 const PAD = { left: 44, right: 12, top: 12, bottom: 34 };
 const HIT_RADIUS = 9;
 
-export class ScatterView {
+export class CanvasScatterView {
   /**
    * @param {HTMLElement} host
    * @param {object} opts {onHover(info|null), onSelect(pairs:number[]), maxSide, minSide}

@@ -1,7 +1,9 @@
 // Explorer: controls + heatmap + scatter + preview + metrics in one widget, linked in the browser.
 import { mount } from "../lib/mount.js";
 import { heatmapPanel, scatterPanel, previewPanel } from "../lib/panels.js";
+import { pairPicker, metricsGapMatrix } from "../lib/gap_pair.js";
 import { h, bind, setOptions, throttle, debounce, fmt } from "../lib/util.js";
+import { mitigationPicker, retrievalPanel, calibrationPanel } from "../lib/science_view.js";
 
 function controls(model) {
   const unbind = [];
@@ -25,12 +27,18 @@ function controls(model) {
     setOptions(augPick, augs.map((n) => [n, n]), model.get("augmentation"));
     augPick.parentElement && (augPick.parentElement.hidden = augs.length < 2);
   };
+  // The slider is λ for "shift" and the strength (0…1) of "center" / "standardize".
+  const isShift = () => (model.get("mitigation") || "shift") === "shift";
+  const sliderText = (v) => (isShift() ? `λ = ${fmt(v, 2)}` : `strength ${fmt(v, 2)}`);
   const syncLam = () => {
-    const lam = model.get("lam");
-    if (document.activeElement !== slider) slider.value = String(lam);
+    const shiftMode = isShift();
+    slider.min = String(shiftMode ? lo : 0);
+    slider.max = String(shiftMode ? hi : 1);
+    const value = shiftMode ? model.get("lam") : model.get("strength");
+    if (document.activeElement !== slider) slider.value = String(value);
     const isClosed = model.get("closed");
     slider.disabled = isClosed;
-    lamValue.textContent = isClosed ? "closed" : `λ = ${fmt(lam, 2)}`;
+    lamValue.textContent = isClosed ? "closed" : sliderText(value);
   };
   const syncCount = () => {
     const n = model.get("n_pairs"), total = model.get("n_total");
@@ -46,10 +54,14 @@ function controls(model) {
     model.set("lam", value);
     model.save_changes();
   }, 150);
+  const sendStrength = throttle((value) => {
+    model.set("strength", value);
+    model.save_changes();
+  }, 150);
   slider.addEventListener("input", () => {
     const value = Number(slider.value);
-    lamValue.textContent = `λ = ${fmt(value, 2)}`;
-    sendLam(value);
+    lamValue.textContent = sliderText(value);
+    (isShift() ? sendLam : sendStrength)(value);
   });
   const sendFilter = debounce(() => {
     model.set("filter_text", filter.value);
@@ -67,15 +79,21 @@ function controls(model) {
   unbind.push(bind(model, "closed", closed, { kind: "checked" }));
   unbind.push(bind(model, "filter_mode", filterMode));
 
+  const pairPick = pairPicker(model);
+  unbind.push(pairPick.dispose);
+  const remedy = mitigationPicker(model);
+  unbind.push(remedy.dispose);
   const bar = h("div", { class: "amumo-controls" },
     h("label", { class: "amumo-field" }, h("span", { text: "model" }), modelPick),
     h("label", { class: "amumo-field" }, h("span", { text: "augmentation" }), augPick),
+    pairPick.el,
     h("div", { class: "amumo-gap-controls" },
+      remedy.el,
       h("label", { class: "amumo-switch amumo-switch-strong", title: "Shift both modalities along the gap vector until it is closed" }, closed, h("span", { text: "close the gap" })),
       h("label", { class: "amumo-field amumo-lam-field", title: "Shift λ: each modality moves λ/2 of the gap toward the other" }, slider, lamValue)),
     h("div", { class: "amumo-filter-box" }, filter, filterMode, count),
     status);
-  const events = { model_names: syncPickers, model_name: syncPickers, augmentations: syncPickers, augmentation: syncPickers, lam: syncLam, closed: syncLam, n_pairs: syncCount, n_total: syncCount, status: syncStatus };
+  const events = { model_names: syncPickers, model_name: syncPickers, augmentations: syncPickers, augmentation: syncPickers, lam: syncLam, closed: syncLam, mitigation: syncLam, strength: syncLam, n_pairs: syncCount, n_total: syncCount, status: syncStatus };
   for (const [name, fn] of Object.entries(events)) model.on(`change:${name}`, fn);
   unbind.push(() => Object.entries(events).forEach(([name, fn]) => model.off(`change:${name}`, fn)));
   queueMicrotask(syncPickers);
@@ -87,17 +105,29 @@ function controls(model) {
 }
 
 function metricsPanel(model) {
+  const matrixBox = h("div", { class: "amumo-gap-matrix-box" });
+  const pairChip = h("span", { class: "amumo-chip amumo-pair-chip", hidden: true });
   const table = h("table", { class: "amumo-metrics-table" });
   const note = h("div", { class: "amumo-metrics-note" });
+  const busyChip = h("span", { class: "amumo-chip amumo-busy-chip amumo-metrics-busy", hidden: true });
   const root = h("section", { class: "amumo-panel amumo-metrics-panel" },
-    h("div", { class: "amumo-panel-head" }, h("span", { class: "amumo-panel-title", text: "Metrics" })),
-    h("div", { class: "amumo-panel-body" }, table, note));
+    h("div", { class: "amumo-panel-head" }, h("span", { class: "amumo-panel-title", text: "Metrics" }), busyChip, pairChip),
+    h("div", { class: "amumo-panel-body" }, table, note, matrixBox));
   const refresh = () => {
     const m = model.get("metrics") || {};
     const rows = m.rows || [];
-    root.dataset.pending = m.pending ? "true" : "false";
+    // Never silent: while newer numbers compute, the old ones stay, greyed, under a busy chip.
+    const busy = (model.get("busy") || {}).metrics || (m.pending ? "computing…" : "");
+    root.dataset.pending = m.pending || busy ? "true" : "false";
+    root.classList.toggle("amumo-stale", !!(m.pending || busy));
+    busyChip.hidden = !busy;
+    busyChip.textContent = busy || "";
+    const sel = m.selection && m.selection.n ? m.selection : null; // metrics of the selected pairs
+    const selCell = (row) => (sel ? [h("td", { class: "amumo-metric amumo-metric-selection", "data-metric": row.key, "data-value": sel[row.key] ?? "", text: sel[row.key] === undefined ? "" : fmt(sel[row.key], row.digits ?? 3) })] : []);
+    root.dataset.selection = sel ? String(sel.n) : "0";
     table.replaceChildren(
-      h("thead", {}, h("tr", {}, h("th", { text: "" }), h("th", { text: "before" }), h("th", { text: "now" }))),
+      h("thead", {}, h("tr", {}, h("th", { text: "" }), h("th", { text: "before" }), h("th", { text: "now" }),
+        ...(sel ? [h("th", { text: `selected (${sel.n})`, title: "the selected pairs, now; retrieval among them only" })] : []))),
       h("tbody", {}, ...rows.map((row) => {
         const delta = row.after - row.before;
         const better = row.better === "lower" ? delta < -1e-9 : row.better === "higher" ? delta > 1e-9 : false;
@@ -105,11 +135,16 @@ function metricsPanel(model) {
         return h("tr", { "data-metric": row.key },
           h("th", { text: row.label, title: row.help || "" }),
           h("td", { class: "amumo-metric amumo-metric-before", "data-metric": row.key, "data-value": row.before, text: fmt(row.before, row.digits ?? 3) }),
-          h("td", { class: `amumo-metric amumo-metric-after${better ? " amumo-better" : worse ? " amumo-worse" : ""}`, "data-metric": row.key, "data-value": row.after, text: m.pending ? "…" : fmt(row.after, row.digits ?? 3) }));
+          h("td", { class: `amumo-metric amumo-metric-after${better ? " amumo-better" : worse ? " amumo-worse" : ""}`, "data-metric": row.key, "data-value": row.after, text: fmt(row.after, row.digits ?? 3) }),
+          ...selCell(row));
       })));
     note.textContent = m.note || "";
+    const matrix = metricsGapMatrix(model);
+    pairChip.hidden = !matrix;
+    pairChip.textContent = m.pair ? `${m.pair[0]}–${m.pair[1]}` : "";
+    matrixBox.replaceChildren(...(matrix ? [matrix] : []));
   };
-  return { root, refresh, traits: ["metrics"], dispose() {} };
+  return { root, refresh, traits: ["metrics", "busy"], dispose() {} };
 }
 
 export default {
@@ -128,9 +163,12 @@ export default {
       const pp = previewPanel(model, rpc, hub, items);
       const mp = metricsPanel(model);
       const grid = h("div", { class: "amumo-grid" }, hp.root, sp.root, h("div", { class: "amumo-side" }, pp.root, mp.root));
-      root.append(bar.bar, error, grid);
+      const rp = retrievalPanel(model, rpc, hub, items);
+      const cp = calibrationPanel(model);
+      const science = h("div", { class: "amumo-science-row" }, rp.root, cp.root);
+      root.append(bar.bar, error, grid, science);
       return {
-        panels: [hp, sp, pp, mp],
+        panels: [hp, sp, pp, mp, rp, cp],
         extra: [bar.dispose, () => model.off("change:error", syncError)],
       };
     });

@@ -1,0 +1,800 @@
+// ScatterView: a 2-D projection of every item drawn with WebGL (regl-scatterplot), a line
+// per pair, hover, box / lasso selection, pan and zoom; millions of points.
+//
+// Layers of one stage (all the same size, the plot square at PAD):
+//   base canvas (2D)    background, grid, ticks, axis labels, pair lines
+//   gl canvas           the points (regl-scatterplot; one WebGL context shared by every
+//                       view of the page, copied into each view's canvas)
+//   overlay canvas (2D) hovered / linked pair, box shape (pointer-events: none)
+// regl-scatterplot owns the camera (wheel zoom, drag pan), the hover spatial index
+// (KDBush) and the selection highlight; box, lasso and clicks are handled here.
+//
+// Item index i = m * N + pair (modality blocks, like the heatmap). regl's point index
+// interleaves modalities pair by pair (r = pair * M + m) so no modality systematically
+// hides another.
+//
+// Pair lines: all of them while N <= LINE_LIMIT pairs; above, only for the hovered pair
+// (overlay) and the selected pairs (if at most LINE_LIMIT of them).
+//
+// Without WebGL the canvas-2D view (scatter_canvas_view.js) is used instead.
+
+import createScatterplot, { createRenderer } from "regl-scatterplot";
+import { CanvasScatterView } from "./scatter_canvas_view.js";
+import { h, sizeCanvas, niceTicks, tickDigits, fmt, now, placeTip } from "./util.js";
+
+const PAD = { left: 44, right: 12, top: 12, bottom: 34 };
+/** Pairs up to which every pair line is drawn. */
+export const LINE_LIMIT = 20000;
+/** Points up to which a changed projection animates from the old positions. */
+const TRANSITION_LIMIT = 200000;
+const BACKGROUND = "#fbfbfd";
+
+let sharedRenderer = null;
+let webglChecked = null;
+
+/** True when a WebGL context with the float textures regl-scatterplot needs can be made. */
+export function webglAvailable() {
+  if (webglChecked !== null) return webglChecked;
+  try {
+    const canvas = document.createElement("canvas");
+    const gl = canvas.getContext("webgl") || canvas.getContext("experimental-webgl");
+    webglChecked = !!(gl && gl.getExtension("OES_texture_float"));
+  } catch (err) {
+    webglChecked = false;
+  }
+  return webglChecked;
+}
+
+function renderer() {
+  if (!sharedRenderer) sharedRenderer = createRenderer();
+  return sharedRenderer;
+}
+
+/** A linear scale with the d3-scale methods regl-scatterplot calls. */
+function linearScale(domain = [0, 1], range = [0, 1]) {
+  let d = [...domain];
+  let r = [...range];
+  const scale = (x) => r[0] + ((x - d[0]) / (d[1] - d[0])) * (r[1] - r[0]);
+  scale.domain = (v) => (v === undefined ? [...d] : ((d = [...v]), scale));
+  scale.range = (v) => (v === undefined ? [...r] : ((r = [...v]), scale));
+  scale.invert = (y) => d[0] + ((y - r[0]) / (r[1] - r[0])) * (d[1] - d[0]);
+  scale.copy = () => linearScale(d, r);
+  return scale;
+}
+
+function hexRgba(color, alpha = 1) {
+  const v = parseInt(String(color).slice(1, 7), 16);
+  return [((v >> 16) & 255) / 255, ((v >> 8) & 255) / 255, (v & 255) / 255, alpha];
+}
+
+export class ScatterView {
+  /**
+   * @param {HTMLElement} host
+   * @param {object} opts {onHover(info|null), onSelect(pairs:number[]), fetchText(pair) -> Promise<string>,
+   *   maxSide, minSide}
+   */
+  constructor(host, opts = {}) {
+    if (opts.webgl === false || !webglAvailable()) {
+      // eslint-disable-next-line no-constructor-return
+      return new CanvasScatterView(host, opts);
+    }
+    this.opts = opts;
+    this.root = h("div", { class: "amumo-scatter-view", "data-renderer": "webgl" });
+    this.stage = h("div", { class: "amumo-stage" });
+    this.base = h("canvas", { class: "amumo-base" });
+    this.gl = h("canvas", { class: "amumo-gl" });
+    this.overlay = h("canvas", { class: "amumo-overlay", style: { pointerEvents: "none" } });
+    this.legend = h("div", { class: "amumo-legend" });
+    this.tooltip = h("div", { class: "amumo-tooltip", hidden: true });
+    this.busy = h("div", { class: "amumo-busy", hidden: true });
+    this.status = h("div", { class: "amumo-statusline" });
+    this.stage.append(this.base, this.gl, this.overlay, this.legend, this.tooltip, this.busy);
+    this.root.append(this.stage, this.status);
+    host.append(this.root);
+    this.data = null;
+    this.mode = "box";
+    this.window = null; // visible data window {x0, x1, y0, y1}
+    this.norm = null; // data -> NDC: {x0, x1, y0, y1} maps to [-1, 1]
+    this.hoverItem = -1;
+    this.linked = null;
+    this.selected = new Set();
+    this.shape = null;
+    this.mouse = [0, 0];
+    this.drawToken = 0;
+    this.plot = 0;
+    this._createPlot();
+    this._bindPointer();
+    this.resizeObserver = new ResizeObserver(() => this.layout());
+    this.resizeObserver.observe(this.root);
+  }
+
+  dispose() {
+    this.resizeObserver.disconnect();
+    this.disposed = true;
+    if (this.sp) this.sp.destroy();
+    this.sp = null;
+  }
+
+  _createPlot() {
+    this.xScale = linearScale([-1, 1], [0, 1]);
+    this.yScale = linearScale([-1, 1], [1, 0]);
+    const side = 300;
+    sizeGlCanvas(this.gl, side);
+    this.sp = createScatterplot({
+      renderer: renderer(),
+      canvas: this.gl,
+      width: side,
+      height: side,
+      syncEvents: true,
+      xScale: this.xScale,
+      yScale: this.yScale,
+      backgroundColor: hexRgba(BACKGROUND),
+      pointColor: ["#3b6fb6"],
+      pointColorHover: "#e11d48",
+      pointColorActive: "#111827",
+      pointSize: 6,
+      pointSizeSelected: 1,
+      pointOutlineWidth: 1.5,
+      opacityInactiveMax: 0.18,
+      colorBy: "valueA",
+      // Box and lasso are drawn here (pointer events): JupyterLab's notebook swallows the
+      // shift-drag mouse events regl-scatterplot's own lasso listens to.
+      actionKeyMap: {},
+      mouseMode: "panZoom",
+      deselectOnDblClick: false,
+      deselectOnEscape: false,
+      showReticle: false,
+    });
+    this.sp.subscribe("pointOver", (r) => this._onPointOver(r));
+    this.sp.subscribe("pointOut", () => this._setHover(-1));
+    this.sp.subscribe("view", () => this._onView());
+  }
+
+  // ---------------------------------------------------------------- index maps
+  /** regl point index -> item index. */
+  _item(r) {
+    const d = this.data;
+    return (r % d.M) * d.N + Math.floor(r / d.M);
+  }
+
+  /** item index -> regl point index. */
+  _point(i) {
+    const d = this.data;
+    return (i % d.N) * d.M + Math.floor(i / d.N);
+  }
+
+  // ---------------------------------------------------------------- data
+  /**
+   * @param {object} data {xy: Float32Array(n*2), N, modalities, codes: Uint8Array|Uint16Array(n),
+   *   palette: [css], legend: [{label, color}] | {continuous...}, showLines, xLabel, yLabel, texts, pairIds}
+   */
+  setData(data) {
+    const old = this.data;
+    const d = { ...data };
+    d.M = d.modalities.length;
+    d.n = d.M * d.N;
+    if (!(d.xy && d.xy.length >= d.n * 2)) d.xy = new Float32Array(d.n * 2);
+    this.data = d;
+    let sum = 0;
+    for (let i = 0; i < d.xy.length; i += Math.max(1, Math.floor(d.xy.length / 512))) sum += d.xy[i] * (1 + (i % 7));
+    this.root.dataset.xySum = sum.toFixed(6);
+    this.root.dataset.n = String(d.n);
+    const sameShape = old && old.n === d.n && old.M === d.M;
+    if (!sameShape) {
+      this.selected = new Set();
+      this.hoverItem = -1;
+      this.userView = false;
+    }
+    const keepView = sameShape && this.userView;
+    if (!keepView) this.norm = fitNorm(d.xy, d.n);
+    this._renderLegend();
+    if (!this.plot) this.layout();
+    const moved = sameShape && old.xy !== d.xy;
+    const recoloured = !sameShape || old.codes !== d.codes || old.palette !== d.palette;
+    this._upload({ transition: moved && d.n <= TRANSITION_LIMIT, resetCamera: !keepView, moved, recoloured });
+  }
+
+  /** Send points to the GPU: NDC coordinates, interleaved by pair, with colour codes. */
+  _upload({ transition = false, resetCamera = true, moved = true } = {}) {
+    const d = this.data;
+    const sp = this.sp;
+    if (!sp || !d) return;
+    const t0 = now();
+    const token = ++this.drawToken;
+    const { n, N, M } = d;
+    const nx = this.norm;
+    const sx = 2 / (nx.x1 - nx.x0), sy = 2 / (nx.y1 - nx.y0);
+    const x = new Float32Array(n), y = new Float32Array(n), z = new Float32Array(n);
+    const codes = d.codes && d.codes.length >= n ? d.codes : null;
+    const palette = d.palette && d.palette.length ? d.palette : ["#4c78a8"];
+    const P = palette.length;
+    for (let p = 0, r = 0; p < N; p++) {
+      for (let m = 0; m < M; m++, r++) {
+        const i = m * N + p;
+        x[r] = (d.xy[2 * i] - nx.x0) * sx - 1;
+        y[r] = (d.xy[2 * i + 1] - nx.y0) * sy - 1;
+        z[r] = codes ? codes[i] % P : m % P;
+      }
+    }
+    const alpha = n > 400000 ? 0.45 : n > 100000 ? 0.6 : n > 20000 ? 0.75 : 0.85;
+    sp.set({
+      pointColor: palette.map((c) => hexRgba(c, alpha)),
+      pointColorActive: palette.map((c) => hexRgba(c, 1)),
+      pointColorHover: palette.map((c) => hexRgba(c, 1)),
+      pointSize: this.pointSize(),
+    });
+    if (resetCamera) {
+      // regl-scatterplot reads a scale's domain when the scale is set: new scales, fitted view.
+      sp.reset({ preventEvent: true });
+      this.xScale = linearScale([nx.x0, nx.x1], [0, 1]);
+      this.yScale = linearScale([nx.y0, nx.y1], [1, 0]);
+      sp.set({ xScale: this.xScale, yScale: this.yScale });
+    }
+    this.root.dataset.drawn = "false";
+    this.transitioning = transition;
+    this.hoverItem = -1;
+    this.tooltip.hidden = true;
+    this._drawStatus();
+    const selectedPoints = this._selectedPoints();
+    const done = () => {
+      if (token !== this.drawToken || this.disposed) return;
+      this.transitioning = false;
+      if (selectedPoints.length) sp.select(selectedPoints, { preventEvent: true });
+      this.window = this._visibleWindow();
+      this.drawBase();
+      this.drawOverlay();
+      this.root.dataset.drawMs = (now() - t0).toFixed(1);
+      this.root.dataset.drawnAt = String(Date.now());
+      this.root.dataset.drawn = "true";
+    };
+    // Lines follow the points only once they arrive (not during a transition).
+    if (transition && moved) this.drawBase(true);
+    sp.draw({ x, y, z }, {
+      transition,
+      transitionDuration: 300,
+      preventFilterReset: !resetCamera,
+      zDataType: "categorical",
+    }).then(done, (err) => {
+      // A spatial index built in a worker can fail where workers are not allowed
+      // (some sandboxed pages): build it on the main thread instead.
+      if (sp.get("spatialIndexUseWorker") !== false) {
+        sp.set({ spatialIndexUseWorker: false });
+        sp.draw({ x, y, z }, { zDataType: "categorical" }).then(done);
+      } else {
+        this.setBusy(`drawing failed: ${err}`);
+      }
+    });
+  }
+
+  pointSize() {
+    const n = this.data ? this.data.n : 0;
+    return n > 1000000 ? 2 : n > 200000 ? 2.5 : n > 40000 ? 3.5 : n > 6000 ? 4.5 : n > 2000 ? 5.5 : n > 400 ? 7 : 8.5;
+  }
+
+  setBusy(text) {
+    this.busy.hidden = !text;
+    this.busy.textContent = text || "";
+    this.root.dataset.busy = text ? "true" : "false";
+  }
+
+  setLinked(linked) {
+    this.linked = linked;
+    this.drawOverlay();
+  }
+
+  setSelection(pairs) {
+    this.selected = new Set(pairs || []);
+    if (this.sp && this.data) {
+      const points = this._selectedPoints();
+      if (points.length) this.sp.select(points, { preventEvent: true });
+      else this.sp.deselect({ preventEvent: true });
+    }
+    this.drawBase();
+  }
+
+  _selectedPoints() {
+    const d = this.data;
+    if (!d || !this.selected.size) return [];
+    const out = [];
+    for (const p of this.selected) {
+      if (p < 0 || p >= d.N) continue;
+      for (let m = 0; m < d.M; m++) out.push(p * d.M + m);
+    }
+    return out;
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    this.gl.style.cursor = mode === "pan" ? "grab" : "crosshair";
+  }
+
+  resetView() {
+    this.userView = false;
+    if (this.sp) this.sp.reset();
+  }
+
+  layout() {
+    const width = this.root.clientWidth || this.opts.width || 480;
+    const maxSide = this.opts.maxSide || 620;
+    const minSide = this.opts.minSide || 200;
+    const plot = Math.max(minSide, Math.min(maxSide, Math.floor(width - PAD.left - PAD.right)));
+    const resized = plot !== this.plot;
+    this.W = PAD.left + plot + PAD.right;
+    this.H = PAD.top + plot + PAD.bottom;
+    this.plot = plot;
+    this.stage.style.width = `${this.W}px`;
+    this.stage.style.height = `${this.H}px`;
+    this.root.dataset.geometry = JSON.stringify({ left: PAD.left, top: PAD.top, plot });
+    this.bctx = sizeCanvas(this.base, this.W, this.H);
+    this.octx = sizeCanvas(this.overlay, this.W, this.H);
+    this.gl.style.left = `${PAD.left}px`;
+    this.gl.style.top = `${PAD.top}px`;
+    if (resized && this.sp) {
+      sizeGlCanvas(this.gl, plot);
+      this.sp.set({ width: plot, height: plot });
+    }
+    this.window = this._visibleWindow();
+    this.drawBase();
+    this.drawOverlay();
+  }
+
+  // ---------------------------------------------------------------- geometry
+  _visibleWindow() {
+    const [x0, x1] = this.xScale.domain();
+    const [y0, y1] = this.yScale.domain();
+    return { x0, x1, y0, y1 };
+  }
+
+  _onView() {
+    this.window = this._visibleWindow();
+    if (this.dragging || this.wheeling) this.userView = true;
+    this.drawBase();
+    this.drawOverlay();
+  }
+
+  /** Screen position (stage pixels) of item i. */
+  _screen(i) {
+    const d = this.data, v = this.window;
+    const x = d.xy[2 * i], y = d.xy[2 * i + 1];
+    return [
+      PAD.left + ((x - v.x0) / (v.x1 - v.x0)) * this.plot,
+      PAD.top + this.plot - ((y - v.y0) / (v.y1 - v.y0)) * this.plot,
+    ];
+  }
+
+  /** Stage pixels -> data coordinates of the current view. */
+  _toData(px, py) {
+    const v = this.window;
+    return [
+      v.x0 + ((px - PAD.left) / this.plot) * (v.x1 - v.x0),
+      v.y0 + ((PAD.top + this.plot - py) / this.plot) * (v.y1 - v.y0),
+    ];
+  }
+
+  /**
+   * Pairs with an item inside the shape (a box or a lasso polygon in stage pixels): the
+   * shape goes to data coordinates once, then one pass over the points with a bounding-box
+   * test before the polygon test.
+   */
+  _pairsIn(shape) {
+    const d = this.data;
+    const poly = shape.kind === "box"
+      ? [[shape.x0, shape.y0], [shape.x1, shape.y0], [shape.x1, shape.y1], [shape.x0, shape.y1]]
+      : shape.points;
+    const flat = new Float64Array(poly.length * 2);
+    let ax = Infinity, bx = -Infinity, ay = Infinity, by = -Infinity;
+    poly.forEach(([px, py], k) => {
+      const [x, y] = this._toData(px, py);
+      flat[2 * k] = x;
+      flat[2 * k + 1] = y;
+      if (x < ax) ax = x;
+      if (x > bx) bx = x;
+      if (y < ay) ay = y;
+      if (y > by) by = y;
+    });
+    const isBox = shape.kind === "box";
+    const hit = new Uint8Array(d.N);
+    const xy = d.xy;
+    for (let i = 0; i < d.n; i++) {
+      const x = xy[2 * i], y = xy[2 * i + 1];
+      if (x < ax || x > bx || y < ay || y > by) continue;
+      if (isBox || insidePolygon(x, y, flat)) hit[i % d.N] = 1;
+    }
+    const pairs = new Set();
+    for (let p = 0; p < d.N; p++) if (hit[p]) pairs.add(p);
+    return pairs;
+  }
+
+  // ---------------------------------------------------------------- drawing
+  /** Background, grid, ticks, labels and pair lines (under the points). */
+  drawBase(hideLines = false) {
+    const ctx = this.bctx;
+    const d = this.data;
+    if (!ctx) return;
+    ctx.clearRect(0, 0, this.W, this.H);
+    this._drawAxes(ctx);
+    if (!d || !this.window || hideLines || this.transitioning) return;
+    if (!d.showLines || d.M < 2) return;
+    const all = d.N <= LINE_LIMIT;
+    const selected = this.selected.size > 0 && this.selected.size <= LINE_LIMIT;
+    if (!all && !selected) return;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(PAD.left, PAD.top, this.plot, this.plot);
+    ctx.clip();
+    const drawPairs = (pairs) => {
+      ctx.beginPath();
+      for (const p of pairs) {
+        if (p < 0 || p >= d.N) continue;
+        const [x, y] = this._screen(p);
+        ctx.moveTo(x, y);
+        for (let m = 1; m < d.M; m++) {
+          const [xm, ym] = this._screen(m * d.N + p);
+          ctx.lineTo(xm, ym);
+        }
+      }
+      ctx.stroke();
+    };
+    if (all) {
+      // Fainter lines for more pairs, so thousands of them read as a band, not a wall.
+      const alpha = Math.min(0.2, Math.max(0.03, 3.5 / Math.sqrt(d.N)));
+      ctx.strokeStyle = `rgba(55,65,81,${(selected ? alpha / 3 : alpha).toFixed(3)})`;
+      ctx.lineWidth = 0.7;
+      drawPairs(rangeOf(d.N));
+    }
+    if (selected) {
+      ctx.strokeStyle = this.selected.size > 200 ? "rgba(31,41,55,0.25)" : "rgba(31,41,55,0.5)";
+      ctx.lineWidth = 0.9;
+      drawPairs(this.selected);
+    }
+    ctx.restore();
+  }
+
+  _drawStatus() {
+    const d = this.data;
+    if (!d) return;
+    const parts = [`${d.n.toLocaleString()} points`];
+    if (d.showLines && d.M > 1 && d.N > LINE_LIMIT) {
+      parts.push(`pair lines for hovered${this.selected.size && this.selected.size <= LINE_LIMIT ? " and selected" : ""} pairs (over ${LINE_LIMIT.toLocaleString()} pairs)`);
+    }
+    this.status.textContent = parts.join(" · ");
+  }
+
+  _drawAxes(ctx) {
+    const x = PAD.left, y = PAD.top, S = this.plot;
+    ctx.fillStyle = BACKGROUND;
+    ctx.fillRect(x, y, S, S);
+    const d = this.data;
+    ctx.font = "11px system-ui, -apple-system, 'Segoe UI', sans-serif";
+    ctx.fillStyle = "#6b7280";
+    if (d && this.window) {
+      const { x0, x1, y0, y1 } = this.window;
+      const xt = niceTicks(x0, x1, 5), yt = niceTicks(y0, y1, 5);
+      const xd = tickDigits(xt), yd = tickDigits(yt);
+      ctx.strokeStyle = "#eceef2";
+      ctx.lineWidth = 1;
+      ctx.textAlign = "center";
+      ctx.textBaseline = "top";
+      for (const t of xt) {
+        const sx = x + ((t - x0) / (x1 - x0)) * S;
+        ctx.beginPath();
+        ctx.moveTo(Math.round(sx) + 0.5, y);
+        ctx.lineTo(Math.round(sx) + 0.5, y + S);
+        ctx.stroke();
+        ctx.fillText(fmt(t, xd), sx, y + S + 4);
+      }
+      ctx.textAlign = "right";
+      ctx.textBaseline = "middle";
+      for (const t of yt) {
+        const sy = y + S - ((t - y0) / (y1 - y0)) * S;
+        ctx.beginPath();
+        ctx.moveTo(x, Math.round(sy) + 0.5);
+        ctx.lineTo(x + S, Math.round(sy) + 0.5);
+        ctx.stroke();
+        ctx.fillText(fmt(t, yd), x - 5, sy);
+      }
+      ctx.fillStyle = "#374151";
+      ctx.font = "600 11.5px system-ui, -apple-system, 'Segoe UI', sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "bottom";
+      ctx.fillText(d.xLabel || "x", x + S / 2, y + S + 33);
+      ctx.save();
+      ctx.translate(11, y + S / 2);
+      ctx.rotate(-Math.PI / 2);
+      ctx.textBaseline = "middle";
+      ctx.fillText(d.yLabel || "y", 0, 0);
+      ctx.restore();
+      ctx.textAlign = "start";
+    }
+    ctx.strokeStyle = "rgba(0,0,0,0.25)";
+    ctx.strokeRect(x - 0.5, y - 0.5, S + 1, S + 1);
+  }
+
+  _renderLegend() {
+    const d = this.data;
+    const legend = d.legend || [];
+    if (!Array.isArray(legend)) {
+      const gradient = `linear-gradient(to right, ${legend.gradient.join(",")})`;
+      this.legend.replaceChildren(
+        h("div", { class: "amumo-legend-title", text: legend.label || "" }),
+        h("div", { class: "amumo-legend-gradient", style: { background: gradient } }),
+        h("div", { class: "amumo-legend-range" }, h("span", { text: fmt(legend.vmin, 2) }), h("span", { text: fmt(legend.vmax, 2) })),
+      );
+      this.legend.hidden = false;
+      return;
+    }
+    const shown = legend.slice(0, 12);
+    const rows = shown.map((entry) =>
+      h("div", { class: "amumo-legend-item" }, h("span", { class: "amumo-swatch", style: { background: entry.color } }), h("span", { text: entry.label })),
+    );
+    if (legend.length > shown.length) rows.push(h("div", { class: "amumo-legend-more", text: `+ ${legend.length - shown.length} more` }));
+    this.legend.replaceChildren(...rows);
+    this.legend.hidden = legend.length === 0;
+  }
+
+  /** Hovered or linked pair (line + rings) and the box being dragged. */
+  drawOverlay() {
+    const ctx = this.octx;
+    if (!ctx) return;
+    ctx.clearRect(0, 0, this.W, this.H);
+    const d = this.data;
+    if (!d || !this.window || this.transitioning) return this._drawShape(ctx);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(PAD.left, PAD.top, this.plot, this.plot);
+    ctx.clip();
+    const items = new Set();
+    const pairs = new Set();
+    if (this.hoverItem >= 0) {
+      items.add(this.hoverItem);
+      pairs.add(this.hoverItem % d.N);
+    } else if (this.linked) {
+      for (const i of this.linked.items || []) {
+        if (i < 0 || i >= d.n) continue;
+        items.add(i);
+        pairs.add(i % d.N);
+      }
+    }
+    for (const p of pairs) {
+      const pts = d.modalities.map((_, m) => this._screen(m * d.N + p));
+      if (d.M > 1) {
+        ctx.strokeStyle = "rgba(17,24,39,0.85)";
+        ctx.lineWidth = 2;
+        ctx.beginPath();
+        pts.forEach(([x, y], m) => (m ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+        ctx.stroke();
+      }
+      pts.forEach(([x, y], m) => {
+        const i = m * d.N + p;
+        const focus = items.has(i);
+        ctx.beginPath();
+        ctx.arc(x, y, focus ? 7.5 : 5.5, 0, Math.PI * 2);
+        ctx.fillStyle = colorOf(d, i);
+        ctx.fill();
+        ctx.lineWidth = focus ? 2.5 : 1.5;
+        ctx.strokeStyle = focus ? "#e11d48" : "#111827";
+        ctx.stroke();
+      });
+    }
+    ctx.restore();
+    this._drawShape(ctx);
+  }
+
+  _drawShape(ctx) {
+    const shape = this.shape;
+    if (!shape) return;
+    ctx.fillStyle = "rgba(37,99,235,0.10)";
+    ctx.strokeStyle = "rgba(37,99,235,0.9)";
+    ctx.lineWidth = 1.2;
+    ctx.setLineDash([5, 3]);
+    ctx.beginPath();
+    if (shape.kind === "box") {
+      ctx.rect(shape.x0, shape.y0, shape.x1 - shape.x0, shape.y1 - shape.y0);
+    } else {
+      shape.points.forEach(([x, y], k) => (k ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+      ctx.closePath();
+    }
+    ctx.fill();
+    ctx.stroke();
+    ctx.setLineDash([]);
+  }
+
+  // ---------------------------------------------------------------- pointer
+  _bindPointer() {
+    const stage = this.stage;
+    const local = (event) => {
+      const rect = this.overlay.getBoundingClientRect();
+      return [event.clientX - rect.left, event.clientY - rect.top];
+    };
+    const onGl = (event) => event.target === this.gl;
+    let drag = null;
+    let suppressClick = false;
+    // Capture phase: runs before regl-scatterplot's own handlers on the canvas / window.
+    stage.addEventListener("pointermove", (event) => {
+      this.moveT0 = event.timeStamp > 0 ? Math.min(now(), event.timeStamp) : now();
+      this.handlerStart = now();
+      this.mouse = local(event);
+      if (drag) {
+        const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
+        const px = clamp(this.mouse[0], PAD.left, PAD.left + this.plot);
+        const py = clamp(this.mouse[1], PAD.top, PAD.top + this.plot);
+        if (Math.abs(px - drag.px) + Math.abs(py - drag.py) > 3) drag.moved = true;
+        if (!drag.moved) return;
+        if (drag.kind === "box") {
+          this.shape = { kind: "box", x0: Math.min(drag.px, px), y0: Math.min(drag.py, py), x1: Math.max(drag.px, px), y1: Math.max(drag.py, py) };
+        } else {
+          const last = drag.points[drag.points.length - 1];
+          if (Math.abs(px - last[0]) + Math.abs(py - last[1]) >= 2) drag.points.push([px, py]);
+          this.shape = { kind: "lasso", points: drag.points };
+        }
+        this.drawOverlay();
+      } else if (this.hoverItem >= 0) {
+        this._placeTooltip(...this.mouse);
+      }
+    }, true);
+    stage.addEventListener("pointerdown", (event) => {
+      if (!onGl(event) || !this.data || event.button !== 0) return;
+      this.downAt = local(event);
+      this.dragging = true;
+      suppressClick = false;
+      const pan = event.altKey || (this.mode === "pan" && !event.shiftKey);
+      if (pan) return; // regl-scatterplot's camera pans
+      // No compatibility mouse events: regl-scatterplot does not pan, JupyterLab does not
+      // start a cell selection.
+      event.preventDefault();
+      const [px, py] = this.downAt;
+      const kind = this.mode === "lasso" || event.shiftKey ? "lasso" : "box";
+      drag = { kind, px, py, moved: false, points: [[px, py]], add: kind === "box" && event.shiftKey };
+      this.gl.setPointerCapture(event.pointerId);
+      this._setHover(-1);
+    }, true);
+    stage.addEventListener("pointerup", (event) => {
+      this.dragging = false;
+      const up = local(event);
+      if (this.downAt && Math.abs(up[0] - this.downAt[0]) + Math.abs(up[1] - this.downAt[1]) > 3) suppressClick = true;
+      const wasDrag = drag;
+      drag = null;
+      if (!wasDrag || !wasDrag.moved) return;
+      const shape = this.shape;
+      this.shape = null;
+      this.drawOverlay();
+      if (shape) {
+        const t0 = now();
+        const pairs = this._pairsIn(shape);
+        this._commitSelection(wasDrag.add ? new Set([...this.selected, ...pairs]) : pairs);
+        this.root.dataset.selectMs = (now() - t0).toFixed(1);
+        this.root.dataset.selectKind = shape.kind;
+      }
+    }, true);
+    // Clicks select the pair under the pointer (shift adds / removes) or clear; regl's own
+    // click-to-select is bypassed (it would select one point, not a pair).
+    stage.addEventListener("click", (event) => {
+      if (!onGl(event)) return;
+      event.stopPropagation();
+      if (suppressClick || !this.data) return;
+      const i = this.hoverItem;
+      if (i >= 0) {
+        const p = i % this.data.N;
+        const next = event.shiftKey ? new Set(this.selected) : new Set();
+        if (next.has(p)) next.delete(p);
+        else next.add(p);
+        this._commitSelection(next);
+      } else if (this.selected.size) {
+        this._commitSelection(new Set());
+      }
+    }, true);
+    stage.addEventListener("dblclick", (event) => {
+      if (onGl(event)) this.resetView();
+    });
+    stage.addEventListener("wheel", () => {
+      this.wheeling = true;
+      clearTimeout(this.wheelTimer);
+      this.wheelTimer = setTimeout(() => (this.wheeling = false), 200);
+    }, { capture: true, passive: true });
+    stage.addEventListener("pointerleave", () => {
+      if (!drag) this._setHover(-1);
+    });
+  }
+
+  _onPointOver(r) {
+    if (!this.data || this.dragging || r < 0 || r >= this.data.n) return;
+    this._setHover(this._item(r), ...this.mouse, this.moveT0);
+  }
+
+  _commitSelection(pairs) {
+    this.selected = pairs;
+    const points = this._selectedPoints();
+    if (points.length) this.sp.select(points, { preventEvent: true });
+    else this.sp.deselect({ preventEvent: true });
+    this._drawStatus();
+    this.drawBase();
+    if (this.opts.onSelect) this.opts.onSelect([...pairs].sort((a, b) => a - b));
+  }
+
+  _setHover(i, px = 0, py = 0, t0 = now()) {
+    if (i === this.hoverItem) {
+      if (i >= 0) this._placeTooltip(px, py);
+      return;
+    }
+    this.hoverItem = i;
+    this.drawOverlay();
+    const d = this.data;
+    if (i < 0 || !d) {
+      this.tooltip.hidden = true;
+      this.root.dataset.hovered = "-1";
+      if (this.opts.onHover) this.opts.onHover(null);
+      return;
+    }
+    const m = Math.floor(i / d.N), pair = i % d.N;
+    const id = d.pairIds ? d.pairIds[pair] : pair;
+    const text = d.texts && d.texts[pair] ? d.texts[pair] : "";
+    const row = h("div", { class: "amumo-tip-row", text });
+    this.tooltip.replaceChildren(
+      h("div", { class: "amumo-tip-head" }, h("span", { class: "amumo-swatch", style: { background: colorOf(d, i) } }), h("b", { text: `${d.modalities[m]} #${id}` })),
+      row,
+    );
+    row.hidden = !text;
+    if (!text && this.opts.fetchText && !(d.texts && d.texts.length)) {
+      // Texts of very many pairs are not sent up front: ask the kernel for this one.
+      this.opts.fetchText(pair).then((value) => {
+        if (this.hoverItem === i && value) {
+          row.textContent = value;
+          row.hidden = false;
+        }
+      }, () => {});
+    }
+    this.tooltip.hidden = false;
+    this.root.dataset.hovered = String(id);
+    this._placeTooltip(px, py);
+    if (this.opts.onHover) this.opts.onHover({ item: i, m, modality: d.modalities[m], pair, t0, start: this.handlerStart });
+  }
+
+  _placeTooltip(px, py) {
+    placeTip(this.tooltip, px, py, this.W, this.H);
+  }
+}
+
+function sizeGlCanvas(canvas, side) {
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.round(side * ratio);
+  canvas.height = Math.round(side * ratio);
+  canvas.style.width = `${side}px`;
+  canvas.style.height = `${side}px`;
+}
+
+/** Data window mapped to NDC [-1, 1]: the bounding box plus 5 % on each side. */
+function fitNorm(xy, n) {
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const x = xy[2 * i], y = xy[2 * i + 1];
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
+  }
+  if (!(x1 > x0)) { x0 = (Number.isFinite(x0) ? x0 : 0) - 1; x1 = x0 + 2; }
+  if (!(y1 > y0)) { y0 = (Number.isFinite(y0) ? y0 : 0) - 1; y1 = y0 + 2; }
+  const px = (x1 - x0) * 0.05, py = (y1 - y0) * 0.05;
+  return { x0: x0 - px, x1: x1 + px, y0: y0 - py, y1: y1 + py };
+}
+
+function* rangeOf(n) {
+  for (let i = 0; i < n; i++) yield i;
+}
+
+function colorOf(d, i) {
+  const palette = d.palette || ["#4c78a8"];
+  const codes = d.codes && d.codes.length >= d.n ? d.codes : null;
+  return palette[(codes ? codes[i] : Math.floor(i / d.N)) % palette.length];
+}
+
+/** Even-odd test of (x, y) against a polygon given as flat [x0, y0, x1, y1, ...]. */
+function insidePolygon(x, y, flat) {
+  let inside = false;
+  const n = flat.length / 2;
+  for (let i = 0, j = n - 1; i < n; j = i++) {
+    const xi = flat[2 * i], yi = flat[2 * i + 1], xj = flat[2 * j], yj = flat[2 * j + 1];
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
