@@ -54,3 +54,53 @@ def test_solutions_pass_every_check():
     )
     assert printed.count("✔ correct") >= exercises
     assert "✘" not in printed and "not answered yet" not in printed
+
+
+CHECK_LINE = re.compile(r'^check\("[^"]+", [A-Za-z_][A-Za-z_0-9]*\)$')
+
+
+def test_check_lines_do_not_give_the_answer_away():
+    """Each exercise's check names the exercise and the student's variable, nothing else:
+    the expected values live in amumo.teaching, not in the cell."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    lines = [line for cell in nb.cells if cell.cell_type == "code"
+             for line in cell.source.splitlines() if line.startswith("check(")]
+    assert len(lines) >= 6
+    for line in lines:
+        assert CHECK_LINE.match(line), line
+    from amumo.teaching import EXERCISES
+
+    named = {line.split('"')[1] for line in lines}
+    assert named == set(EXERCISES)
+
+
+def test_wrong_kinds_of_answer_get_a_sentence_not_a_traceback(capsys):
+    import numpy as np
+
+    from amumo.teaching import check
+
+    for answer, expected in [
+        ("0.85", "got the text '0.85' — remove the quotes"),
+        ([0.1, 0.2], "expected one number, got a list of shape (2,)"),
+        (np.zeros(512), "got a ndarray of shape (512,)"),
+        (True, "a yes/no value"),
+        (["a"], "got a list of <U1 values"),
+        (float("nan"), "not quite"),
+        (object(), "expected a number"),
+    ]:
+        check("gap distance", answer)
+        assert expected in capsys.readouterr().out, answer
+    import amumo as am
+
+    check("gap distance", np.array([am.gap_distance(am.datasets.clip_coco500())]))
+    assert "✔ correct" in capsys.readouterr().out
+    with pytest.raises(KeyError, match="unknown exercise"):
+        check("gap", 0.85)
+
+
+def test_explore_section_uses_widgets():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    start = next(i for i, c in enumerate(nb.cells) if "Explore it yourself" in c.source)
+    end = next(i for i, c in enumerate(nb.cells) if "Going further" in c.source)
+    code = "\n".join(c.source for c in nb.cells[start:end] if c.cell_type == "code")
+    assert "am.Explorer(" in code and "am.Landscape(" in code
