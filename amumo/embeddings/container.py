@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from amumo.embeddings._rows import chunk_rows, hash_rows, row_blocks
+
 __all__ = ["Embeddings"]
 
 _MAX_LISTED_ROWS = 10
@@ -27,8 +29,32 @@ def _list_rows(rows: np.ndarray) -> str:
     return shown + (f" (and {more} more)" if more > 0 else "")
 
 
+def _unit_rows(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit rows and L2 norms of a float64 ``(N, D)`` array, without overflow or underflow.
+
+    ``‖x‖ = s·‖x / s‖`` with ``s = max|x_j|``: rows of values near 1e154 (whose squares
+    overflow) or 1e-170 (whose squares underflow) keep their direction. All-zero rows
+    give zero rows and zero norms (callers reject them).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> unit, norms = _unit_rows(np.array([[3e200, 4e200], [3e-200, 4e-200]]))
+    >>> unit.tolist(), bool(np.allclose(norms, [5e200, 5e-200], rtol=1e-12))
+    ([[0.6, 0.8], [0.6, 0.8]], True)
+    """
+    scale = np.max(np.abs(array), axis=1)
+    safe = np.where(scale > 0, scale, 1.0)[:, None]
+    scaled = array / safe
+    inner = np.linalg.norm(scaled, axis=1)
+    unit = scaled / np.where(inner > 0, inner, 1.0)[:, None]
+    with np.errstate(over="ignore"):
+        norms = scale * inner  # may be inf for values near the float64 limit; rows stay exact
+    return unit, norms
+
+
 def _validate_array(name: str, values: Any) -> np.ndarray:
-    """Check one modality's array and return it as float64 (N, D)."""
+    """Check one modality's array type and shape; return it as an (N, D) numpy array."""
     if isinstance(values, (str, bytes)):
         raise TypeError(
             f"arrays[{name!r}] is a {type(values).__name__}; pass a numeric (N, D) array "
@@ -57,23 +83,55 @@ def _validate_array(name: str, values: Any) -> np.ndarray:
         raise ValueError(f"arrays[{name!r}] has no rows (N = 0); pass at least one pair.")
     if array.shape[1] == 0:
         raise ValueError(f"arrays[{name!r}] has no columns (D = 0); pass non-empty vectors.")
-    array = array.astype(np.float64, copy=False)
-    finite = np.isfinite(array).all(axis=1)
-    if not finite.all():
-        bad = np.flatnonzero(~finite)
+    # NaN/Inf and all-zero rows are found by _normalise_rows, block by block:
+    # no float64 copy of the whole array.
+    return array
+
+
+def _normalise_rows(
+    name: str, array: np.ndarray, *, derived: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unit rows (float32) and float64 norms of ``array``, one block of rows at a time.
+
+    Memory: the float32 result plus one float64 block (~8 MiB) and its temporaries, whatever N is.
+    Raises ValueError listing NaN/Inf or all-zero rows (``derived``: message for
+    rows produced by an operation such as ``shift``).
+    """
+    n, d = array.shape
+    out = np.empty((n, d), dtype=np.float32)
+    norms = np.empty(n, dtype=np.float64)
+    nonfinite: list[np.ndarray] = []
+    zero: list[np.ndarray] = []
+    for rows in row_blocks(n, chunk_rows(d)):
+        block = np.asarray(array[rows], dtype=np.float64)
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            nonfinite.append(rows.start + np.flatnonzero(~finite))
+            block = np.where(finite[:, None], block, 0.0)
+        empty = finite & ~np.any(block != 0, axis=1)
+        if empty.any():
+            zero.append(rows.start + np.flatnonzero(empty))
+        unit, norms[rows] = _unit_rows(block)
+        out[rows] = unit
+    if derived and (nonfinite or zero):
+        bad = np.unique(np.concatenate(nonfinite + zero))
+        raise ValueError(
+            f"the derived {name!r} rows {_list_rows(bad)} are zero or not finite and "
+            "have no direction; the operation that produced them is undefined there."
+        )
+    if nonfinite:
+        bad = np.concatenate(nonfinite)
         raise ValueError(
             f"arrays[{name!r}] has NaN or Inf in {len(bad)} row(s): {_list_rows(bad)}; "
             "fix or remove those pairs (e.g. emb.subset(...)) before building Embeddings."
         )
-    norms = np.linalg.norm(array, axis=1)
-    zero = norms == 0
-    if zero.any():
-        bad = np.flatnonzero(zero)
+    if zero:
+        bad = np.concatenate(zero)
         raise ValueError(
             f"arrays[{name!r}] has {len(bad)} all-zero row(s): {_list_rows(bad)}; a zero "
             "vector has no direction and cannot be normalised. Remove those pairs first."
         )
-    return array
+    return out, norms
 
 
 def _normalise_meta(meta: Any, n: int) -> pd.DataFrame:
@@ -234,11 +292,11 @@ class Embeddings:
         for name, a in checked.items():
             if normalized:
                 unit = a
-                norm = np.ones(n, dtype=np.float32)
+                norm = np.ones(n, dtype=np.float64)
             else:
-                norm64 = np.linalg.norm(a, axis=1)
-                unit = (a / norm64[:, None]).astype(np.float32)
-                norm = norm64.astype(np.float32)
+                # float64 norms: 1e154-sized rows overflow float32; blocks of rows keep
+                # memory at the float32 result plus a few 8 MiB blocks.
+                unit, norm = _normalise_rows(name, a)
             unit.setflags(write=False)
             norm.setflags(write=False)
             stored[name] = unit
@@ -256,8 +314,10 @@ class Embeddings:
         """New Embeddings from float rows (re-normalised), keeping meta/provenance."""
         stored = {}
         for name, a in arrays.items():
-            a = np.asarray(a, dtype=np.float64)
-            unit = (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(np.float32)
+            if a is self._arrays.get(name):
+                stored[name] = a  # unchanged modality: no copy (it may be memory-mapped)
+                continue
+            unit = _normalise_rows(name, np.asarray(a), derived=True)[0]
             unit.setflags(write=False)
             stored[name] = unit
         new_prov = {**self.provenance, **provenance}
@@ -340,7 +400,7 @@ class Embeddings:
             for name in self.modalities:
                 digest.update(name.encode())
                 digest.update(str(self._arrays[name].shape).encode())
-                digest.update(np.ascontiguousarray(self._arrays[name]).tobytes())
+                hash_rows(digest, self._arrays[name])  # block by block: no whole copy
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
 
@@ -426,7 +486,12 @@ class Embeddings:
 
     @classmethod
     def load(
-        cls, path: str | Path, modalities: Sequence[str] | None = None
+        cls,
+        path: str | Path,
+        modalities: Sequence[str] | None = None,
+        *,
+        mmap: bool | None = None,
+        cache_dir: str | Path | None = None,
     ) -> Embeddings:
         """Read amumo's ``.npz`` or a Mind-the-Gap ``(M, N, D)`` ``.npy`` file.
 
@@ -435,6 +500,19 @@ class Embeddings:
         path : str or Path
         modalities : sequence of str, optional
             Names for the M arrays of a ``.npy`` file; default ``("image", "text")``.
+        mmap : bool, optional
+            Memory-map the rows instead of reading them into RAM: ``.npy`` files
+            and uncompressed ``.npz`` members (``Embeddings.save`` writes those;
+            compressed members are read into memory). Default ``None``: map
+            files of 64 MiB or more. Rows are validated (NaN/Inf, zero rows) in
+            blocks by plain file reads. float32 rows that are already unit length
+            are used zero-copy; anything else is normalised **once** into a
+            float32 copy at ``<cache_dir>/normalised/<key>/<modality>.npy``,
+            reused by later loads of the unchanged file (see
+            :mod:`amumo.embeddings._mapped`). ``provenance["mmap"]`` says which.
+        cache_dir : str or Path, optional
+            Where normalised copies go; default ``$AMUMO_CACHE_DIR`` or the user
+            cache dir (:func:`amumo.embeddings.default_cache_dir`).
 
         Examples
         --------
@@ -445,7 +523,51 @@ class Embeddings:
         """
         from amumo.embeddings.io import load
 
-        return load(path, modalities=modalities)
+        return load(path, modalities=modalities, mmap=mmap, cache_dir=cache_dir)
+
+    @classmethod
+    def open(
+        cls,
+        folder: str | Path,
+        *,
+        consolidate: bool | None = None,
+        verify: bool = False,
+        cache_dir: str | Path | None = None,
+    ) -> Embeddings:
+        """Open a folder of shards (:mod:`amumo.embeddings.shards`) as one memory-mapped Embeddings.
+
+        Parameters
+        ----------
+        folder : str or Path
+            Written by :func:`amumo.embeddings.shards.write_shard` (e.g. by the
+            Ray helper in :mod:`amumo.scale`).
+        consolidate : bool, optional
+            Several shards are joined **once** into one float32 file per modality
+            (``<folder>/consolidated/``, or the cache dir if the folder is read
+            only), streamed shard by shard, then memory-mapped; later opens reuse
+            it. One shard is mapped directly. ``False`` refuses to write and
+            raises if a consolidated copy is needed but missing.
+        verify : bool, default False
+            Re-compute every shard file's checksum (reads everything once).
+        cache_dir : str or Path, optional
+            Fallback location for the consolidated copy.
+
+        Examples
+        --------
+        >>> import tempfile, numpy as np, amumo as am
+        >>> from amumo.embeddings.shards import write_shard
+        >>> folder = tempfile.mkdtemp()
+        >>> rng = np.random.default_rng(0)
+        >>> for i in range(3):
+        ...     _ = write_shard(folder, i, {"image": rng.normal(size=(4, 8)),
+        ...                                 "text": rng.normal(size=(4, 8))})
+        >>> emb = am.Embeddings.open(folder)
+        >>> len(emb), emb.dim, emb.provenance["n_shards"]
+        (12, 8, 3)
+        """
+        from amumo.embeddings.shards import open_shards
+
+        return open_shards(folder, consolidate=consolidate, verify=verify, cache_dir=cache_dir)
 
     def to_json_meta(self) -> str:
         """The meta table as JSON (``orient="split"``), as stored in ``.npz`` files."""

@@ -11,7 +11,6 @@ Two formats:
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from collections.abc import Sequence
@@ -21,7 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amumo._util import atomic_write_bytes  # re-exported: old imports keep working
+from amumo._util import atomic_write, atomic_write_bytes  # atomic_write_bytes: re-exported
+from amumo.embeddings._mapped import MMAP_AUTO_BYTES, map_rows, npy_source, npz_sources
+from amumo.embeddings._npz_check import check_npz_members
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["load", "save_npz", "atomic_write_bytes", "FORMAT_VERSION"]
@@ -51,9 +52,10 @@ def save_npz(emb: Embeddings, path: str | Path, *, overwrite: bool = False) -> P
     for name in emb.modalities:
         payload[f"emb:{name}"] = emb[name]
         payload[f"norm:{name}"] = norms[name]
-    buffer = io.BytesIO()
-    np.savez(buffer, **payload)
-    return atomic_write_bytes(path, buffer.getvalue(), overwrite=overwrite)
+    # Streamed into the temporary file (uncompressed members, so load(mmap=True) can map them).
+    with atomic_write(path, overwrite=overwrite) as handle:
+        np.savez(handle, **payload)
+    return path
 
 
 def _sniff(path: Path) -> str:
@@ -70,7 +72,41 @@ def _sniff(path: Path) -> str:
     )
 
 
-def _load_npy(path: Path, modalities: Sequence[str] | None) -> Embeddings:
+def _mapped_embeddings(
+    path: Path, sources: dict, names: Sequence[str], cache_dir: Any, loaded: dict | None = None,
+    meta: Any = None, provenance: dict | None = None,
+) -> Embeddings:
+    """Embeddings whose modalities are memory-mapped (``sources``) or already in ``loaded``."""
+    from amumo.embeddings.container import _normalise_rows
+
+    units: dict[str, np.ndarray] = {}
+    norms: dict[str, np.ndarray] = {}
+    mapped: dict[str, str] = {}
+    for name in names:
+        if name in sources:
+            units[name], norms[name], info = map_rows(name, sources[name], cache_dir)
+            mapped[name] = info.get("copy", "source")
+        else:  # compressed member: read into memory, normalised block by block
+            units[name], norms[name] = _normalise_rows(name, np.asarray((loaded or {})[name]))
+    prov = {**(provenance or {}), "mmap": mapped}
+    emb = Embeddings.from_arrays(units, meta=meta, provenance=prov, normalized=True)
+    for name in names:
+        norms[name].setflags(write=False)
+        emb._norms[name] = norms[name]
+    return emb
+
+
+def _load_npy(
+    path: Path, modalities: Sequence[str] | None, mmap: bool = False, cache_dir: Any = None
+) -> Embeddings:
+    if mmap:
+        names = tuple(modalities) if modalities is not None else ("image", "text")
+        if len(set(names)) != len(names):
+            raise ValueError(f"modalities={names} has duplicates; names must be unique.")
+        sources = npy_source(path, names)
+        if sources:
+            provenance = {"source_file": str(path), "format": "mind-the-gap .npy (M, N, D)"}
+            return _mapped_embeddings(path, sources, names, cache_dir, provenance=provenance)
     try:
         stacked = np.load(path, allow_pickle=False)
     except (ValueError, EOFError, OSError) as err:
@@ -97,7 +133,33 @@ def _load_npy(path: Path, modalities: Sequence[str] | None) -> Embeddings:
     return Embeddings.from_arrays(arrays, provenance=provenance)
 
 
-def _load_npz(path: Path, modalities: Sequence[str] | None) -> Embeddings:
+def _check_header(path: Path, header: Any, files: set[str]) -> list[str]:
+    """The modality names of a decoded amumo header, or a ValueError saying what is wrong."""
+    names = header.get("modalities") if isinstance(header, dict) else None
+    if not (
+        isinstance(names, list)
+        and names
+        and all(isinstance(n, str) and n for n in names)
+        and len(set(names)) == len(names)
+    ):
+        raise ValueError(
+            f"{path} has a malformed amumo header (expected a JSON object whose "
+            f"'modalities' is a list of distinct names, got {str(header)[:120]!r}); the file "
+            "is corrupt or not written by amumo: re-create it with Embeddings.save."
+        )
+    missing = [f"emb:{n}" for n in names if f"emb:{n}" not in files]
+    if missing:
+        raise ValueError(
+            f"{path} lacks the arrays {missing} its header names; the file is corrupt: "
+            "re-create it with Embeddings.save."
+        )
+    return names
+
+
+def _load_npz(
+    path: Path, modalities: Sequence[str] | None, mmap: bool = False, cache_dir: Any = None
+) -> Embeddings:
+    check_npz_members(path)  # malformed or forged .npy headers, before numpy allocates
     try:
         with np.load(path, allow_pickle=False) as archive:
             files = set(archive.files)
@@ -107,11 +169,21 @@ def _load_npz(path: Path, modalities: Sequence[str] | None) -> Embeddings:
                     "Embeddings.save, or load its arrays yourself and call "
                     "Embeddings.from_arrays."
                 )
-            header = json.loads(bytes(archive[_HEADER]).decode())
-            names = header["modalities"]
-            arrays = {name: archive[f"emb:{name}"] for name in names}
-            norms = {name: archive[f"norm:{name}"] for name in names}
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, json.JSONDecodeError) as err:
+            raw = archive[_HEADER]
+            if raw.dtype != np.uint8 or raw.ndim != 1:
+                raise ValueError(
+                    f"{path}: the amumo header is a {raw.dtype} array of shape {raw.shape}, "
+                    "not JSON bytes; the file is corrupt: re-create it with Embeddings.save."
+                )
+            header = json.loads(bytes(raw).decode("utf-8"))
+            names = _check_header(path, header, files)
+            sources = npz_sources(path, {n: f"emb:{n}" for n in names}) if mmap else {}
+            arrays = {name: archive[f"emb:{name}"] for name in names if name not in sources}
+            norms = {name: archive[f"norm:{name}"] for name in names if f"norm:{name}" in files}
+    except (
+        zipfile.BadZipFile, EOFError, OSError, KeyError, json.JSONDecodeError,
+        UnicodeDecodeError,
+    ) as err:
         raise ValueError(
             f"{path} could not be read as amumo's .npz ({type(err).__name__}: {err}); the "
             "file is truncated or corrupt: re-create it with Embeddings.save."
@@ -122,28 +194,52 @@ def _load_npz(path: Path, modalities: Sequence[str] | None) -> Embeddings:
             f"({tuple(names)}); omit modalities for .npz files."
         )
     meta_json: dict[str, Any] = header.get("meta") or {}
+    provenance = header.get("provenance") or {}
+    if not isinstance(meta_json, dict) or not isinstance(provenance, dict):
+        raise ValueError(
+            f"{path} has a malformed amumo header ('meta' and 'provenance' must be JSON "
+            "objects); the file is corrupt: re-create it with Embeddings.save."
+        )
     if meta_json.get("data") is not None and meta_json.get("columns"):
-        meta = pd.DataFrame(meta_json["data"], columns=meta_json["columns"])
+        try:
+            meta = pd.DataFrame(meta_json["data"], columns=meta_json["columns"])
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"{path} has a malformed meta table in its header ({err}); the file is "
+                "corrupt: re-create it with Embeddings.save."
+            ) from err
     else:
         meta = None
-    emb = Embeddings.from_arrays(arrays, meta=meta, provenance=header.get("provenance") or {})
+    if sources:
+        emb = _mapped_embeddings(path, sources, names, cache_dir, arrays, meta, provenance)
+    else:
+        emb = Embeddings.from_arrays(arrays, meta=meta, provenance=provenance)
     # The stored rows are unit length already; keep the raw norms that came with them.
-    for name in names:
-        stored = np.asarray(norms[name], dtype=np.float32)
+    for name in norms:
+        stored = np.asarray(norms[name], dtype=np.float64)
         if stored.shape == (len(emb),):
             stored.setflags(write=False)
             emb._norms[name] = stored
     return emb
 
 
-def load(path: str | Path, modalities: Sequence[str] | None = None) -> Embeddings:
+def load(
+    path: str | Path,
+    modalities: Sequence[str] | None = None,
+    *,
+    mmap: bool | None = None,
+    cache_dir: str | Path | None = None,
+) -> Embeddings:
     """Load embeddings from ``path``. See :meth:`Embeddings.load`."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; check the path.")
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory; pass a .npy or .npz file.")
+    if mmap is not None and not isinstance(mmap, bool):
+        raise TypeError(f"mmap={mmap!r} must be True, False or None (map files >= 64 MiB).")
     kind = _sniff(path)
+    use_mmap = path.stat().st_size >= MMAP_AUTO_BYTES if mmap is None else mmap
     if kind == "npy":
-        return _load_npy(path, modalities)
-    return _load_npz(path, modalities)
+        return _load_npy(path, modalities, use_mmap, cache_dir)
+    return _load_npz(path, modalities, use_mmap, cache_dir)

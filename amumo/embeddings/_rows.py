@@ -1,0 +1,173 @@
+"""Row checks and normalisation in bounded memory (chunks of rows, never a whole float64 copy).
+
+Everything here works one block of rows at a time, so validating or
+normalising ``N × D`` embeddings costs the output array plus one block
+(:data:`CHUNK_BYTES` of float64), whatever ``N`` is. Blocks come from an
+in-memory (or memory-mapped) array, or straight from a file with ordinary
+reads, which keep the pages out of the process's resident set (reading a
+memory map would map every page in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import numpy as np
+
+__all__ = [
+    "CHUNK_BYTES",
+    "UNIT_TOL",
+    "chunk_rows",
+    "row_blocks",
+    "RowScan",
+    "file_blocks",
+    "list_rows",
+    "hash_rows",
+    "npy_header",
+]
+
+#: Target size of one block of rows in float64 (8 MiB: 2,048 rows of 512 dims).
+CHUNK_BYTES = 8 << 20
+#: Rows whose norm is within this of 1 count as already normalised (float32 rounding
+#: leaves ~1e-7); memory-mapped input that passes is used as is, zero-copy.
+UNIT_TOL = 1e-5
+_MAX_LISTED_ROWS = 10
+
+
+def list_rows(rows: np.ndarray) -> str:
+    """``"3, 17, 40 (and 12 more)"`` for error messages."""
+    shown = ", ".join(str(int(r)) for r in rows[:_MAX_LISTED_ROWS])
+    more = len(rows) - _MAX_LISTED_ROWS
+    return shown + (f" (and {more} more)" if more > 0 else "")
+
+
+def chunk_rows(dim: int, itemsize: int = 8, target: int = CHUNK_BYTES) -> int:
+    """Rows per block so that one block of ``dim`` values of ``itemsize`` bytes is ~``target``.
+
+    Examples
+    --------
+    >>> chunk_rows(512)
+    2048
+    """
+    return max(1, int(target) // max(1, int(dim) * int(itemsize)))
+
+
+def row_blocks(n: int, rows: int) -> Iterator[slice]:
+    """Consecutive slices of at most ``rows`` rows covering ``range(n)``.
+
+    >>> [(s.start, s.stop) for s in row_blocks(5, 2)]
+    [(0, 2), (2, 4), (4, 5)]
+    """
+    for start in range(0, int(n), max(1, int(rows))):
+        yield slice(start, min(int(n), start + int(rows)))
+
+
+class RowScan:
+    """Collects per-row norms and the rows that are non-finite or zero, block by block.
+
+    Call :meth:`add` with consecutive blocks, then :meth:`raise_if_bad` and read
+    :attr:`norms` (float64, one per row).
+    """
+
+    def __init__(self, name: str, n: int) -> None:
+        self.name = name
+        self.norms = np.empty(int(n), dtype=np.float64)
+        self._nonfinite: list[np.ndarray] = []
+        self._zero: list[np.ndarray] = []
+
+    def add(self, start: int, block: np.ndarray, *, exact: bool = True) -> None:
+        """Record rows ``start … start + len(block)``.
+
+        ``exact=True`` computes norms in float64; ``exact=False`` squares in the
+        block's own dtype (fast, float32 accurate) and re-checks the rare rows
+        whose float32 sum over- or underflows in float64.
+        """
+        if exact:
+            b64 = np.asarray(block, dtype=np.float64)
+            sq = np.einsum("ij,ij->i", b64, b64)
+            finite = np.isfinite(b64).all(axis=1)
+        else:
+            sq = np.einsum("ij,ij->i", block, block).astype(np.float64)
+            finite = np.isfinite(sq)
+            suspicious = np.flatnonzero(~finite | (sq == 0))
+            if len(suspicious):
+                rows = np.asarray(block[suspicious], dtype=np.float64)
+                finite[suspicious] = np.isfinite(rows).all(axis=1)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    sq[suspicious] = np.linalg.norm(rows, axis=1) ** 2
+        norms = np.sqrt(sq)
+        self.norms[start : start + len(block)] = norms
+        if not finite.all():
+            self._nonfinite.append(start + np.flatnonzero(~finite))
+        zero = finite & (norms == 0)
+        if zero.any():
+            self._zero.append(start + np.flatnonzero(zero))
+
+    def raise_if_bad(self) -> None:
+        """ValueError naming the rows that are NaN/Inf or all zero, with the fix."""
+        if self._nonfinite:
+            bad = np.concatenate(self._nonfinite)
+            raise ValueError(
+                f"arrays[{self.name!r}] has NaN or Inf in {len(bad)} row(s): {list_rows(bad)}; "
+                "fix or remove those pairs (e.g. emb.subset(...)) before building Embeddings."
+            )
+        if self._zero:
+            bad = np.concatenate(self._zero)
+            raise ValueError(
+                f"arrays[{self.name!r}] has {len(bad)} all-zero row(s): {list_rows(bad)}; a "
+                "zero vector has no direction and cannot be normalised. Remove those pairs first."
+            )
+
+    def is_unit(self, tol: float = UNIT_TOL) -> bool:
+        """Whether every row already has norm 1 within ``tol``."""
+        return bool(np.all(np.abs(self.norms - 1.0) <= tol))
+
+
+def file_blocks(
+    handle: BinaryIO, offset: int, n: int, d: int, dtype: np.dtype
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, block)`` pairs read from ``handle`` at ``offset`` (C-ordered rows).
+
+    One reusable buffer of about 16 MiB; blocks are only valid
+    until the next one is read.
+    """
+    dtype = np.dtype(dtype)
+    rows = chunk_rows(d, dtype.itemsize, 16 << 20)
+    buffer = np.empty((rows, d), dtype=dtype)
+    handle.seek(offset)
+    for sl in row_blocks(n, rows):
+        count = sl.stop - sl.start
+        view = buffer[:count]
+        got = handle.readinto(memoryview(view).cast("B"))
+        if got != view.nbytes:
+            done = sl.start + got // (d * dtype.itemsize)
+            raise ValueError(
+                f"{getattr(handle, 'name', 'file')} ended after {done} of {n} rows; the "
+                "file is truncated: copy or regenerate it."
+            )
+        yield sl.start, view
+
+
+def hash_rows(digest: Any, array: np.ndarray) -> None:
+    """Feed the C-ordered bytes of ``array`` into a hashlib ``digest`` one block at a time."""
+    if array.ndim != 2:
+        digest.update(np.ascontiguousarray(array).tobytes())
+        return
+    for rows in row_blocks(array.shape[0], chunk_rows(array.shape[1], array.dtype.itemsize)):
+        digest.update(memoryview(np.ascontiguousarray(array[rows])).cast("B"))
+
+
+def npy_header(handle: BinaryIO) -> tuple[tuple[int, ...], np.dtype, bool]:
+    """Read a ``.npy`` header at the handle's position: shape, dtype, Fortran order.
+
+    The handle is left at the first data byte.
+    """
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:
+        raise ValueError(f".npy format version {version} is not supported for memory mapping.")
+    return tuple(shape), np.dtype(dtype), bool(fortran)

@@ -1,0 +1,255 @@
+"""Scale (issue 11), kernel side: memory-mapped loading, shards, chunked validation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import amumo as am
+from amumo.embeddings.shards import (
+    finished_shards,
+    iter_shards,
+    read_manifest,
+    write_manifest,
+    write_shard,
+)
+
+
+def _raw(n, d=16, seed=0, offset=0.0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)) + offset
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("AMUMO_CACHE_DIR", str(folder))
+    return folder
+
+
+# ---------------------------------------------------------------- mmap load
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])
+def test_mmap_load_equals_in_memory_load(tmp_path, cache_dir, suffix):
+    ref = am.Embeddings.from_arrays({"image": _raw(50, seed=1), "text": _raw(50, seed=2)},
+                                    meta={"caption": [f"c{i}" for i in range(50)]})
+    if suffix == ".npy":
+        path = tmp_path / "x.npy"
+        np.save(path, ref.stacked())
+    else:
+        path = ref.save(tmp_path / "x.npz")
+    plain = am.Embeddings.load(path, mmap=False)
+    mapped = am.Embeddings.load(path, mmap=True)
+    assert mapped.modalities == plain.modalities
+    for name in plain.modalities:
+        np.testing.assert_array_equal(mapped[name], plain[name])
+        np.testing.assert_allclose(mapped.norms[name], plain.norms[name], rtol=1e-6)
+        assert isinstance(mapped[name].base, np.memmap) or isinstance(mapped[name], np.memmap)
+        assert not mapped[name].flags.writeable
+    assert mapped.fingerprint == plain.fingerprint
+    pd.testing.assert_frame_equal(mapped.meta, plain.meta)
+    # unit float32 rows are mapped zero-copy: no normalised copy in the cache
+    assert mapped.provenance["mmap"] == {"image": "source", "text": "source"}
+
+
+def test_mmap_of_raw_rows_writes_one_normalised_copy_in_cache(tmp_path, cache_dir):
+    raw = np.stack([_raw(40, seed=3, offset=2.0), _raw(40, seed=4)]).astype(np.float32)
+    path = tmp_path / "raw.npy"
+    np.save(path, raw)
+    first = am.Embeddings.load(path, mmap=True)
+    copies = sorted(cache_dir.glob("normalised/*/*.npy"))
+    assert {p.name for p in copies} >= {"image.npy", "text.npy"}
+    assert all(str(cache_dir) in v for v in first.provenance["mmap"].values())
+    expected = am.Embeddings.from_arrays({"image": raw[0], "text": raw[1]})
+    np.testing.assert_allclose(first["image"], expected["image"], atol=1e-7)
+    np.testing.assert_allclose(first.norms["text"], expected.norms["text"], rtol=1e-6)
+    stamp = {p: p.stat().st_mtime_ns for p in copies}
+    again = am.Embeddings.load(path, mmap=True)  # reused, not rewritten
+    assert {p: p.stat().st_mtime_ns for p in copies} == stamp
+    np.testing.assert_array_equal(again["image"], first["image"])
+
+
+def test_mmap_rejects_nan_and_zero_rows_by_index(tmp_path, cache_dir):
+    raw = np.stack([_raw(30, seed=5), _raw(30, seed=6)]).astype(np.float32)
+    raw[0, 7, 3] = np.nan
+    np.save(tmp_path / "nan.npy", raw)
+    with pytest.raises(ValueError, match=r"NaN or Inf in 1 row\(s\): 7"):
+        am.Embeddings.load(tmp_path / "nan.npy", mmap=True)
+    raw[0, 7, 3] = 0.5
+    raw[1, 12] = 0
+    np.save(tmp_path / "zero.npy", raw)
+    with pytest.raises(ValueError, match=r"all-zero row\(s\): 12"):
+        am.Embeddings.load(tmp_path / "zero.npy", mmap=True)
+
+
+def test_mmap_truncated_file_is_a_clear_error(tmp_path, cache_dir):
+    raw = np.stack([_raw(30), _raw(30, seed=1)]).astype(np.float32)
+    np.save(tmp_path / "x.npy", raw)
+    data = (tmp_path / "x.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(data[: len(data) - 100])
+    with pytest.raises(ValueError, match="truncated"):
+        am.Embeddings.load(tmp_path / "cut.npy", mmap=True)
+
+
+def test_mmap_argument_is_checked(tmp_path):
+    with pytest.raises(TypeError, match="mmap="):
+        am.Embeddings.load(am.datasets.reference_path("features_clip.npy"), mmap="yes")
+
+
+_RSS_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, numpy as np
+    def rss():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    path = sys.argv[1]
+    # write a unit-row (2, N, 512) float32 file of ~1 GB in blocks (plain writes)
+    n, d = 262_144, 512
+    header = {"descr": "<f4", "fortran_order": False, "shape": (2, n, d)}
+    rng = np.random.default_rng(0)
+    with open(path, "wb") as out:
+        np.lib.format.write_array_header_2_0(out, header)
+        for _ in range(2 * n // 8192):
+            block = rng.normal(size=(8192, d)).astype(np.float32)
+            block /= np.linalg.norm(block, axis=1, keepdims=True)
+            out.write(block.tobytes())
+    del block
+    import amumo as am
+    before = rss()
+    emb = am.Embeddings.load(path, mmap=True)
+    after = rss()
+    print(json.dumps({"extra": after - before, "n": len(emb), "how": emb.provenance["mmap"]}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_mmap_load_of_1gb_stays_under_300mb_extra_rss(tmp_path, cache_dir):
+    script = tmp_path / "rss.py"
+    script.write_text(_RSS_SCRIPT)
+    out = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "big.npy")],
+        capture_output=True, text=True, timeout=600, check=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["n"] == 262_144
+    assert result["how"] == {"image": "source", "text": "source"}
+    assert (tmp_path / "big.npy").stat().st_size > 1 << 30
+    assert result["extra"] < 0.3 * (1 << 30), result
+
+
+def test_from_arrays_has_no_whole_float64_copy():
+    """Normalising 20k x 512 float32 rows peaks at the float32 result plus one block."""
+    import tracemalloc
+
+    x = np.random.default_rng(0).normal(size=(20_000, 512)).astype(np.float32)
+    tracemalloc.start()
+    am.Embeddings.from_arrays({"image": x, "text": x})
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # two float32 results (82 MB) + block temporaries; a float64 copy would add 82 MB each
+    assert peak < 2 * x.nbytes + 120e6, peak / 1e6
+
+
+# ---------------------------------------------------------------- shards
+def _write_three(out, n=(7, 5, 9), d=12):
+    parts = []
+    for i, rows in enumerate(n):
+        image, text = _raw(rows, d, seed=10 + i, offset=1.0), _raw(rows, d, seed=20 + i)
+        meta = {"caption": [f"s{i}-{j}" for j in range(rows)], "k": np.arange(rows) + 100 * i}
+        write_shard(out, i, {"image": image, "text": text}, meta=meta,
+                    provenance={"worker": i})
+        parts.append((image, text, meta))
+    whole = am.Embeddings.from_arrays(
+        {"image": np.concatenate([p[0] for p in parts]),
+         "text": np.concatenate([p[1] for p in parts])},
+        meta=pd.concat([pd.DataFrame(p[2]) for p in parts], ignore_index=True),
+    )
+    return whole
+
+
+def test_shards_open_as_one_memory_mapped_embeddings(tmp_path):
+    out = tmp_path / "run"
+    whole = _write_three(out)
+    assert finished_shards(out) == [0, 1, 2]
+    write_manifest(out, provenance={"model": "demo"})
+    manifest = read_manifest(out)
+    assert manifest["n_pairs"] == 21 and [s["n"] for s in manifest["shards"]] == [7, 5, 9]
+    emb = am.Embeddings.open(out)
+    assert len(emb) == 21 and emb.modalities == ("image", "text")
+    for name in emb.modalities:
+        np.testing.assert_array_equal(emb[name], whole[name])
+        np.testing.assert_allclose(emb.norms[name], whole.norms[name])
+        assert isinstance(emb[name].base, np.memmap)
+    assert emb.meta["caption"].tolist() == whole.meta["caption"].tolist()
+    assert emb.meta["k"].tolist() == whole.meta["k"].tolist()
+    assert emb.provenance["model"] == "demo" and emb.provenance["n_shards"] == 3
+    assert (out / "consolidated" / "consolidated.json").exists()
+    assert am.Embeddings.open(out, verify=True).fingerprint == emb.fingerprint
+    assert abs(am.gap_distance(emb) - am.gap_distance(whole)) < 1e-12
+
+
+def test_unfinished_shard_is_ignored_with_a_warning_and_blocks_the_manifest(tmp_path):
+    out = tmp_path / "run"
+    _write_three(out)
+    (out / "shard-000003").mkdir()
+    np.save(out / "shard-000003" / "emb0.npy", np.zeros((3, 12), np.float32))
+    assert finished_shards(out) == [0, 1, 2]
+    with pytest.warns(UserWarning, match="unfinished shards"):
+        emb = am.Embeddings.open(out)
+    assert len(emb) == 21
+    with pytest.raises(ValueError, match="unfinished shards"):
+        write_manifest(out)
+
+
+def test_shard_rewrite_needs_overwrite_and_mismatch_is_refused(tmp_path):
+    out = tmp_path / "run"
+    write_shard(out, 0, {"image": _raw(4), "text": _raw(4, seed=1)})
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        write_shard(out, 0, {"image": _raw(4), "text": _raw(4, seed=1)})
+    write_shard(out, 0, {"image": _raw(6), "text": _raw(6, seed=1)}, overwrite=True)
+    assert len(am.Embeddings.open(out)) == 6
+    with pytest.raises(ValueError, match="must match"):
+        write_shard(out, 1, {"image": _raw(4, d=8), "text": _raw(4, d=8)})
+    with pytest.raises(ValueError, match="shard_id"):
+        write_shard(out, -1, {"image": _raw(4), "text": _raw(4, seed=1)})
+    with pytest.raises(ValueError, match="NaN"):
+        write_shard(out, 2, {"image": np.full((3, 16), np.nan), "text": _raw(3)})
+
+
+def test_corrupt_shard_is_detected(tmp_path):
+    out = tmp_path / "run"
+    write_shard(out, 0, {"image": _raw(4), "text": _raw(4, seed=1)})
+    path = out / "shard-000000" / "emb1.npy"
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="checksum"):
+        am.Embeddings.open(out, verify=True)
+
+
+def test_open_errors_name_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        am.Embeddings.open(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no finished shards"):
+        am.Embeddings.open(tmp_path / "empty")
+    out = tmp_path / "run"
+    _write_three(out)
+    with pytest.raises(FileNotFoundError, match="consolidate"):
+        am.Embeddings.open(out, consolidate=False)
+
+
+def test_iter_shards_is_zero_copy_and_in_order(tmp_path):
+    out = tmp_path / "run"
+    whole = _write_three(out)
+    pieces = list(iter_shards(out))
+    assert [len(p) for p in pieces] == [7, 5, 9]
+    assert all(isinstance(p["image"].base, np.memmap) for p in pieces)
+    np.testing.assert_array_equal(np.concatenate([p["text"] for p in pieces]), whole["text"])
