@@ -14,6 +14,7 @@ from amumo.analysis import (
     CLUSTER_METHODS,
     MITIGATIONS,
     PROJECTION_METHODS,
+    GapStats,
     ablate_gap_dimensions,
     alignment,
     centroid_cosine,
@@ -44,12 +45,14 @@ from amumo.analysis import (
     uniformity,
 )
 from amumo.embeddings import Embeddings, embed
-from amumo.widgets import Comparer, Explorer, Heatmap, Landscape, Preview, Scatter
+from amumo.widgets import Comparer, Explorer, GapMatrix, Heatmap, Landscape, Preview, Scatter
 from amumo.widgets.gap_sweep import GapSweep
 
 __all__ = [
     "Embeddings",
+    "GapStats",
     "GapSweep",
+    "GapMatrix",
     "Heatmap",
     "Scatter",
     "Preview",

@@ -27,9 +27,11 @@ from amumo.analysis.metrics import (
 from amumo.analysis.mitigate import MITIGATIONS, gap_report, mitigate
 from amumo.analysis.projection import PROJECTION_METHODS, clear_projection_cache, project
 from amumo.analysis.similarity import CLUSTER_METHODS, cluster_order, similarity
+from amumo.analysis.stats import GapStats
 
 __all__ = [
     "losses",
+    "GapStats",
     "gap_vector",
     "gap_distance",
     "shift",

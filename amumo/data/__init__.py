@@ -2,12 +2,15 @@
 
 - :class:`PairedDataset` — the protocol :func:`amumo.embed` needs.
 - :class:`SyntheticShapes` — procedurally drawn shapes + captions, no files needed.
+- :class:`SyntheticShapesAudio` — the same with a third modality, a tone per shape
+  (:class:`Audio` items).
 - :class:`ImageTextFolder`, :class:`COCOCaptions`, :class:`ImageTextParquet` — loaders.
 - :class:`Augmented` — Amumo's rotate / noise / blur / shift / random_rotate sets.
 - ``dataset.filter(text_contains=[...], mode="any"|"all", regex=None)`` — caption filter.
 """
 
 from amumo.data import synthetic
+from amumo.data.audio import Audio, wav_bytes
 from amumo.data.augment import AUGMENTATIONS, Augmented, augment_image, default_levels
 from amumo.data.base import (
     BaseDataset,
@@ -20,6 +23,7 @@ from amumo.data.coco import COCOCaptions
 from amumo.data.folder import ImageTextFolder
 from amumo.data.parquet import ImageTextParquet
 from amumo.data.synthetic import SyntheticShapes
+from amumo.data.synthetic_audio import SyntheticShapesAudio
 
 __all__ = [
     "PairedDataset",
@@ -27,6 +31,9 @@ __all__ = [
     "DatasetView",
     "UnreadableItemError",
     "SyntheticShapes",
+    "SyntheticShapesAudio",
+    "Audio",
+    "wav_bytes",
     "ImageTextFolder",
     "COCOCaptions",
     "ImageTextParquet",

@@ -23,6 +23,7 @@ from amumo.models.openclip import (
     resolve_device,
     weights_cached,
 )
+from amumo.models.synthetic import ShapesEncoder
 from amumo.models.tiny import TinyCLIP, TinyCLIPConfig, tiny_shapes
 from amumo.models.wrappers import CallableEncoder, Precomputed
 
@@ -31,6 +32,7 @@ __all__ = [
     "OpenCLIP",
     "CallableEncoder",
     "Precomputed",
+    "ShapesEncoder",
     "WeightsUnavailableError",
     "MENU",
     "weights_cached",

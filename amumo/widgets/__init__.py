@@ -7,14 +7,18 @@
   and caption-filter controls and a metrics panel.
 - :class:`Comparer` — heatmaps of several models over the same pairs, hover linked.
 - :class:`Landscape` — loss as a function of the gap shift λ, per temperature (plotly).
+- :class:`GapMatrix` — the gap between every pair of modalities, shaded (M ≥ 2).
 """
 
 from amumo.widgets._base import state_size
 from amumo.widgets.comparer import Comparer
 from amumo.widgets.explorer import Explorer
+from amumo.widgets.gap_matrix import GapMatrix
 from amumo.widgets.heatmap import Heatmap
 from amumo.widgets.landscape import Landscape
 from amumo.widgets.preview import Preview
 from amumo.widgets.scatter import Scatter
 
-__all__ = ["Heatmap", "Scatter", "Preview", "Explorer", "Comparer", "Landscape", "state_size"]
+__all__ = [
+    "Heatmap", "Scatter", "Preview", "Explorer", "Comparer", "Landscape", "GapMatrix", "state_size"
+]

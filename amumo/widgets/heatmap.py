@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
+from amumo.analysis.cluster_names import cluster_names
 from amumo.analysis.similarity import CLUSTER_METHODS, cluster_order, cosine_matrix
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread
@@ -27,18 +28,25 @@ COLORMAPS = ("viridis", "magma", "cividis", "rdbu", "greys")
 MAX_WINDOW = 1024
 
 
-def pair_clusters(emb: Embeddings, method: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+def pair_clusters(
+    emb: Embeddings, method: str, k: int, by: str = "all"
+) -> tuple[np.ndarray, np.ndarray]:
     """Cluster pairs on the mean of their per-modality cosine similarities.
 
     A pair's feature is the concatenation of its unit rows divided by ``sqrt(M)``
     (a unit vector), so the similarity of two pairs is the mean over modalities of
     the similarity of their items; :func:`amumo.cluster_order` orders and cuts it.
-    Every modality block of the heatmap is then permuted by the same order, which
-    keeps each pair on the diagonal of the cross-modal quadrants.
+    With ``by`` a modality, only that modality's similarities count (Amumo clusters
+    ImageBind pairs by text, then by audio-to-audio similarity). Every modality
+    block of the heatmap is then permuted by the same order, which keeps each pair
+    on the diagonal of the cross-modal quadrants.
     """
-    features = np.concatenate([emb[m] for m in emb.modalities], axis=1) / np.sqrt(
-        len(emb.modalities)
-    )
+    if by != "all":
+        features = emb[emb.check_modality(by, "cluster_by")]
+    else:
+        features = np.concatenate([emb[m] for m in emb.modalities], axis=1) / np.sqrt(
+            len(emb.modalities)
+        )
     sim = cosine_matrix(features)
     order, labels = cluster_order(sim, method=method, k=min(int(k), len(emb)))
     return np.asarray(order), np.asarray(labels)
@@ -49,7 +57,9 @@ class ClusterTraits(traitlets.HasTraits):
         False, help="Reorder pairs by hierarchical clustering and draw cluster boundaries."
     ).tag(sync=True)
     cluster_method = traitlets.Unicode(
-        "average", help=f"Linkage method, one of {CLUSTER_METHODS}."
+        "ward",
+        help=f"Linkage method, one of {CLUSTER_METHODS}. Ward (default) gives balanced blocks; "
+        "average/single/centroid put most CLIP pairs in one cluster (one giant block).",
     ).tag(sync=True)
     cluster_methods = traitlets.List(
         traitlets.Unicode(), default_value=list(CLUSTER_METHODS), help="Offered linkage methods."
@@ -58,7 +68,48 @@ class ClusterTraits(traitlets.HasTraits):
         sync=True
     )
     cluster_status = traitlets.Unicode("", help="'clustering…' while it runs.").tag(sync=True)
-    _outputs = ("cluster_methods", "cluster_status")
+    cluster_by = traitlets.Unicode(
+        "all", help="Cluster on the similarities of one modality (e.g. 'text') or 'all'."
+    ).tag(sync=True)
+    cluster_legend = traitlets.List(
+        traitlets.Unicode(),
+        help="Name of each cluster (its captions' most distinctive words, c-TF-IDF; read-only).",
+    ).tag(sync=True)
+    _outputs = ("cluster_methods", "cluster_status", "cluster_legend")
+
+    @traitlets.validate("cluster_by")
+    def _valid_cluster_by(self, proposal: dict) -> str:
+        value = proposal["value"]
+        base = getattr(self, "_base", None)
+        options = ("all", *base.modalities) if base is not None else ("all",)
+        if value not in options and (base is not None or value == ""):
+            raise traitlets.TraitError(f"cluster_by={value!r} is unknown; choose one of {options}.")
+        return value
+
+    @traitlets.observe("cluster_by")
+    def _on_cluster_by(self, _change: dict) -> None:
+        if getattr(self, "_ready", False):
+            self._recluster()
+
+    @property
+    def cluster_names(self) -> list[str] | None:
+        """Name of each cluster (index = cluster id of :attr:`cluster_labels`), or None.
+
+        The 3 most distinctive words of the cluster's captions by class-based TF-IDF
+        (:func:`amumo.cluster_names`); ``"cluster i"`` when there are no captions.
+        """
+        return None if getattr(self, "_cluster_labels", None) is None else list(
+            self.cluster_legend
+        )
+
+    def _named_legend(self, legend: dict) -> dict:
+        """Scatter legend of ``color_by='cluster'`` with the cluster names."""
+        names = list(self.cluster_legend)
+        items = [
+            {**item, "label": f"{k + 1} · {names[k]}" if k < len(names) else item["label"]}
+            for k, item in enumerate(legend.get("items", []))
+        ]
+        return {**legend, "items": items}
 
     @traitlets.validate("cluster_method")
     def _valid_method(self, proposal: dict) -> str:
@@ -82,14 +133,26 @@ class ClusterTraits(traitlets.HasTraits):
         self._cluster_order = None
         if not self._cluster_labels_wanted():
             self._cluster_labels = None
+            self.cluster_legend = []
             self._clusters_changed()
             return
         base, method, k = self._base, self.cluster_method, self.cluster_k
+        by = self.cluster_by if self.cluster_by in base.modalities else "all"
+        texts = self._pair_texts(self._ids) if hasattr(self, "_pair_texts") else []
 
-        def done(result: tuple[np.ndarray, np.ndarray]) -> None:
-            order, labels = result
+        def compute() -> tuple[np.ndarray, np.ndarray, list[str]]:
+            order, labels = pair_clusters(base, method, k, by)
+            names = cluster_names(texts, labels) if any(texts) else []
+            count = int(labels.max()) + 1
+            names = [names[c] if c < len(names) and names[c] else f"cluster {c + 1}"
+                     for c in range(count)]
+            return order, labels, names
+
+        def done(result: tuple[np.ndarray, np.ndarray, list[str]]) -> None:
+            order, labels, names = result
             self._cluster_order = order if self.cluster else None
             self._cluster_labels = labels
+            self.cluster_legend = names
             self._clusters_changed()
 
         def fail(err: BaseException) -> None:
@@ -97,7 +160,7 @@ class ClusterTraits(traitlets.HasTraits):
 
         self._run_job(
             "cluster",
-            lambda: pair_clusters(base, method, k),
+            compute,
             done,
             status=("cluster_status", "clustering…"),
             background=len(base) > SYNC_LIMIT,
@@ -145,12 +208,17 @@ class HeatmapMixin(ClusterTraits, ColourTraits):
     scale = traitlets.List(
         traitlets.Float(), default_value=[0.0, 1.0], help="Colour range [low, high] in use."
     ).tag(sync=True)
-    vmin = traitlets.Float(None, allow_none=True, help="Colour range low end (None: auto).").tag(
-        sync=True
-    )
-    vmax = traitlets.Float(None, allow_none=True, help="Colour range high end (None: 1).").tag(
-        sync=True
-    )
+    vmin = traitlets.Float(
+        None, allow_none=True, help="Colour range low end in [-1, 1) (None: from the data)."
+    ).tag(sync=True)
+    vmax = traitlets.Float(
+        None, allow_none=True, help="Colour range high end in (-1, 1] (None: 1)."
+    ).tag(sync=True)
+    scale_locked = traitlets.Bool(
+        False,
+        help="Keep the automatic colour range fixed while λ, close-the-gap, the filter or the "
+        "model change (off: the range follows the shown data).",
+    ).tag(sync=True)
     order = traitlets.Bytes(
         b"", help="int32 pair order shared by every modality block; empty = pair order."
     ).tag(sync=True)
@@ -159,6 +227,28 @@ class HeatmapMixin(ClusterTraits, ColourTraits):
     ).tag(sync=True)
 
     _outputs = ("overview", "overview_size", "scale", "order", "cluster_bounds")
+    _requests = ("window", "cell")
+
+    @traitlets.validate("vmin", "vmax")
+    def _valid_range_end(self, proposal: dict) -> float | None:
+        name, value = proposal["trait"].name, proposal["value"]
+        if value is None:
+            return None
+        value = float(value)
+        low_ok = -1.0 <= value < 1.0 if name == "vmin" else -1.0 < value <= 1.0
+        if not (np.isfinite(value) and low_ok):
+            span = "[-1, 1)" if name == "vmin" else "(-1, 1]"
+            raise traitlets.TraitError(
+                f"{name}={value} is outside {span}: cosine similarity lies in [-1, 1]; pass a "
+                f"value in {span} or None for the automatic range."
+            )
+        other = self.vmax if name == "vmin" else self.vmin
+        if other is not None and (value >= other if name == "vmin" else value <= other):
+            raise traitlets.TraitError(
+                f"{name}={value} must be {'below vmax' if name == 'vmin' else 'above vmin'}"
+                f"={other}; change the other end first (or set it to None)."
+            )
+        return value
 
     def _init_heatmap(self) -> None:
         self._cluster_order: np.ndarray | None = None
@@ -171,12 +261,14 @@ class HeatmapMixin(ClusterTraits, ColourTraits):
         rows = display_rows(self._emb, self._cluster_order)
         self._rows = rows
         over = pooled(rows, self.max_overview)
-        if self.vmin is None or self.vmax is None:
-            auto_lo, auto_hi = self._auto_range(over, rows)
+        auto_lo, auto_hi = self._auto_range(over, rows)
         lo = float(self.vmin) if self.vmin is not None else auto_lo
         hi = float(self.vmax) if self.vmax is not None else auto_hi
-        if not hi > lo:
-            raise ValueError(f"vmin={lo} must be below vmax={hi}.")
+        if not hi > lo:  # one end set by the user, the other automatic: keep a valid range
+            if self.vmin is None:
+                lo = max(-1.0, hi - 0.05)
+            else:
+                hi = min(1.0, lo + 0.05)
         bounds = b""
         if self._cluster_order is not None and self._cluster_labels is not None:
             ordered = self._cluster_labels[self._cluster_order]
@@ -189,17 +281,20 @@ class HeatmapMixin(ClusterTraits, ColourTraits):
             self.cluster_bounds = bounds
 
     def _auto_range(self, over: np.ndarray, rows: np.ndarray) -> tuple[float, float]:
-        """Automatic colour range, taken from the unshifted pairs (``self._base``) so that
-        colours stay comparable while the gap is shifted or closed."""
+        """Automatic colour range of the shown data (:func:`auto_scale`), so that widening
+        the gap (λ < 0) does not saturate the cross-modal quadrants; while
+        ``scale_locked``, the range in use when the lock was set."""
+        locked = getattr(self, "_locked_range", None)
+        if self.scale_locked and locked is not None:
+            return locked
         cached = getattr(self, "_range_cache", None)
-        if cached is not None and cached[0] is self._base and cached[1] == self.max_overview:
-            return cached[2]
-        if self._emb is self._base:
-            result = auto_scale(over, rows)
+        if cached is not None and cached[0] is self._emb and cached[1] == self.max_overview:
+            result = cached[2]
         else:
-            base_rows = display_rows(self._base)
-            result = auto_scale(pooled(base_rows, self.max_overview), base_rows)
-        self._range_cache = (self._base, self.max_overview, result)
+            result = auto_scale(over, rows)
+            self._range_cache = (self._emb, self.max_overview, result)
+        if self.scale_locked:
+            self._locked_range = result
         return result
 
     def _clusters_changed(self) -> None:
@@ -214,6 +309,13 @@ class HeatmapMixin(ClusterTraits, ColourTraits):
     @traitlets.observe("max_overview", "vmin", "vmax")
     def _on_scale_traits(self, _change: dict) -> None:
         if getattr(self, "_ready", False):
+            self._update_heatmap()
+
+    @traitlets.observe("scale_locked")
+    def _on_scale_lock(self, change: dict) -> None:
+        # Locking keeps the automatic range now shown; unlocking follows the data again.
+        self._locked_range = getattr(self, "_range_cache", (None, None, None))[2]
+        if not change["new"] and getattr(self, "_ready", False):
             self._update_heatmap()
 
     # ------------------------------------------------------------------ requests
@@ -287,10 +389,12 @@ class Heatmap(HeatmapMixin, ItemsMixin, AmumoWidget):
     Traits
     ------
     cluster : bool, default False
-    cluster_method : str, default "average"
+    cluster_method : str, default "ward"
     cluster_k : int, default 6
     colormap : str, default "viridis"
-    vmin, vmax : float or None, default None (auto low end, 1.0)
+    vmin, vmax : float or None, default None (low end from the shown data, 1.0)
+    scale_locked : bool, default False
+        Keep the automatic colour range while the data change (λ, close, filter).
     max_overview : int, default 1024
         Matrices with more items per side are pooled (block means) to this size.
     hovered : int, hovered_cell : dict, selected : list of int

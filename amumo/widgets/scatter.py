@@ -202,6 +202,8 @@ class ScatterMixin(ClusterTraits):
         codes, palette, legend = color_codes(
             by, self._base.modalities, len(self._ids), meta, self._cluster_labels
         )
+        if by == "cluster":
+            legend = self._named_legend(legend)  # "2 · toilet | bathroom | sink"
         with self.hold_sync():
             self.colors = u8_bytes(codes)
             self.palette = palette

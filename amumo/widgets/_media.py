@@ -1,0 +1,80 @@
+"""Previews of non-image items: audio as WAV for an ``<audio>`` element, molecules as
+SMILES text (and a drawing where RDKit is installed).
+
+Like thumbnails, these are produced on demand when the browser asks for an item
+(``_on_item``), never sent up front.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from amumo.data.audio import is_audio, wav_bytes
+
+__all__ = ["MOLECULE_NAMES", "AUDIO_NAMES", "kind_by_name", "media_kind", "media_reply"]
+
+#: Modality names whose items are molecules given as SMILES strings (CLOOME).
+MOLECULE_NAMES = ("molecule", "molecules", "smiles", "mol", "compound", "compounds")
+#: Modality names whose items are audio.
+AUDIO_NAMES = ("audio", "sound", "sounds", "speech", "music")
+
+
+def kind_by_name(modality: str) -> str | None:
+    """'audio' / 'molecule' from the modality's name alone (None: not one of these)."""
+    name = modality.lower()
+    if name in AUDIO_NAMES:
+        return "audio"
+    if name in MOLECULE_NAMES:
+        return "molecule"
+    return None
+
+
+def media_kind(modality: str, item: Any) -> str | None:
+    """'audio' or 'molecule' for a dataset item of ``modality`` (None: neither)."""
+    if is_audio(item):
+        return "audio"
+    if isinstance(item, str) and kind_by_name(modality) == "molecule":
+        return "molecule"
+    return None
+
+
+def _molecule_png(smiles: str, size: int) -> bytes | None:
+    try:
+        from rdkit import Chem
+        from rdkit.Chem import Draw
+    except ImportError:  # optional: the SMILES text is shown instead
+        return None
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        return None
+    buffer = io.BytesIO()
+    Draw.MolToImage(mol, size=(size, size)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def media_reply(kind: str, item: Any, size: int = 192) -> tuple[dict[str, Any], list[bytes]]:
+    """The reply to an item request: ``({"mime": ...}, [bytes])`` and/or ``{"text": ...}``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> reply, buffers = media_reply("audio", (np.zeros(800), 8000))
+    >>> reply["mime"], buffers[0][:4], reply["duration"]
+    ('audio/wav', b'RIFF', 0.1)
+    >>> media_reply("molecule", "CCO")[0]["text"]
+    'CCO'
+    """
+    if kind == "audio":
+        data = wav_bytes(item)
+        byte_rate = max(1, int.from_bytes(data[28:32], "little"))  # WAV header field
+        seconds = (len(data) - 44) / byte_rate
+        return {"mime": "audio/wav", "duration": round(seconds, 3)}, [data]
+    if kind == "molecule":
+        smiles = str(item)
+        png = _molecule_png(smiles, size)
+        if png is None:
+            return {"text": smiles}, []
+        return {"text": smiles, "mime": "image/png"}, [png]
+    raise ValueError(f"no preview for kind {kind!r}.")
+

@@ -1,0 +1,147 @@
+"""Three modalities in a real JupyterLab + headless Chromium (issue 14): the Explorer's
+pair picker and gap matrix, heatmap quadrants for image/text/audio, an audio preview that
+plays, cluster names in the heatmap and the scatter legend, the GapMatrix widget.
+
+Screenshots go to tests/artifacts/ (look at them).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+N = 60
+THREE_CELL = f"""
+import amumo as am
+ds = am.data.SyntheticShapesAudio({N}, seed=0)
+emb = am.embed(am.models.ShapesEncoder(), ds, progress=False, cache=False)
+ex = am.Explorer(emb, dataset=ds, cluster=True, cluster_by="text", cluster_k=5,
+                 color_by="cluster")
+ex
+"""
+
+
+def _cell_center(page, heatmap, row: int, col: int) -> tuple[float, float]:
+    view = heatmap.locator(".amumo-heatmap-view")
+    geo = json.loads(view.get_attribute("data-geometry"))
+    n = int(view.get_attribute("data-n"))
+    box = heatmap.locator("canvas.amumo-overlay").bounding_box()
+    cell = geo["side"] / n
+    return (
+        box["x"] + geo["left"] + (col + 0.5) * cell,
+        box["y"] + geo["top"] + (row + 0.5) * cell,
+    )
+
+
+def test_three_modality_explorer_pair_picker_audio_and_cluster_names(
+    open_notebook, wait_for_output, run_cell, screenshot
+):
+    page = open_notebook([THREE_CELL])
+    page.set_viewport_size({"width": 1600, "height": 1400})
+    root = wait_for_output(page, ".amumo-explorer[data-rendered]")
+    page.wait_for_timeout(500)
+    root.scroll_into_view_if_needed()
+    heatmap = root.locator(".amumo-heatmap-panel")
+    assert int(heatmap.locator(".amumo-heatmap-view").get_attribute("data-n")) == 3 * N
+
+    # The pair picker offers the three pairs; picking image-audio reaches the kernel,
+    # retitles the metrics and highlights that cell of the gap matrix.
+    picker = root.locator("select.amumo-gap-pair")
+    assert picker.is_visible()
+    assert picker.locator("option").all_inner_texts() == ["image–text", "image–audio", "text–audio"]
+    picker.select_option(label="image–audio")
+    chip = root.locator(".amumo-pair-chip")
+    page.wait_for_function(
+        "() => document.querySelector('.amumo-pair-chip').textContent === 'image–audio'"
+    )
+    assert chip.inner_text() == "image–audio"
+    assert root.locator('tr[data-metric="recall@1:image->audio"]').count() == 1
+    picked = root.locator(".amumo-gap-cell-picked")
+    assert picked.count() == 2  # (image, audio) and (audio, image)
+    assert run_cell(page, "print(ex.gap_pair)").strip() == "['image', 'audio']"
+    gap = float(run_cell(page, "print(am.gap_distance(emb, 'image', 'audio'))"))
+    shown = float(root.locator('.amumo-metric-before[data-metric="gap_distance"]').get_attribute(
+        "data-value"
+    ))
+    assert shown == pytest.approx(gap, abs=1e-6)
+    # Clicking the text-audio cell of the matrix picks that pair.
+    root.locator('.amumo-gap-cell[data-a="text"][data-b="audio"]').click()
+    page.wait_for_function(
+        "() => document.querySelector('.amumo-pair-chip').textContent === 'text–audio'"
+    )
+    # Close the gap of the picked pair: its cell goes to ~0, the others stay.
+    root.locator("input.amumo-close-gap").check()
+    page.wait_for_function(
+        "() => Number(document.querySelector("
+        "'.amumo-gap-cell[data-a=\"text\"][data-b=\"audio\"]').dataset.value) < 0.001"
+    )
+    other = float(root.locator('.amumo-gap-cell[data-a="image"][data-b="text"]').get_attribute(
+        "data-value"
+    ))
+    assert other > 0.3
+    shot = screenshot(page, "page")
+    root.screenshot(path=str(shot.with_name("multimodal-explorer.png")))
+
+    # Cluster names: in Python, in the scatter legend.
+    names = json.loads(run_cell(page, "import json; print(json.dumps(ex.cluster_names))"))
+    assert len(names) == 5 and all(names)
+    legend = root.locator(".amumo-scatter-panel .amumo-legend-item").all_inner_texts()
+    assert any(names[0] in item for item in legend), (legend, names)
+
+    # Hover an audio-audio cell: the preview shows a player; it plays after a click.
+    x, y = _cell_center(page, heatmap, 2 * N + 3, 2 * N + 3)
+    page.mouse.move(x, y)
+    audio = root.locator(".amumo-preview-panel audio").first
+    audio.wait_for(state="attached", timeout=10_000)
+    assert audio.get_attribute("src").startswith("blob:")
+    # Leaving the heatmap keeps the audio card (so its player can be reached).
+    card = root.locator(".amumo-preview-panel .amumo-card-audio").first
+    card.locator(".amumo-card-title").click()  # a user gesture, as a person's click
+    assert root.locator(".amumo-preview-panel audio").count() >= 1
+    state = page.evaluate(
+        """async () => {
+            const a = document.querySelector('.amumo-preview-panel audio');
+            await a.play();
+            await new Promise((r) => setTimeout(r, 400));
+            return {t: a.currentTime, paused: a.paused, ready: a.readyState,
+                    duration: a.duration, error: a.error && a.error.code};
+        }"""
+    )
+    assert state["error"] is None and state["ready"] >= 2, state
+    assert state["duration"] == pytest.approx(0.8, abs=0.01), state
+    assert state["t"] > 0.05, state
+    root.screenshot(path=str(shot.with_name("multimodal-explorer-audio.png")))
+    errors = [m for m in page.amumo_console if m.startswith("pageerror")]
+    assert not errors, errors
+
+
+def test_gap_matrix_widget_renders_and_reports_clicks(
+    open_notebook, wait_for_output, run_cell, screenshot
+):
+    page = open_notebook([
+        "import amumo as am\n"
+        "ds = am.data.SyntheticShapesAudio(40, seed=1)\n"
+        "emb = am.embed(am.models.ShapesEncoder(), ds, progress=False, cache=False)\n"
+        "gm = am.GapMatrix(emb)\ngm",
+    ])
+    root = wait_for_output(page, ".amumo-gap-matrix-widget[data-rendered]")
+    cells = root.locator("td.amumo-gap-cell")
+    assert cells.count() == 9
+    value = float(root.locator('td[data-a="image"][data-b="audio"]').get_attribute("data-value"))
+    expected = float(run_cell(page, "print(am.gap_distance(emb, 'image', 'audio'))"))
+    assert value == pytest.approx(expected, abs=1e-9)
+    root.locator('td[data-a="text"][data-b="audio"]').click()
+    page.wait_for_timeout(300)
+    assert run_cell(page, "print(gm.picked)").strip() == "['text', 'audio']"
+    root.locator("select.amumo-gap-metric").select_option("rmg")
+    page.wait_for_function(
+        "() => Number(document.querySelector('td[data-a=\"image\"][data-b=\"text\"]')"
+        ".dataset.value) < 0.9"
+    )
+    rmg = float(run_cell(page, "print(am.rmg(emb, 'image', 'text'))"))
+    shown = float(root.locator('td[data-a="image"][data-b="text"]').get_attribute("data-value"))
+    assert shown == pytest.approx(rmg, abs=1e-9)
+    root.screenshot(path=str(screenshot(page, "page").with_name("gap-matrix-widget.png")))
