@@ -156,3 +156,19 @@ def test_gap_matrix_widget(shapes3):
         gm.metric = "cos"
     with pytest.raises(TypeError, match="metrc"):
         am.GapMatrix(emb, metrc="rmg")
+
+
+def test_gap_axis_follows_the_picked_pair(shapes3):
+    emb, ds = shapes3
+    ex = am.Explorer(emb, dataset=ds, projection="gap")
+    n = len(emb)
+
+    def centre_x() -> list[float]:
+        x = np.frombuffer(ex.xy, "<f4").reshape(-1, 2)[:, 0]
+        return [float(x[k * n : (k + 1) * n].mean()) for k in range(3)]
+
+    image, text, audio = centre_x()
+    assert image > 0.2 and text < -0.2 and abs(audio) < 0.2  # Δ = mean(image) - mean(text)
+    ex.gap_pair = ["image", "audio"]
+    image, text, audio = centre_x()
+    assert image > 0.2 and audio < -0.2 and abs(text) < 0.2

@@ -172,8 +172,12 @@ class ScatterMixin(ClusterTraits):
     def _set_gap_coords(self, emb: Embeddings) -> bool:
         """Gap-axis coordinates in the frame of the unshifted pairs; False if there is no gap."""
         k = min(PCA_COMPONENTS, emb.dim)
+        pair = getattr(self, "_gap_pair_now", None)  # Explorer: the picked pair of modalities
+        a, b = pair() if pair is not None else (None, None)
         try:
-            coords = gap_projection(emb, n_components=k, reference=getattr(self, "_base", emb))
+            coords = gap_projection(
+                emb, a, b, n_components=k, reference=getattr(self, "_base", emb)
+            )
         except ValueError as err:
             self.error = f"gap axis unavailable ({err}); showing PCA."
             return False
