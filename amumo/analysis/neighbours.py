@@ -1,0 +1,184 @@
+"""Cross-modal retrieval of single items: nearest neighbours and failed retrievals.
+
+One query costs O(N·D) (one row against every candidate), so the retrieval
+view stays interactive at millions of pairs. The table of failures ranks
+every query (O(N²·D)) up to ``max_queries`` queries and a seeded sample of
+queries beyond, labelled as an estimate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from amumo.analysis._checks import check_embeddings
+from amumo.embeddings.container import Embeddings
+
+__all__ = ["neighbours", "failed_retrievals"]
+
+_BLOCK = 65_536
+
+
+def _scores(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    out = np.empty(len(candidates))
+    for start in range(0, len(candidates), _BLOCK):
+        block = np.asarray(candidates[start:start + _BLOCK], dtype=np.float64)
+        out[start:start + len(block)] = block @ query
+    return out
+
+
+def neighbours(
+    emb: Embeddings,
+    pair: int,
+    source: str | None = None,
+    target: str | None = None,
+    k: int = 5,
+) -> dict:
+    """The ``k`` items of ``target`` most similar to item ``pair`` of ``source``.
+
+    Parameters
+    ----------
+    emb : Embeddings
+    pair : int
+        Row of the query (0 … N − 1).
+    source, target : str, optional
+        Query and candidate modalities (default the first two).
+    k : int, default 5
+
+    Returns
+    -------
+    dict
+        ``pairs`` (int list, best first), ``scores`` (cosines), ``true_score``
+        (cosine with its own pair), ``rank`` (0-based rank of the true partner:
+        the number of candidates strictly more similar; 0 = retrieved first),
+        ``n_candidates``.
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> hit = neighbours(am.datasets.clip_coco500(), 0, k=3)
+    >>> hit["rank"], len(hit["pairs"])
+    (0, 3)
+    >>> hit["pairs"][0]
+    0
+    """
+    emb = check_embeddings(emb)
+    source, target = emb.pair_modalities(source, target)
+    n = len(emb)
+    if isinstance(pair, bool) or int(pair) != pair or not 0 <= int(pair) < n:
+        raise ValueError(f"pair={pair!r} must be an integer in 0..{n - 1}.")
+    if isinstance(k, bool) or int(k) != k or int(k) < 1:
+        raise ValueError(f"k={k!r} must be a positive integer.")
+    pair, k = int(pair), min(int(k), n)
+    query = np.asarray(emb[source][pair], dtype=np.float64)
+    scores = _scores(query, emb[target])
+    top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+    top = top[np.lexsort((top, -scores[top]))]  # best first, ties by index
+    true = float(scores[pair])
+    return {
+        "pairs": top.astype(int).tolist(),
+        "scores": scores[top].tolist(),
+        "true_score": true,
+        "rank": int(np.sum(scores > true)),
+        "n_candidates": n,
+    }
+
+
+def failed_retrievals(
+    emb: Embeddings,
+    source: str | None = None,
+    target: str | None = None,
+    *,
+    max_rows: int = 50,
+    max_queries: int = 2000,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, dict]:
+    """Queries whose own pair is not retrieved first, worst first.
+
+    Parameters
+    ----------
+    emb : Embeddings
+    source, target : str, optional
+        Query and candidate modalities (default the first two).
+    max_rows : int, default 50
+        Rows of the returned table.
+    max_queries : int, default 2000
+        Above this many pairs, a seeded random sample of queries is ranked
+        (against all candidates) and the failure rate is an estimate.
+    seed : int, default 0
+
+    Returns
+    -------
+    table : DataFrame
+        ``pair``, ``rank`` (0-based rank of the true partner), ``true_score``,
+        ``top_pair`` (what was retrieved first), ``top_score``, ``margin``
+        (top − true), sorted by rank then margin, at most ``max_rows`` rows.
+    summary : dict
+        ``n_queries``, ``n_failed``, ``failure_rate``, ``estimate`` (bool),
+        ``interval`` (95 % Wilson interval of the rate when estimated).
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> table, summary = failed_retrievals(am.datasets.clip_coco500())
+    >>> summary["n_failed"], summary["estimate"]
+    (224, False)
+    """
+    emb = check_embeddings(emb)
+    source, target = emb.pair_modalities(source, target)
+    n = len(emb)
+    if int(max_queries) < 1 or int(max_rows) < 0:
+        raise ValueError("max_queries must be ≥ 1 and max_rows ≥ 0.")
+    estimate = n > int(max_queries)
+    if estimate:
+        rng = np.random.default_rng(seed)
+        queries = np.sort(rng.choice(n, size=int(max_queries), replace=False))
+    else:
+        queries = np.arange(n)
+    cand = emb[target]
+    ranks = np.empty(len(queries), dtype=np.int64)
+    true = np.empty(len(queries))
+    best = np.empty(len(queries), dtype=np.int64)
+    best_score = np.empty(len(queries))
+    step = max(1, 4_000_000 // max(n, 1))  # ~32 MB of float64 scores per block
+    for start in range(0, len(queries), step):
+        idx = queries[start:start + step]
+        q = np.asarray(emb[source][idx], dtype=np.float64)
+        sims = np.empty((len(idx), n))
+        for c0 in range(0, n, _BLOCK):
+            sims[:, c0:c0 + _BLOCK] = q @ np.asarray(cand[c0:c0 + _BLOCK], dtype=np.float64).T
+        t = sims[np.arange(len(idx)), idx]
+        ranks[start:start + len(idx)] = np.sum(sims > t[:, None], axis=1)
+        true[start:start + len(idx)] = t
+        arg = np.argmax(sims, axis=1)
+        best[start:start + len(idx)] = arg
+        best_score[start:start + len(idx)] = sims[np.arange(len(idx)), arg]
+    failed = ranks > 0
+    table = pd.DataFrame({
+        "pair": queries[failed],
+        "rank": ranks[failed],
+        "true_score": true[failed],
+        "top_pair": best[failed],
+        "top_score": best_score[failed],
+    })
+    table["margin"] = table["top_score"] - table["true_score"]
+    table = table.sort_values(["rank", "margin"], ascending=False, kind="stable")
+    table = table.head(int(max_rows)).reset_index(drop=True)
+    q, k = len(queries), int(failed.sum())
+    summary = {
+        "source": source,
+        "target": target,
+        "n_queries": q,
+        "n_failed": k,
+        "failure_rate": k / q,
+        "estimate": bool(estimate),
+        "interval": _wilson(k, q) if estimate else (k / q, k / q),
+    }
+    return table, summary
+
+
+def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)

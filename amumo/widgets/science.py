@@ -1,0 +1,255 @@
+"""Research views of the Explorer: mitigation picker, retrieval, calibration, selection metrics.
+
+The science is in :mod:`amumo.analysis` (:func:`~amumo.analysis.mitigate.mitigate`,
+:mod:`~amumo.analysis.neighbours`, :mod:`~amumo.analysis.calibration`,
+:mod:`~amumo.analysis.gap_measures`); this mixin holds the traits and sends
+small JSON summaries to the browser:
+
+- ``mitigation`` + ``strength``: the method applied to the shown pairs
+  (``"shift"`` uses ``lam``, as before; ``closed`` still overrides everything);
+- hover → a ``neighbours`` request: one query row against all candidates of the
+  other modality (O(N·D)), answered with the top ``retrieval_k`` items and the
+  rank of the true partner;
+- ``failures``: the worst failed retrievals (seeded sample of queries at large N);
+- ``calibration``: histograms of matched / unmatched / within-modality cosines;
+- ``metrics["selection"]``: gap, RMG and recall@1 of the selected pairs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets
+
+from amumo.analysis.calibration import cosine_histograms
+from amumo.analysis.gap import close_gap, shift
+from amumo.analysis.gap_measures import gap_summary
+from amumo.analysis.mitigate import MITIGATIONS, mitigate
+from amumo.analysis.neighbours import failed_retrievals, neighbours
+from amumo.embeddings.container import Embeddings
+
+__all__ = ["ScienceMixin", "selection_metrics"]
+
+#: Longest text sent per row of the retrieval tables.
+TEXT_LIMIT = 140
+#: Sampled cosines per histogram of the calibration panel.
+CALIBRATION_SAMPLES = 10_000
+#: Above this many selected pairs, recall@1 of the selection uses a sample of queries.
+SELECTION_RECALL_LIMIT = 4000
+
+
+def selection_metrics(
+    emb: Embeddings, positions: np.ndarray, a: str | None = None, b: str | None = None
+) -> dict[str, Any]:
+    """Gap, RMG, L2I and recall@1 (both ways) of the pairs at ``positions`` of ``emb``.
+
+    Retrieval runs among the selected pairs only. Fewer than 2 pairs: ``{}``.
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> m = selection_metrics(am.datasets.clip_coco500(), np.arange(50))
+    >>> m["n"], round(m["gap_distance"], 3) > 0.8
+    (50, True)
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    if len(positions) < 2:
+        return {}
+    sub = emb.subset(positions)
+    if len(positions) > SELECTION_RECALL_LIMIT:
+        step = len(positions) // SELECTION_RECALL_LIMIT + 1
+        summary = gap_summary(sub, a, b, recall=False)
+        summary.update(gap_summary(sub.subset(np.arange(0, len(sub), step)), a, b))
+        summary["recall_sampled"] = True
+    else:
+        summary = gap_summary(sub, a, b)
+    summary["n"] = int(len(positions))
+    return summary
+
+
+class ScienceMixin(traitlets.HasTraits):
+    """Traits and handlers of the mitigation picker, retrieval and calibration panels."""
+
+    mitigation = traitlets.Unicode(
+        "shift", help=f"Gap mitigation shown, one of {MITIGATIONS} (am.mitigate)."
+    ).tag(sync=True)
+    mitigations = traitlets.List(
+        traitlets.Unicode(), default_value=list(MITIGATIONS), help="Offered mitigations."
+    ).tag(sync=True)
+    strength = traitlets.Float(
+        1.0, help="Strength of 'center' / 'standardize' in [0, 1] ('shift' uses lam)."
+    ).tag(sync=True)
+    retrieval_k = traitlets.Int(5, help="Neighbours listed for the hovered item.").tag(sync=True)
+    failures = traitlets.Dict(
+        help="Worst failed retrievals: {'rows': [...], 'summary': {...}} (read-only)."
+    ).tag(sync=True)
+    calibration = traitlets.Dict(
+        help="Cosine histograms: {'edges', 'series', 'means', 'auc', ...} (read-only)."
+    ).tag(sync=True)
+
+    _outputs = ("mitigations", "failures", "calibration")
+    _requests = ("neighbours",)
+
+    @traitlets.validate("mitigation")
+    def _valid_mitigation(self, proposal: dict) -> str:
+        if proposal["value"] not in MITIGATIONS:
+            raise traitlets.TraitError(
+                f"mitigation={proposal['value']!r} is unknown; choose one of {MITIGATIONS}."
+            )
+        return proposal["value"]
+
+    @traitlets.validate("strength")
+    def _valid_strength(self, proposal: dict) -> float:
+        value = float(proposal["value"])
+        if not 0.0 <= value <= 1.0:
+            raise traitlets.TraitError(
+                f"strength={value} must lie in [0, 1] (0 = unchanged, 1 = full)."
+            )
+        return value
+
+    @traitlets.validate("retrieval_k")
+    def _valid_retrieval_k(self, proposal: dict) -> int:
+        value = int(proposal["value"])
+        if not 1 <= value <= 50:
+            raise traitlets.TraitError(f"retrieval_k={value} must be between 1 and 50.")
+        return value
+
+    # ------------------------------------------------------------------ mitigation
+    def _pair_now(self, emb: Embeddings) -> tuple[str, str]:
+        """The modality pair the panels measure (the Explorer's gap pair, else the first two)."""
+        pair = getattr(self, "_gap_pair_now", None)
+        return pair() if pair is not None else emb.pair_modalities()
+
+    def _mitigated(self, base: Embeddings) -> Embeddings:
+        """The shown embeddings: closed, shifted by ``lam`` or mitigated by ``strength``."""
+        a, b = self._pair_now(base)
+        if getattr(self, "closed", False):
+            return close_gap(base, a, b)
+        if self.mitigation == "shift":
+            return shift(base, getattr(self, "lam", 0.0), a, b)
+        if self.strength == 0:
+            return base
+        # center / standardize map every modality; a, b only choose what is measured
+        return mitigate(base, self.mitigation, self.strength, a, b, report=False)
+
+    def _mitigation_note(self) -> str:
+        if getattr(self, "closed", False):
+            return "after closing the gap"
+        if self.mitigation == "shift":
+            return f"after shifting by λ = {getattr(self, 'lam', 0.0):g}"
+        return f"after {self.mitigation} (strength {self.strength:g})"
+
+    @traitlets.observe("mitigation", "strength")
+    def _on_mitigation(self, change: dict) -> None:
+        if not getattr(self, "_ready", False) or getattr(self, "closed", False):
+            return
+        if change["name"] == "strength" and self.mitigation == "shift":
+            return
+        self._shift_and_update()
+
+    # ------------------------------------------------------------------ helpers
+    def _text_of(self, original: int) -> str:
+        column = getattr(self, "_text_column", None)
+        if column is None:
+            return f"pair {original}"
+        text = str(self._table[column].iloc[original])
+        return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
+
+    def _position(self, original: int) -> int:
+        ids = self._ids
+        pos = int(np.searchsorted(ids, original))
+        if pos >= len(ids) or ids[pos] != original:
+            raise ValueError(f"pair {original} is not among the shown pairs.")
+        return pos
+
+    # ------------------------------------------------------------------ retrieval
+    def _on_neighbours(self, content: dict) -> tuple[dict, list]:
+        """Browser request ``{"pair": original id, "modality": index, "k": k}``."""
+        emb = self._emb
+        pos = self._position(int(content["pair"]))
+        names = emb.modalities
+        m = int(content.get("modality", 0))
+        if not 0 <= m < len(names):
+            raise ValueError(f"modality index {m} is out of range.")
+        source = names[m]
+        a, b = self._pair_now(emb)
+        target = b if source == a else a
+        k = int(content.get("k", self.retrieval_k))
+        hit = neighbours(emb, pos, source, target, k=max(1, min(k, 50)))
+        ids = self._ids
+        rows = [
+            {"pair": int(ids[p]), "score": float(s), "text": self._text_of(int(ids[p])),
+             "true": int(p) == pos}
+            for p, s in zip(hit["pairs"], hit["scores"], strict=True)
+        ]
+        return {
+            "pair": int(ids[pos]),
+            "source": source,
+            "target": target,
+            "rows": rows,
+            "rank": hit["rank"],
+            "true_score": hit["true_score"],
+            "n_candidates": hit["n_candidates"],
+            "text": self._text_of(int(ids[pos])),
+        }, []
+
+    # ------------------------------------------------------------------ tables
+    def _update_science(self) -> None:
+        """Failed retrievals and calibration of the shown embeddings (background at large N)."""
+        from amumo.widgets._base import SYNC_LIMIT
+
+        emb, ids, seed = self._emb, self._ids, getattr(self, "seed", 0)
+        a, b = self._pair_now(emb)
+
+        def compute() -> tuple[dict, dict]:
+            table, summary = failed_retrievals(emb, a, b, max_rows=40, seed=seed)
+            rows = [
+                {
+                    "pair": int(ids[r.pair]), "rank": int(r.rank),
+                    "true_score": float(r.true_score), "top_pair": int(ids[r.top_pair]),
+                    "top_score": float(r.top_score), "text": self._text_of(int(ids[r.pair])),
+                    "top_text": self._text_of(int(ids[r.top_pair])),
+                }
+                for r in table.itertuples()
+            ]
+            summary = {**summary, "interval": list(summary["interval"])}
+            return {"rows": rows, "summary": summary}, cosine_histograms(
+                emb, a, b, seed=seed, max_samples=CALIBRATION_SAMPLES
+            )
+
+        def done(result: tuple[dict, dict]) -> None:
+            if self._emb is emb:
+                with self.hold_sync():
+                    self.failures, self.calibration = result
+
+        def fail(err: BaseException) -> None:
+            self.error = f"retrieval / calibration failed: {err}"
+
+        self._run_job("science", compute, done, background=len(emb) > SYNC_LIMIT, error=fail)
+
+    # ------------------------------------------------------------------ selection
+    @traitlets.observe("selected")
+    def _on_selected_science(self, _change: dict) -> None:
+        if getattr(self, "_ready", False):
+            self._update_selection_metrics()
+
+    def _update_selection_metrics(self) -> None:
+        from amumo.widgets._base import SYNC_LIMIT
+
+        emb, ids, selected = self._emb, self._ids, list(self.selected)
+        wanted = np.asarray(selected, dtype=np.int64)
+        positions = np.intersect1d(wanted, ids, return_indices=True)[2]
+        a, b = self._pair_now(emb)
+
+        def done(values: dict) -> None:
+            if self._emb is emb and list(self.selected) == selected and self.metrics:
+                self.metrics = {**self.metrics, "selection": values}
+
+        self._run_job(
+            "selection",
+            lambda: selection_metrics(emb, positions, a, b),
+            done,
+            background=len(positions) > SYNC_LIMIT,
+            error=lambda err: setattr(self, "error", f"selection metrics failed: {err}"),
+        )
