@@ -282,7 +282,11 @@ def test_explorer_close_gap_updates_views_and_metrics_together(coco):
     gap = {r["key"]: r for r in ex.metrics["rows"]}["gap_distance"]["after"]
     assert gap == pytest.approx(am.gap_distance(am.shift(coco, 0.5)), abs=1e-6)
     assert ex.embeddings is not coco
-    assert ex.scale == [pytest.approx(-0.05), 1.0]  # colours stay comparable
+    # The colour range follows the shown data (issue 15); locked, it stays put.
+    assert ex.scale == [pytest.approx(0.0), 1.0]
+    ex.scale_locked = True
+    ex.lam = -1.0
+    assert ex.scale == [pytest.approx(0.0), 1.0]
 
 
 def test_explorer_filter_subsets_pairs_and_maps_indices():

@@ -10,14 +10,15 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp
 
 from amumo.analysis._checks import check_embeddings, check_temperature
-from amumo.analysis.gap import gap_distance
-from amumo.analysis.losses import info_nce_from_logits
+from amumo.analysis.retrieval import rank_queries, retrieval_metrics
+from amumo.analysis.stats import GapStats
 from amumo.embeddings.container import Embeddings
 
 __all__ = [
@@ -88,20 +89,39 @@ def recall_at_k(
     """
     emb = check_embeddings(emb)
     a, b = emb.pair_modalities(a, b)
-    ks = [k] if np.isscalar(k) else list(k)
-    for value in ks:
-        if int(value) != value or value < 1:
-            raise ValueError(f"k={value!r} must be a positive integer.")
-    x = np.asarray(emb[a], dtype=np.float64)
-    y = np.asarray(emb[b], dtype=np.float64)
-    return _recall_from_sims(x @ y.T, ks)
-
-
-def _recall_from_sims(sims: np.ndarray, ks: Sequence[int]) -> dict[int, float]:
-    """Recall@k of rows retrieving their diagonal column in a square similarity matrix."""
-    true = np.diagonal(sims)
-    ranks = np.sum(sims > true[:, None], axis=1)
+    ks = _check_ks(k, len(emb), "k")
+    # Blocked (memory O(block · N)), exact float64 ranks: amumo.analysis.retrieval.
+    ranks = rank_queries(emb[a], emb[b]).ranks
     return {int(value): float(np.mean(ranks < value)) for value in ks}
+
+
+def _check_ks(k: Any, n: int, argument: str) -> list[int]:
+    """``k`` (one or several) as positive ints no larger than ``n``, else a clear error.
+
+    ``k > N`` would give recall 1.0 by construction (every candidate is in the top k),
+    so it is refused rather than reported.
+    """
+    single = np.isscalar(k) or isinstance(k, str)
+    values = [k] if single else list(k)
+    if not values:
+        raise ValueError(f"{argument} is empty; pass at least one k, e.g. (1, 5, 10).")
+    prefix = "" if single else f"{argument}={tuple(values)!r}: "
+    out = []
+    for value in values:
+        what = f"{prefix}k={value!r}"
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"{what} must be a positive integer such as 1, 5 or 10.")
+        if not float(value).is_integer() or value < 1:
+            raise ValueError(f"{what} must be a positive integer such as 1, 5 or 10.")
+        if value > n:
+            raise ValueError(
+                f"{what} but there are only N={n} candidates, so "
+                f"recall@{int(value)} would be 1.0 by construction; use k <= {n}."
+            )
+        out.append(int(value))
+    return out
 
 
 def alignment(emb: Embeddings, a: str | None = None, b: str | None = None) -> float:
@@ -128,10 +148,16 @@ def uniformity(emb: Embeddings, modality: str, t: float = 2.0, max_items: int = 
     n = len(x)
     if n < 2:
         raise ValueError("uniformity needs at least 2 items of the modality.")
-    sq = np.clip(2.0 - 2.0 * (x @ x.T), 0.0, 4.0)
-    iu = np.triu_indices(n, k=1)
-    values = -t * sq[iu]
-    return float(logsumexp(values) - np.log(len(values)))
+    # Blocks of rows against the columns to their right: memory O(block · n), not n².
+    block = max(1, min(n, (1 << 22) // n))
+    parts = []
+    for start in range(0, n - 1, block):
+        stop = min(n, start + block)
+        sq = np.clip(2.0 - 2.0 * (x[start:stop] @ x[start:].T), 0.0, 4.0)
+        values = -t * sq
+        upper = np.arange(start, n)[None, :] > np.arange(start, stop)[:, None]
+        parts.append(logsumexp(values[upper]))
+    return float(logsumexp(parts) - np.log(n * (n - 1) / 2))
 
 
 def separability(
@@ -172,15 +198,41 @@ def metrics(
     b: str | None = None,
     temperature: float = 0.01,
     *,
-    ks: Sequence[int] = (1, 5, 10),
+    ks: Sequence[int] | None = None,
     include_separability: bool = True,
+    sample: int | str | None = "auto",
+    seed: int = 0,
+    progress: Callable[[float], object] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, float]:
     """All summary metrics of paired embeddings in one flat dict.
 
     Keys: ``gap_distance``, ``paired_cosine``, ``cone_cosine:<m>`` for every
     modality, ``recall@k:<a>-><b>`` and ``recall@k:<b>-><a>``, ``info_nce``
     (at ``temperature``), ``alignment``, ``uniformity:<m>``, ``separability``,
-    plus ``n_pairs`` and ``temperature``.
+    ``rmg``, ``l2i``, ``centroid_cosine``, plus ``n_pairs``, ``temperature``,
+    ``retrieval_queries`` and ``retrieval_exact``. ``ks`` defaults to
+    ``(1, 5, 10)`` less the values above ``N`` (recall@k is 1.0 by construction
+    there); explicit ``ks`` above ``N`` raise.
+
+    Memory stays O(N·D) at any N. Everything that follows from sums
+    (gap, cosines, alignment, L2I, RMG) is exact, from :class:`amumo.GapStats`.
+    Retrieval and InfoNCE are blocked (:mod:`amumo.analysis.retrieval`): exact
+    with ``sample=None``; with ``sample="auto"`` (default) exact up to 10,000
+    pairs, above that estimated from a seeded sample of 1,000 queries per
+    direction against **all** candidates, with 95 % intervals in
+    ``<key>:ci_low`` / ``<key>:ci_high`` and ``retrieval_exact = 0.0``; an int
+    sets the number of queries. Uniformity uses at most 5,000 evenly spaced items
+    and separability a seeded sample of 2,000 pairs (both documented there).
+
+    Parameters
+    ----------
+    sample : "auto", None or int, default "auto"
+    seed : int, default 0
+        Seed of the query sample (and of separability).
+    progress, should_stop : callable, optional
+        ``progress(fraction)`` while the retrieval part runs; ``should_stop()``
+        returning True raises :class:`amumo.analysis.retrieval.Cancelled`.
 
     Examples
     --------
@@ -192,26 +244,28 @@ def metrics(
     emb = check_embeddings(emb)
     a, b = emb.pair_modalities(a, b)
     temperature = check_temperature(temperature)
+    if ks is None:  # the default: recall@1, 5, 10, each only where k <= N
+        ks = [k for k in (1, 5, 10) if k <= len(emb)]
+    ks = _check_ks(ks, len(emb), "ks")
+    sums = GapStats().update(emb).metrics(a, b)  # exact, O(N·D), one pass over the rows
     out: dict[str, float] = {
         "n_pairs": float(len(emb)),
         "temperature": temperature,
-        "gap_distance": gap_distance(emb, a, b),
-        "paired_cosine": paired_cosine(emb, a, b),
+        "gap_distance": sums["gap_distance"],
+        "paired_cosine": sums["paired_cosine"],
     }
     for modality in emb.modalities:
-        out[f"cone_cosine:{modality}"] = cone_cosine(emb, modality)
-    for k in ks:
-        if int(k) != k or k < 1:
-            raise ValueError(f"k={k!r} must be a positive integer.")
-    # One N x N product serves retrieval in both directions and the loss.
-    sims = np.asarray(emb[a], dtype=np.float64) @ np.asarray(emb[b], dtype=np.float64).T
-    for src, dst, matrix in ((a, b, sims), (b, a, sims.T)):
-        for k, value in _recall_from_sims(matrix, ks).items():
-            out[f"recall@{k}:{src}->{dst}"] = value
-    out["info_nce"] = info_nce_from_logits(sims / temperature)
-    out["alignment"] = alignment(emb, a, b)
+        out[f"cone_cosine:{modality}"] = sums[f"cone_cosine:{modality}"]
+    retrieval = retrieval_metrics(
+        emb, a, b, temperature, ks, sample=sample, seed=seed, progress=progress,
+        should_stop=should_stop,
+    )
+    out.update(retrieval)
+    out["alignment"] = sums["alignment"]
     for modality in emb.modalities:
         out[f"uniformity:{modality}"] = uniformity(emb, modality)
     if include_separability:
-        out["separability"] = separability(emb, a, b)
+        out["separability"] = separability(emb, a, b, seed=seed)
+    for key in ("rmg", "l2i", "centroid_cosine"):
+        out[key] = sums[key]
     return out

@@ -51,6 +51,7 @@ class Comparer(ClusterTraits, ColourTraits, ItemsMixin, AmumoWidget):
     _esm = STATIC / "comparer.js"
     _extra_kwargs = ("dataset", "text_column")
     _outputs = ("names", "overviews", "scales", "overview_size", "order", "cluster_bounds")
+    _requests = ("window", "cell")
 
     names = traitlets.List(traitlets.Unicode(), help="Model names (read-only).").tag(sync=True)
     overviews = traitlets.List(

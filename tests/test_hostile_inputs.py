@@ -1,0 +1,256 @@
+"""Hostile inputs that used to get through (issue 15): each must give the right answer or a
+clear error naming the argument, never NaN rows, silent 1.0s or raw numpy messages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+import traitlets
+
+import amumo as am
+from amumo.analysis.losses import loss_landscape
+
+
+@pytest.fixture(scope="module")
+def coco():
+    return am.datasets.clip_coco500()
+
+
+@pytest.fixture(scope="module")
+def small(coco):
+    return coco.subset(range(6))
+
+
+# ---------------------------------------------------------------- huge / tiny values
+@pytest.mark.parametrize("scale", [1e154, 1e200, 1e-170])
+def test_rows_with_overflowing_squares_keep_their_direction(tmp_path, scale):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 8)), rng.normal(size=(5, 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning either
+        emb = am.Embeddings.from_arrays({"image": x * scale, "text": y})
+    reference = am.Embeddings.from_arrays({"image": x, "text": y})
+    np.testing.assert_allclose(emb["image"], reference["image"], atol=1e-6)
+    np.testing.assert_allclose(
+        emb.norms["image"], np.linalg.norm(x, axis=1) * scale, rtol=1e-6
+    )
+    # metrics are those of the unscaled rows, not recall@1 = 1.0 of all-zero rows
+    assert am.metrics(emb) == pytest.approx(am.metrics(reference))
+    back = am.Embeddings.load(emb.save(tmp_path / "big.npz"))
+    np.testing.assert_array_equal(back["image"], emb["image"])
+    np.testing.assert_allclose(back.norms["image"], emb.norms["image"], rtol=1e-12)
+
+
+# ---------------------------------------------------------------- retrieval / projection
+def test_recall_refuses_k_above_n_and_non_integers(small):
+    with pytest.raises(ValueError, match=r"k=7 but there are only N=6"):
+        am.recall_at_k(small, 7)
+    with pytest.raises(ValueError, match=r"ks=\(1, 7\): k=7 but there are only N=6"):
+        am.metrics(small, ks=(1, 7))
+    with pytest.raises(TypeError, match=r"k=\(1, 'x'\): k='x' must be a positive integer"):
+        am.recall_at_k(small, (1, "x"))
+    with pytest.raises(TypeError, match=r"ks=\('x',\): k='x'"):
+        am.metrics(small, ks=("x",))
+    for bad in (0, 1.5, True):
+        with pytest.raises((TypeError, ValueError), match="positive integer"):
+            am.recall_at_k(small, bad)
+    assert am.recall_at_k(small, 6)[6] == 1.0  # k = N is allowed
+    # the default ks of metrics() leave out k > N instead of reporting 1.0
+    keys = am.metrics(small)
+    assert "recall@5:image->text" in keys and "recall@10:image->text" not in keys
+
+
+@pytest.mark.parametrize(("method", "fit_on", "n"), [("umap", "all", 1), ("umap", "image", 3),
+                                                      ("pca", "image", 1)])
+def test_projection_of_too_few_items_says_what_is_needed(coco, method, fit_on, n):
+    with pytest.raises(ValueError, match=rf"method='{method}' needs at least \d+ items"):
+        am.project(coco.subset(range(n)), method=method, fit_on=fit_on)
+
+
+# ---------------------------------------------------------------- shifting
+def test_huge_lambda_gives_the_limit_direction_not_nan(small):
+    gap = am.gap_vector(small)
+    for lam, sign in ((1e300, 1.0), (-1e300, -1.0), (1.7e308, 1.0)):
+        shifted = am.shift(small, lam)
+        assert np.isfinite(shifted["image"]).all() and np.isfinite(shifted["text"]).all()
+        # x − λΔ/2 → −Δ/|Δ| and y + λΔ/2 → +Δ/|Δ|: every row at the limit
+        unit = (gap / np.linalg.norm(gap)).astype(np.float32)
+        np.testing.assert_allclose(shifted["image"], -sign * unit[None].repeat(6, 0), atol=1e-6)
+        np.testing.assert_allclose(shifted["text"], sign * unit[None].repeat(6, 0), atol=1e-6)
+    # moderate λ unchanged by the rescaling (same direction as the textbook formula)
+    x = small["image"].astype(np.float64)
+    expected = x - 2.5 / 2 * gap
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(am.shift(small, 2.5)["image"], expected, atol=1e-6)
+    grid = loss_landscape(small, [1e300, 0.0, -1e300], temperatures=[0.01, 1.0])
+    assert np.isfinite(grid).all()
+
+
+def test_zero_shot_sweep_with_huge_lambda_is_finite():
+    from amumo.experiments import zero_shot_sweep
+
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(12, 16)) + 2.0
+    texts = rng.normal(size=(3, 16)) - 2.0
+    labels = np.arange(12) % 3
+    table = zero_shot_sweep(images, texts, labels, lams=[-1e300, 0.0, 1e300])
+    for column in ("gap_distance", "top1", "mean_per_class"):  # top5: NaN by design (3 classes)
+        assert np.isfinite(table[column].to_numpy(float)).all(), column
+    assert table["gap_distance"].iloc[0] == pytest.approx(2.0)  # the limit: antipodal centroids
+
+
+def test_close_gap_of_an_antipodal_single_pair_raises(small):
+    x = np.zeros((1, 4))
+    x[0, 0] = 1.0
+    emb = am.Embeddings.from_arrays({"image": x, "text": -x})
+    with pytest.raises(ValueError, match="onto the origin.*antipodal"):
+        am.close_gap(emb)
+    with pytest.raises(ValueError, match="lam=1 moves 1 row"):
+        am.shift(emb, 1.0)
+    # a single ordinary pair closes in one step
+    one = am.close_gap(small.subset([0]))
+    assert am.gap_distance(one) < 1e-3
+
+
+# ---------------------------------------------------------------- widgets
+def test_explorer_huge_lambda_keeps_metrics_current(coco):
+    ex = am.Explorer(coco)
+    ex.lam = 1e300
+    assert ex.error == ""
+    after = {r["key"]: r["after"] for r in ex.metrics["rows"]}
+    assert after["gap_distance"] == pytest.approx(2.0, abs=1e-6)  # the limit: antipodal centroids
+    assert "1e+300" in ex.metrics["note"]
+    with pytest.raises(traitlets.TraitError, match="finite"):
+        ex.lam = float("nan")
+
+
+def test_explorer_reverts_lambda_it_cannot_show():
+    x = np.zeros((3, 4))
+    x[:, 0] = 1.0
+    emb = am.Embeddings.from_arrays({"image": x, "text": -x})  # identical antipodal pairs
+    ex = am.Explorer(emb)
+    ex.lam = 1.0  # puts every row on the origin
+    assert ex.lam == 0.0
+    assert "lam=1.0 cannot be shown" in ex.error
+    after = {r["key"]: r["after"] for r in ex.metrics["rows"]}
+    assert after["gap_distance"] == pytest.approx(am.gap_distance(emb))
+
+
+@pytest.mark.parametrize("kwargs", [{"vmin": 2.0}, {"vmax": -1.0}, {"vmin": float("nan")},
+                                    {"vmin": 0.5, "vmax": 0.2}])
+def test_colour_range_is_validated_at_the_boundary(small, kwargs):
+    with pytest.raises(traitlets.TraitError, match="vmin|vmax"):
+        am.Heatmap(small, **kwargs)
+    ex = am.Explorer(small)
+    with pytest.raises(traitlets.TraitError):
+        for name, value in kwargs.items():
+            setattr(ex, name, value)
+    ex.lam = 0.5  # later changes keep working
+    ex.closed = True
+    assert ex.scale[0] < ex.scale[1]
+
+
+def test_only_listed_front_end_requests_are_dispatched(small):
+    ex = am.Explorer(small)
+    replies = []
+    ex.send = lambda content, buffers=None: replies.append(content)
+    calls = []
+    ex.observe(lambda change: calls.append(change), names=["filter_text"])
+    before = dict(ex.metrics)
+    for kind in ("filter", "gap", "source", "cluster_traits", "scale_traits", "__class__"):
+        ex._dispatch(ex, {"type": kind, "id": kind}, [])
+    assert [r["id"] for r in replies] == ["filter", "gap", "source", "cluster_traits",
+                                          "scale_traits", "__class__"]
+    assert all(r["error"].startswith("unknown request") for r in replies)
+    assert "'cell'" in replies[0]["error"] and "TypeError" not in replies[0]["error"]
+    assert ex.metrics == before and not calls
+    replies.clear()
+    ex._dispatch(ex, {"type": "cell", "r": 0, "c": 0, "id": 1}, [])
+    assert replies == [{"type": "reply", "id": 1, "value": 1.0}]
+    comparer = am.Comparer({"a": small, "b": small})
+    assert {"window", "cell", "item"} <= comparer._request_types()
+
+
+# ---------------------------------------------------------------- files
+def _npz_with_member(path, name, npy_bytes):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"{name}.npy", npy_bytes)
+
+
+def _npy_header(descr, shape):
+    text = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode()
+    text += b" " * (63 - (len(text) + 10) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text
+
+
+def test_npz_declaring_a_huge_array_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "forged.npz"
+    _npz_with_member(path, "emb:image", _npy_header("<f4", (100_000, 100_000)) + b"\0" * 64)
+    with pytest.raises(ValueError, match=r"emb:image.*\(100000, 100000\).*37\.3 GB.*re-create"):
+        am.Embeddings.load(path)
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        b"\x93NUMPY\x01\x00\x10\x00{'descr': 5}    \n",  # dict with wrong types
+        b"\x93NUMPY\x01\x00\x08\x00\xff\xfe\xfd\xfc\xfb\xfa\xf9\n",  # not text
+        b"\x93NUMPY\x01\x00\x10\x00not a dict at all\n",
+        b"\x93NUMPY\x01",  # truncated
+    ],
+)
+def test_malformed_npy_headers_give_a_clear_error(tmp_path, member):
+    path = tmp_path / "bad.npz"
+    _npz_with_member(path, "emb:image", member)
+    with pytest.raises(ValueError, match=r"bad\.npz: member 'emb:image' has a malformed \.npy"):
+        am.Embeddings.load(path)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"\xff\xfe not utf-8", b"[1, 2]", json.dumps({"modalities": "image"}).encode(),
+     json.dumps({"modalities": ["image", "text"], "meta": 3}).encode(),
+     json.dumps({"modalities": ["image", "audio"]}).encode()],
+)
+def test_malformed_amumo_headers_give_a_clear_error(small, tmp_path, header):
+    good = small.save(tmp_path / "good.npz")
+    path = tmp_path / "bad.npz"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "__amumo__.npy":
+                buffer = __import__("io").BytesIO()
+                np.save(buffer, np.frombuffer(header, dtype=np.uint8))
+                data = buffer.getvalue()
+            dst.writestr(info.filename, data)
+    with pytest.raises(ValueError, match=r"bad\.npz.*(corrupt|malformed|lacks)"):
+        am.Embeddings.load(path)
+
+
+@pytest.mark.models
+def test_checkpoint_with_python_objects_is_refused_with_the_way_to_opt_in(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("open_clip")
+    from amumo.models import OpenCLIP
+    from amumo.models.openclip import CheckpointRefusedError
+
+    texts = ["a small red circle in the top left"]
+    reference = OpenCLIP("amumo-tiny", device="cpu", seed=5)
+    path = tmp_path / "run.pt"
+    torch.save({"state_dict": reference.model.state_dict(), "epoch": 2,
+                "args": argparse.Namespace(lr=1e-3, batch_size=64)}, path)
+    with pytest.raises(CheckpointRefusedError,
+                       match=r"argparse\.Namespace.*trust_checkpoint=True") as info:
+        OpenCLIP("amumo-tiny", pretrained=path, device="cpu").load()
+    assert "corrupt" not in str(info.value) and "could not be read" not in str(info.value)
+    trusted = OpenCLIP("amumo-tiny", pretrained=path, device="cpu", trust_checkpoint=True)
+    np.testing.assert_allclose(trusted.encode("text", texts), reference.encode("text", texts),
+                               atol=1e-6)
+    with pytest.raises(TypeError, match="trust_checkpoint"):
+        OpenCLIP("amumo-tiny", device="cpu", trust_checkpoint="yes")
