@@ -74,3 +74,20 @@ export function drawClusterNames(ctx, view, d, edges, clip) {
   }
   ctx.restore();
 }
+
+/** Name of the cluster at display position `pos` (null without named clusters). */
+export function clusterNameAt(d, pos) {
+  const names = d.clusterNames || [];
+  if (!names.length || !d.bounds || !d.bounds.length || !d.N) return null;
+  const within = pos % d.N;
+  let e = 0;
+  while (e < d.bounds.length && d.bounds[e] <= within) e++;
+  return names[e] || null;
+}
+
+/** Tooltip line naming the row's and column's clusters (null without named clusters). */
+export function clusterTipLine(d, r, c) {
+  const a = clusterNameAt(d, r), b = clusterNameAt(d, c);
+  if (!a && !b) return null;
+  return h("div", { class: "amumo-tip-row amumo-tip-cluster" }, h("b", { text: "cluster: " }), a === b ? a : `${a} / ${b}`);
+}

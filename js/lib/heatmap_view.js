@@ -6,7 +6,7 @@
 // [0, M·N) is modality floor(p / N) and, inside that block, the pair order[p % N].
 
 import { lut, paintCodes, paintValues, cssColor } from "./colormaps.js";
-import { drawClusterNames } from "./cluster_names.js";
+import { drawClusterNames, clusterTipLine } from "./cluster_names.js";
 import { ClickGate } from "./clicks.js";
 import { h, sizeCanvas, niceTicks, tickDigits, fmt, debounce, now, placeTip } from "./util.js";
 
@@ -484,6 +484,7 @@ export class HeatmapView {
         h("span", { class: "amumo-tip-value", "data-value": exact !== null ? exact : "", text: value })),
       h("div", { class: "amumo-tip-row" }, h("b", { text: `row: ${row.modality} #${d.pairIds ? d.pairIds[row.pair] : row.pair}` }), " ", text(row)),
       h("div", { class: "amumo-tip-row" }, h("b", { text: `col: ${col.modality} #${d.pairIds ? d.pairIds[col.pair] : col.pair}` }), " ", text(col)),
+      clusterTipLine(d, r, c),
     );
     tip.hidden = false;
     placeTip(tip, px, py, LEFT + this.side + RIGHT, TOP + this.side + BOTTOM);

@@ -94,6 +94,9 @@ def test_three_modality_explorer_pair_picker_audio_and_cluster_names(
     # Hover an audio-audio cell: the preview shows a player; it plays after a click.
     x, y = _cell_center(page, heatmap, 2 * N + 3, 2 * N + 3)
     page.mouse.move(x, y)
+    tip = heatmap.locator(".amumo-tip-cluster")
+    tip.wait_for(state="visible", timeout=5_000)
+    assert tip.inner_text().replace("cluster: ", "") in names  # same cluster: one name
     audio = root.locator(".amumo-preview-panel audio").first
     audio.wait_for(state="attached", timeout=10_000)
     assert audio.get_attribute("src").startswith("blob:")
