@@ -1,0 +1,378 @@
+"""Blocked retrieval (recall@k) and InfoNCE, exact or on a seeded sample of queries.
+
+No N × N matrix is formed: a block of queries is compared with a block of
+candidates at a time (memory ``O(block_q · block_c)``, a few tens of MB), and
+per query a running count of "candidates more similar than the true partner"
+and a running log-sum-exp of the logits are kept.
+
+Exactness
+---------
+Similarities are computed in float64 for small problems (``N ≤ 5,000`` pairs,
+the figures must not change) and float32 otherwise (twice as fast, half the
+memory). Ranks are nevertheless exactly those of float64: every candidate whose
+float32 similarity lies within the float32 error bound ``2·D·2⁻²⁴`` of the true
+partner's is re-compared in float64. InfoNCE from float32 logits differs from
+float64 by ~1e-6 (measured on clip_coco500 at τ = 0.01).
+
+Estimates
+---------
+Above :data:`EXACT_LIMIT` pairs, :func:`retrieval_metrics` (and
+:func:`amumo.metrics` with ``sample="auto"``) draws a seeded sample of
+:data:`AUTO_SAMPLE` queries per direction (without replacement) and ranks each
+against **all** N candidates, so every per-query value is exact and only the
+average is estimated. Recall gets a Wilson score interval, InfoNCE a normal
+interval from the per-query terms (both at ``confidence``, default 95 %,
+conservative: no finite-population correction). The interval keys are
+``recall@k:<a>-><b>:ci_low`` / ``:ci_high`` and ``info_nce:ci_low`` /
+``:ci_high``; ``retrieval_queries`` says how many queries per direction were
+used and ``retrieval_exact`` is 1.0 or 0.0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from math import sqrt
+
+import numpy as np
+from scipy.special import ndtri
+
+from amumo.analysis._checks import check_embeddings, check_temperature
+from amumo.analysis._progress import Cancelled, Hook
+from amumo.embeddings.container import Embeddings
+
+__all__ = [
+    "EXACT_LIMIT",
+    "AUTO_SAMPLE",
+    "FLOAT64_LIMIT",
+    "QueryResult",
+    "rank_queries",
+    "retrieval_metrics",
+    "wilson_interval",
+    "resolve_sample",
+    "Cancelled",
+]
+
+#: ``sample="auto"`` is exact up to this many pairs.
+EXACT_LIMIT = 10_000
+#: Queries per direction drawn by ``sample="auto"`` above :data:`EXACT_LIMIT`.
+AUTO_SAMPLE = 1_000
+#: Products are float64 up to this many candidates, float32 above.
+FLOAT64_LIMIT = 5_000
+#: Similarity entries per block (query block × candidate block); 8M entries = 32 MB float32.
+BLOCK_ENTRIES = 1 << 23
+
+
+@dataclass
+class QueryResult:
+    """Per-query results of :func:`rank_queries`.
+
+    Attributes
+    ----------
+    queries : ndarray of int
+        Row indices of the queries (into ``x``).
+    ranks : ndarray of int64
+        Candidates strictly more similar than the true partner (0 = retrieved first).
+    nce : ndarray of float64 or None
+        ``logsumexp_j(s_ij / τ) − s_ii / τ`` per query (the InfoNCE term), if a
+        temperature was given.
+    n_candidates : int
+    """
+
+    queries: np.ndarray
+    ranks: np.ndarray
+    nce: np.ndarray | None
+    n_candidates: int
+
+
+def _precision(precision: str, n_candidates: int) -> type[np.floating]:
+    if precision == "auto":
+        return np.float64 if n_candidates <= FLOAT64_LIMIT else np.float32
+    if precision in ("float32", "float64"):
+        return np.float32 if precision == "float32" else np.float64
+    raise ValueError(f"precision={precision!r} must be 'auto', 'float32' or 'float64'.")
+
+
+def _dot64(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row-wise float64 dot products (the reference every comparison is checked against)."""
+    return np.einsum("ij,ij->i", np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+
+
+class _Running:
+    """Running rank counts and log-sum-exp for a set of queries (rows or columns of S)."""
+
+    def __init__(self, count: int) -> None:
+        self.ranks = np.zeros(count, dtype=np.int64)
+        self.max = np.full(count, -np.inf)
+        self.sum = np.zeros(count)
+
+    def add_lse(self, logits: np.ndarray, where: slice, axis: int, scratch: np.ndarray) -> None:
+        """Fold ``logsumexp`` of ``logits`` along ``axis`` into the queries ``where``."""
+        block_max = logits.max(axis=axis).astype(np.float64)
+        new_max = np.maximum(self.max[where], block_max)
+        shift = new_max.astype(logits.dtype)
+        np.subtract(logits, shift[:, None] if axis == 1 else shift[None, :], out=scratch)
+        np.exp(scratch, out=scratch)
+        total = scratch.sum(axis=axis, dtype=np.float64)
+        self.sum[where] = self.sum[where] * np.exp(self.max[where] - new_max) + total
+        self.max[where] = new_max
+
+    def nce(self, true: np.ndarray, temperature: float) -> np.ndarray:
+        return self.max + np.log(self.sum) - true / temperature
+
+
+def _margin(dtype: type[np.floating], d: int) -> float:
+    """Bound on |float product − float64 reference| for unit rows (both values' errors)."""
+    if dtype == np.float64:
+        return 4.0 * d * 2.0**-53
+    return 2.0 * d * 2.0**-24
+
+
+def _count_greater(
+    sims: np.ndarray, true: np.ndarray, margin: float, axis: int,
+    query_ids: np.ndarray, cand_ids: np.ndarray, x: np.ndarray, y: np.ndarray,
+) -> np.ndarray:
+    """Per query (rows if axis=1, columns if axis=0): candidates more similar than its partner.
+
+    Clear cases are counted from ``sims``; values within ``margin`` of the
+    partner's similarity are re-compared in float64 (``x`` queries, ``y``
+    candidates; for axis=0 the roles are already swapped by the caller).
+    """
+    t = true.astype(sims.dtype)
+    hi = (true + margin).astype(sims.dtype)
+    lo = (true - margin).astype(sims.dtype)
+    shape = (-1, 1) if axis == 1 else (1, -1)
+    greater = np.count_nonzero(sims > hi.reshape(shape), axis=axis)
+    band = np.count_nonzero(sims >= lo.reshape(shape), axis=axis) - greater
+    # The partner itself always lies in the band when it is among the candidates.
+    own = np.isin(query_ids, cand_ids, assume_unique=True)
+    band -= own
+    todo = np.flatnonzero(band > 0)
+    del t
+    for k in todo:
+        line = sims[k] if axis == 1 else sims[:, k]
+        near = np.flatnonzero((line >= lo[k]) & (line <= hi[k]))
+        cands = cand_ids[near]
+        cands = cands[cands != query_ids[k]]
+        if len(cands):
+            exact = _dot64(np.broadcast_to(x[query_ids[k]], (len(cands), x.shape[1])), y[cands])
+            greater[k] += int(np.count_nonzero(exact > true[k]))
+    return greater
+
+
+def rank_queries(
+    x: np.ndarray,
+    y: np.ndarray,
+    queries: np.ndarray | None = None,
+    temperature: float | None = None,
+    *,
+    precision: str = "auto",
+    hook: Hook | None = None,
+    both: bool = False,
+) -> QueryResult | tuple[QueryResult, QueryResult]:
+    """Rank, for each query row ``x[i]``, its partner ``y[i]`` among all rows of ``y``.
+
+    Parameters
+    ----------
+    x, y : ndarray (N, D)
+        Unit rows; row ``i`` of ``x`` is paired with row ``i`` of ``y``.
+    queries : ndarray of int, optional
+        Which rows of ``x`` query (default all).
+    temperature : float, optional
+        Also compute the InfoNCE term of each query at this temperature.
+    precision : {"auto", "float32", "float64"}
+        Product precision (ranks are exact either way; see the module docstring).
+    hook : Hook, optional
+        Progress / cancellation.
+    both : bool, default False
+        With ``queries=None``: also return the ``y → x`` results from the same
+        products (each block of similarities serves its rows and its columns).
+
+    Returns
+    -------
+    QueryResult, or (x→y, y→x) results with ``both=True``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.eye(3); y = np.eye(3)[[0, 2, 1]]
+    >>> rank_queries(x, y).ranks.tolist()
+    [0, 1, 1]
+    """
+    n, d = y.shape
+    if both and queries is not None:
+        raise ValueError("both=True ranks every row and column; pass queries=None.")
+    q = np.arange(len(x)) if queries is None else np.asarray(queries, dtype=np.intp)
+    dtype = _precision(precision, n)
+    margin = _margin(dtype, d)
+    true = _dot64(x[q], y[q])
+    rows_run = _Running(len(q))
+    cols_run = _Running(n) if both else None
+    with_nce = temperature is not None
+    qb = max(1, min(len(q), 1024))
+    cb = max(1, min(n, BLOCK_ENTRIES // qb))
+    total = -(-len(q) // qb) * -(-n // cb)
+    done = 0
+    scratch_full = np.empty(qb * cb, dtype=dtype)
+    for qs in range(0, len(q), qb):
+        rows = slice(qs, min(len(q), qs + qb))
+        qids = q[rows]
+        xq = np.asarray(x[qids], dtype=dtype)
+        for cs in range(0, n, cb):
+            cols = slice(cs, min(n, cs + cb))
+            cids = np.arange(cols.start, cols.stop)
+            sims = xq @ np.asarray(y[cols], dtype=dtype).T
+            rows_run.ranks[rows] += _count_greater(sims, true[rows], margin, 1, qids, cids, x, y)
+            if cols_run is not None:
+                cols_run.ranks[cols] += _count_greater(
+                    sims, true[cols], margin, 0, cids, qids, y, x
+                )
+            if with_nce:
+                sims *= dtype(1.0 / temperature)
+                scratch = scratch_full[: sims.size].reshape(sims.shape)
+                rows_run.add_lse(sims, rows, 1, scratch)
+                if cols_run is not None:
+                    cols_run.add_lse(sims, cols, 0, scratch)
+            done += 1
+            if hook is not None:
+                hook.step(done / total)
+    forward = QueryResult(q, rows_run.ranks,
+                          rows_run.nce(true, temperature) if with_nce else None, n)
+    if cols_run is None:
+        return forward
+    backward = QueryResult(np.arange(n), cols_run.ranks,
+                           cols_run.nce(true, temperature) if with_nce else None, len(x))
+    return forward, backward
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion.
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(50, 100)
+    >>> round(lo, 4), round(hi, 4)
+    (0.4038, 0.5962)
+    """
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    z = float(ndtri(0.5 + confidence / 2.0))
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z / denom * sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return (low, high)
+
+
+def resolve_sample(sample: int | str | None, n: int) -> int | None:
+    """Queries per direction for ``sample`` (None = exact, all N).
+
+    ``"auto"``: exact up to :data:`EXACT_LIMIT` pairs, else :data:`AUTO_SAMPLE`.
+    An int ≥ N means exact.
+    """
+    if sample is None:
+        return None
+    if isinstance(sample, str):
+        if sample != "auto":
+            raise ValueError(f"sample={sample!r} must be 'auto', None (exact) or an integer.")
+        return None if n <= EXACT_LIMIT else AUTO_SAMPLE
+    if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 1:
+        raise ValueError(
+            f"sample={sample!r} must be 'auto', None (exact) or a positive number of queries."
+        )
+    return None if int(sample) >= n else int(sample)
+
+
+def retrieval_metrics(
+    emb: Embeddings,
+    a: str | None = None,
+    b: str | None = None,
+    temperature: float = 0.01,
+    ks: Sequence[int] = (1, 5, 10),
+    *,
+    sample: int | str | None = "auto",
+    seed: int = 0,
+    confidence: float = 0.95,
+    precision: str = "auto",
+    progress: Callable[[float], object] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, float]:
+    """Recall@k both ways and symmetric InfoNCE, blocked; exact or estimated.
+
+    Parameters
+    ----------
+    emb : Embeddings
+    a, b : str, optional
+        Modalities (default the first two).
+    temperature : float, default 0.01
+    ks : sequence of int, default (1, 5, 10)
+    sample : "auto", None or int, default "auto"
+        None: every item queries (exact). int: that many seeded queries per
+        direction, each against all candidates. "auto": exact up to
+        :data:`EXACT_LIMIT` pairs, else :data:`AUTO_SAMPLE` queries.
+    seed : int, default 0
+    confidence : float, default 0.95
+        Level of the intervals reported for estimates.
+    precision : {"auto", "float32", "float64"}
+    progress, should_stop : callable, optional
+        ``progress(fraction)`` between blocks; ``should_stop()`` returning True
+        raises :class:`Cancelled`.
+
+    Returns
+    -------
+    dict
+        ``recall@k:<a>-><b>``, ``recall@k:<b>-><a>``, ``info_nce``,
+        ``retrieval_queries``, ``retrieval_exact``; for estimates also
+        ``<key>:ci_low`` and ``<key>:ci_high`` for each of those.
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> r = retrieval_metrics(am.datasets.clip_coco500(), ks=(1,))
+    >>> r["recall@1:image->text"], round(r["info_nce"], 4), r["retrieval_exact"]
+    (0.552, 1.8009, 1.0)
+    """
+    emb = check_embeddings(emb)
+    a, b = emb.pair_modalities(a, b)
+    temperature = check_temperature(temperature)
+    if not 0 < float(confidence) < 1:
+        raise ValueError(f"confidence={confidence!r} must be between 0 and 1 (e.g. 0.95).")
+    n = len(emb)
+    count = resolve_sample(sample, n)
+    hook = Hook(progress, should_stop)
+    if count is None:
+        queries = None
+    else:
+        rng = np.random.default_rng(seed)
+        queries = np.sort(rng.choice(n, size=count, replace=False))
+    x, y = emb[a], emb[b]
+    if queries is None:  # exact: one pass, each block of S serves its rows and its columns
+        forward, backward = rank_queries(x, y, None, temperature, precision=precision,
+                                         hook=hook, both=True)
+    else:
+        forward = rank_queries(x, y, queries, temperature, precision=precision,
+                               hook=hook.sub(0, 0.5))
+        backward = rank_queries(y, x, queries, temperature, precision=precision,
+                                hook=hook.sub(0.5, 0.5))
+    m = len(forward.ranks)
+    out: dict[str, float] = {}
+    for src, dst, result in ((a, b, forward), (b, a, backward)):
+        for k in ks:
+            hits = int(np.count_nonzero(result.ranks < k))
+            key = f"recall@{k}:{src}->{dst}"
+            out[key] = hits / m
+            if count is not None:
+                out[f"{key}:ci_low"], out[f"{key}:ci_high"] = wilson_interval(hits, m, confidence)
+    assert forward.nce is not None and backward.nce is not None
+    out["info_nce"] = float((forward.nce.mean() + backward.nce.mean()) / 2.0)
+    if count is not None:
+        z = float(ndtri(0.5 + confidence / 2.0))
+        se = 0.5 * sqrt(forward.nce.var(ddof=1) / m + backward.nce.var(ddof=1) / m) if m > 1 \
+            else float("inf")
+        out["info_nce:ci_low"] = out["info_nce"] - z * se
+        out["info_nce:ci_high"] = out["info_nce"] + z * se
+    out["retrieval_queries"] = float(m)
+    out["retrieval_exact"] = 1.0 if count is None else 0.0
+    return out
