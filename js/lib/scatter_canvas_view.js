@@ -6,6 +6,7 @@
 // Item index = m * N + pair (modality blocks, like the heatmap).
 
 import { h, sizeCanvas, niceTicks, tickDigits, fmt, now, placeTip } from "./util.js";
+import { ClickGate } from "./clicks.js";
 
 const PAD = { left: 44, right: 12, top: 12, bottom: 34 };
 const HIT_RADIUS = 9;
@@ -446,6 +447,7 @@ export class CanvasScatterView {
   // ---------------------------------------------------------------- pointer
   _bindPointer() {
     const target = this.overlay;
+    const clicks = new ClickGate();
     const local = (event) => {
       const rect = target.getBoundingClientRect();
       return [event.clientX - rect.left, event.clientY - rect.top];
@@ -492,17 +494,25 @@ export class CanvasScatterView {
       if (!wasDrag) return;
       const [px, py] = local(event);
       if (!wasDrag.moved) {
-        // A click: select the pair under the pointer (shift adds), or clear.
-        const i = this.nearest(px, py);
-        if (i >= 0) {
-          const p = i % this.data.N;
-          const next = event.shiftKey ? new Set(this.selected) : new Set();
-          if (next.has(p)) next.delete(p);
-          else next.add(p);
-          this._commitSelection(next);
-        } else if (this.selected.size) {
-          this._commitSelection(new Set());
-        }
+        // A click: select the pair under the pointer (shift adds), or clear; deferred so
+        // that the clicks of a double-click (reset view) select nothing (ClickGate).
+        const i = this.nearest(px, py), shift = event.shiftKey, data = this.data;
+        clicks.click(() => {
+          if (this.data !== data) return null;
+          const before = new Set(this.selected);
+          if (i >= 0) {
+            const p = i % data.N;
+            const next = shift ? new Set(this.selected) : new Set();
+            if (next.has(p)) next.delete(p);
+            else next.add(p);
+            this._commitSelection(next);
+          } else if (this.selected.size) {
+            this._commitSelection(new Set());
+          } else {
+            return null;
+          }
+          return () => this.data === data && this._commitSelection(before);
+        });
         return;
       }
       if (wasDrag.mode === "box" || wasDrag.mode === "lasso") {
@@ -531,7 +541,10 @@ export class CanvasScatterView {
       },
       { passive: false },
     );
-    target.addEventListener("dblclick", () => this.resetView());
+    target.addEventListener("dblclick", () => {
+      clicks.dblclick();
+      this.resetView();
+    });
   }
 
   _pairsIn(shape) {

@@ -20,6 +20,7 @@
 
 import createScatterplot, { createRenderer } from "regl-scatterplot";
 import { CanvasScatterView } from "./scatter_canvas_view.js";
+import { ClickGate } from "./clicks.js";
 import { h, sizeCanvas, niceTicks, tickDigits, fmt, now, placeTip } from "./util.js";
 
 const PAD = { left: 44, right: 12, top: 12, bottom: 34 };
@@ -609,6 +610,8 @@ export class ScatterView {
     const onGl = (event) => event.target === this.gl;
     let drag = null;
     let suppressClick = false;
+    const clicks = new ClickGate();
+    this.clicks = clicks;
     // Capture phase: runs before regl-scatterplot's own handlers on the canvas / window.
     stage.addEventListener("pointermove", (event) => {
       this.moveT0 = event.timeStamp > 0 ? Math.min(now(), event.timeStamp) : now();
@@ -672,19 +675,29 @@ export class ScatterView {
       if (!onGl(event)) return;
       event.stopPropagation();
       if (suppressClick || !this.data) return;
-      const i = this.hoverItem;
-      if (i >= 0) {
-        const p = i % this.data.N;
-        const next = event.shiftKey ? new Set(this.selected) : new Set();
-        if (next.has(p)) next.delete(p);
-        else next.add(p);
-        this._commitSelection(next);
-      } else if (this.selected.size) {
-        this._commitSelection(new Set());
-      }
+      const i = this.hoverItem, shift = event.shiftKey, data = this.data;
+      // Deferred (ClickGate): the clicks of a double-click (reset view) select nothing.
+      clicks.click(() => {
+        if (this.data !== data) return null;
+        const before = new Set(this.selected);
+        if (i >= 0) {
+          const p = i % data.N;
+          const next = shift ? new Set(this.selected) : new Set();
+          if (next.has(p)) next.delete(p);
+          else next.add(p);
+          this._commitSelection(next);
+        } else if (this.selected.size) {
+          this._commitSelection(new Set());
+        } else {
+          return null;
+        }
+        return () => this.data === data && this._commitSelection(before);
+      });
     }, true);
     stage.addEventListener("dblclick", (event) => {
-      if (onGl(event)) this.resetView();
+      if (!onGl(event)) return;
+      clicks.dblclick();
+      this.resetView();
     });
     stage.addEventListener("wheel", () => {
       this.wheeling = true;

@@ -30,7 +30,7 @@ def test_heatmap_cluster_zoom_and_click(open_notebook, wait_for_output, run_cell
     # Click cell (image 10, text 20) in the clustered order: selects both pairs.
     cell = geo["side"] / 1000
     page.mouse.click(x0 + (500 + 20.5) * cell, y0 + 10.5 * cell)
-    page.wait_for_timeout(500)
+    page.wait_for_timeout(800)  # click acts after the double-click interval (250 ms)
     out = run_cell(page, "import numpy as np\n"
                          "order = np.frombuffer(hm.order, np.int32)\n"
                          "print(sorted({int(order[10]), int(order[20])}) == hm.selected)")
