@@ -53,7 +53,7 @@ def test_explorer_export_carries_closed_and_cluster_states(tmp_path):
     assert info["fields"]["1"]["caption"] == "A desk and chair in an office cubicle."
     assert "not in this export" in info["thumbs"]["image"]["missing"]["0"]
     assert info["credits"]["0"]["text"] == "Attribution-NonCommercial-NoDerivs License"
-    assert "close the gap" in info["note"] and "λ" in info["note"]
+    assert "close the gap" in info["note"] and "greyed-out controls need" in info["note"]
 
 
 def test_export_embeds_small_thumbnails_of_local_images(tmp_path):
@@ -97,3 +97,14 @@ def test_heatmap_export_precomputes_the_other_cluster_state(tmp_path, cluster):
     bounds = buffers.get(("static_export", "states", other, "cluster_bounds"), b"")
     assert (len(bounds) > 0) is (not cluster)
     assert h.cluster is cluster
+
+
+def test_comparer_export_precomputes_its_clustered_order(tmp_path):
+    coco = am.datasets.clip_coco500().subset(range(50))
+    rand = am.datasets.clip_coco500(random_init=True).subset(range(50))
+    c = am.Comparer({"clip": coco, "random": rand})
+    info, buffers = _static(_page_state(c.save_html(tmp_path / "c.html")), "Comparer")
+    assert info["controls"] == ["cluster"]
+    state = info["states"]["1"]
+    assert len(state["overviews"]) == 2
+    assert len(buffers[("static_export", "states", "1", "order")]) == 50 * 4

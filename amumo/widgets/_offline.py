@@ -43,10 +43,9 @@ EXPORT_THUMBNAIL = 96
 PRECOMPUTED = ("closed", "cluster")
 #: Traits that change with those controls (those the widget has are stored per state).
 STATE_TRAITS = (
-    "overview", "overview_size", "scale", "order", "cluster_bounds", "xy", "colors",
-    "palette", "legend", "axis_labels", "metrics", "error",
+    "overview", "overview_size", "scale", "overviews", "scales", "order", "cluster_bounds",
+    "xy", "colors", "palette", "legend", "axis_labels", "metrics", "error",
 )
-_KERNEL_ONLY = "λ, projection, colour-by, caption filter, model and augmentation"
 
 
 def _states(widget: Any, controls: list[str]) -> dict[str, dict[str, Any]]:
@@ -129,8 +128,8 @@ def static_export(widget: Any) -> dict[str, Any]:
             "states": {},
             "note": (
                 f"{n:,} pairs exceed the export limit of {EXPORT_LIMIT:,}: hover, zoom and the "
-                f"colour map work here; close the gap, clustering, {_KERNEL_ONLY}, item "
-                "details and thumbnails need the notebook's kernel."
+                "colour map work here; close the gap, clustering, the other (greyed-out) "
+                "controls, item details and thumbnails need the notebook's kernel."
             ),
             "no_thumbs": f"no thumbnails in exports of more than {EXPORT_LIMIT:,} pairs",
         }
@@ -147,8 +146,8 @@ def static_export(widget: Any) -> dict[str, Any]:
     if "cluster" in controls:
         works.append("cluster (precomputed)")
     note = (
-        f"{', '.join(works)} work here; {_KERNEL_ONLY} need the notebook's kernel "
-        "(greyed out)."
+        f"{', '.join(works)} work here; the greyed-out controls need the notebook's kernel "
+        "(hover them to see why)."
     )
     missing = sum(len(t["missing"]) for t in thumbs.values())
     if missing:

@@ -2,7 +2,7 @@
 
 import { Items, Hub, connect } from "./panels.js";
 import { Rpc, h, now } from "./util.js";
-import { applyStaticExport } from "./offline.js";
+import { applyStaticExport, staticExport } from "./offline.js";
 
 /**
  * Build a widget: `build(ctx)` returns the panels (each {root, refresh, traits, dispose}) and may
@@ -14,6 +14,10 @@ export function mount(model, el, cls, build) {
   const root = h("div", { class: `amumo-root ${cls}` });
   el.append(root);
   const rpc = new Rpc(model);
+  if (staticExport(model)) {
+    // A save_html page has no kernel: answer every request at once instead of after 30 s.
+    rpc.call = () => Promise.reject(new Error("needs the Python kernel (this is an exported page)"));
+  }
   const items = new Items(model);
   const hub = new Hub(model, root, items);
   const ctx = { model, root, rpc, items, hub };

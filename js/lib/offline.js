@@ -10,22 +10,10 @@
 
 import { h } from "./util.js";
 
-/** Selector -> the trait it drives; greyed out in a static page unless precomputed. */
-const KERNEL_CONTROLS = [
-  [".amumo-close-gap", "closed"],
-  [".amumo-cluster-toggle", "cluster"],
-  [".amumo-lam", "lam"],
-  [".amumo-projection", "projection"],
-  [".amumo-x-component", "x_component"],
-  [".amumo-y-component", "y_component"],
-  [".amumo-color-by", "color_by"],
-  [".amumo-filter", "filter_text"],
-  [".amumo-filter-mode", "filter_mode"],
-  [".amumo-model-picker", "model_name"],
-  [".amumo-augmentation", "augmentation"],
-  [".amumo-cluster-method", "cluster_method"],
-  [".amumo-cluster-k", "cluster_k"],
-];
+/** Controls that work in the page without a kernel (drawn by the browser alone). */
+const BROWSER_CONTROLS = [".amumo-colormap", ".amumo-lines-toggle"];
+/** Precomputed on/off controls: trait -> selector (live only when the export carries states). */
+const PRECOMPUTED_CONTROLS = { closed: ".amumo-close-gap", cluster: ".amumo-cluster-toggle" };
 
 /** The export's data, or null in a live notebook. */
 export function staticExport(model) {
@@ -65,17 +53,16 @@ export function applyStaticExport(model, root) {
   root.classList.add("amumo-static");
   const note = h("div", { class: "amumo-static-note", role: "note" }, h("b", { text: "Static page · " }), info.note || "");
   root.prepend(note);
-  const live = new Set(info.controls || []);
-  for (const [selector, trait] of KERNEL_CONTROLS) {
-    if (live.has(trait)) continue;
-    for (const el of root.querySelectorAll(selector)) {
-      el.disabled = true;
-      el.tabIndex = -1;
-      el.classList.add("amumo-offline-control");
-      const holder = el.closest("label") || el;
-      holder.classList.add("amumo-offline-off");
-      holder.title = `${trait} needs the Python kernel; this exported page cannot recompute it (open the notebook).`;
-    }
+  // Every other input and select needs the kernel: grey it out, say why on hover.
+  const live = [...BROWSER_CONTROLS, ...(info.controls || []).map((c) => PRECOMPUTED_CONTROLS[c]).filter(Boolean)];
+  for (const el of root.querySelectorAll("input, select, textarea")) {
+    if (live.some((selector) => el.matches(selector))) continue;
+    el.disabled = true;
+    el.tabIndex = -1;
+    el.classList.add("amumo-offline-control");
+    const holder = el.closest("label") || el;
+    holder.classList.add("amumo-offline-off");
+    holder.title = "Needs the Python kernel: this exported page cannot recompute it (open the notebook).";
   }
   const controls = info.controls || [];
   const key = () => controls.map((c) => (model.get(c) ? "1" : "0")).join("");
