@@ -57,3 +57,35 @@ def test_colour_range_follows_the_data_and_can_be_locked(coco):
     ex.vmin = None
     ex.lam = -1.0
     assert ex.scale[1] == pytest.approx(0.9) and ex.scale[0] < 0.9
+
+
+def _rgb(hex_colour: str) -> np.ndarray:
+    return np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)], float)
+
+
+def test_gap_sweep_harm_colours_match_the_plot_and_are_distinct():
+    from amumo.experiments import fairness_sweep, plot_fairness, zero_shot_sweep
+    from amumo.widgets.gap_sweep import _ESM
+
+    rng = np.random.default_rng(0)
+    texts = rng.normal(size=(4, 16))
+    labels = rng.integers(0, 3, size=120)
+    images = texts[labels] + rng.normal(size=(120, 16)) + 3 * np.eye(16)[0]
+    groups = np.array(["white", "black"])[rng.integers(0, 2, size=120)]
+    lams = np.linspace(-0.5, 1.0, 4)
+    sweep = zero_shot_sweep(images, texts, labels, lams)
+    fair = fairness_sweep(images, texts, groups, [3], lams, labels=labels)
+    view = am.GapSweep(sweep, fair)
+    harm = {s["label"]: s["color"] for s in view._series if s["panel"] == "harm"}
+    figure = plot_fairness(fair)
+    plotted = {t.name: t.line.color for t in figure.data if t.showlegend}
+    assert harm == {f"harm: {g}": plotted[g] for g in ("white", "black")}
+    # far apart (Euclidean RGB distance), and not the colour of any accuracy curve
+    a, b = (_rgb(c) for c in harm.values())
+    assert np.linalg.norm(a - b) > 150
+    accuracy = {s["color"] for s in view._series if s["panel"] == "accuracy"}
+    assert not accuracy & set(harm.values())
+    # one name for the sweep's gap (images vs class texts), never a bare "gap"
+    assert "const GAP_NAME = \"class-text gap\"" in _ESM
+    assert "`gap ${" not in _ESM and 'textContent = "gap"' not in _ESM
+    assert figure.layout.xaxis2.title.text.startswith("class-text gap")

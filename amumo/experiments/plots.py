@@ -16,7 +16,7 @@ import pandas as pd
 __all__ = ["plot_zero_shot", "plot_fairness"]
 
 _X_TITLES = {
-    "gap_distance": "gap distance ‖mean(image′) − mean(class text′)‖",
+    "gap_distance": "class-text gap ‖mean(image′) − mean(class text′)‖",
     "lam": "shift λ (0 = model as trained, 1 = gap closed, < 0 = gap widened)",
 }
 _METRIC_TITLES = {
@@ -27,6 +27,14 @@ _METRIC_TITLES = {
 }
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf")
+#: Colours of the groups of a fairness sweep (plot_fairness and the GapSweep widget alike):
+#: far apart in hue and lightness (orange / dark purple / teal ...), none shared with the
+#: accuracy curves (blue, light blue, green).
+GROUP_PALETTE = ("#e66100", "#5d3a9b", "#1b9e77", "#a6761d", "#e7298a", "#666666",
+                 "#66a61e", "#17becf")
+#: One name for the gap of a zero-shot / fairness sweep: images vs the class texts (not the
+#: image–caption gap of paired embeddings, which the Explorer calls "gap distance").
+SWEEP_GAP_NAME = "class-text gap"
 
 
 def _check_frame(frame: Any, experiment: str, needed: Sequence[str]) -> pd.DataFrame:
@@ -81,7 +89,8 @@ _FADED = 0.4
 
 
 def _hover(x: str, label: str) -> str:
-    other = "gap distance %{customdata[1]:.3f}" if x == "lam" else "λ = %{customdata[0]:.3f}"
+    other = (f"{SWEEP_GAP_NAME} %{{customdata[1]:.3f}}" if x == "lam"
+             else "λ = %{customdata[0]:.3f}")
     return f"<b>{label}</b><br>%{{y:.4f}}<br>{other}<extra></extra>"
 
 
@@ -161,7 +170,7 @@ def plot_zero_shot(
             marker={"symbol": "star", "size": 15, "color": colour,
                     "line": {"color": "black", "width": 1}},
             showlegend=i == 0, legendgroup="unshifted",
-            hovertemplate=f"<b>unshifted model</b><br>{label} %{{y:.4f}}<br>gap distance "
+            hovertemplate=f"<b>unshifted model</b><br>{label} %{{y:.4f}}<br>{SWEEP_GAP_NAME} "
             f"{unshifted['gap_distance']:.3f}<extra></extra>",
         ))
         if mark_best:
@@ -238,7 +247,7 @@ def plot_fairness(
     panels = [("harm_rate", 1)] + ([("top1", 2)] if with_accuracy else [])
     groups = list(pd.unique(frame["group"]))
     for g_i, group in enumerate(groups):
-        colour = PALETTE[g_i % len(PALETTE)]
+        colour = GROUP_PALETTE[g_i % len(GROUP_PALETTE)]
         rows = frame[frame["group"] == group].sort_values("lam", kind="stable")
         for column, panel in panels:
             for part, folded in _branches(rows, x):

@@ -14,15 +14,6 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from amumo.analysis import (
-    centroid_cosine,
-    gap_distance,
-    l2i,
-    paired_cosine,
-    recall_at_k,
-    rmg,
-)
-from amumo.analysis.losses import info_nce
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import (
     STATIC,
@@ -49,21 +40,60 @@ AUGMENT_ITEMS = 20
 
 
 def gap_metrics(
-    emb: Embeddings, temperature: float = 0.01, a: str | None = None, b: str | None = None
+    emb: Embeddings,
+    temperature: float = 0.01,
+    a: str | None = None,
+    b: str | None = None,
+    *,
+    sample: int | str | None = "auto",
+    seed: int = 0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, float]:
     """The numbers of the metrics panel for modalities ``a``, ``b`` (default the first
-    two), all from :mod:`amumo.analysis`."""
+    two), all from :mod:`amumo.analysis`, in memory ``O(N·D)`` at any N.
+
+    Gap distance, paired cosine, RMG, L2I and centroid cosine come exactly from sums
+    (:class:`amumo.GapStats`). Recall@1 both ways and InfoNCE are blocked
+    (:func:`amumo.analysis.retrieval.retrieval_metrics`): exact up to its
+    ``EXACT_LIMIT`` pairs with ``sample="auto"``, above that estimated from a seeded
+    sample of queries ranked against **all** candidates, with 95 % intervals in the
+    ``<key>:ci_low`` / ``<key>:ci_high`` entries and ``retrieval_exact`` = 0.
+    ``should_stop()`` returning True stops between blocks (a superseded job).
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> m = gap_metrics(am.datasets.clip_coco500())
+    >>> round(m["gap_distance"], 3), m["recall@1:image->text"], m["retrieval_exact"]
+    (0.851, 0.552, 1.0)
+    """
+    from amumo.analysis.retrieval import retrieval_metrics
+    from amumo.analysis.stats import GapStats
+
     a, b = emb.pair_modalities(a, b)
-    return {
-        "gap_distance": gap_distance(emb, a, b),
-        "info_nce": info_nce(emb, temperature, a, b),
-        f"recall@1:{a}->{b}": recall_at_k(emb, 1, a, b)[1],
-        f"recall@1:{b}->{a}": recall_at_k(emb, 1, b, a)[1],
-        "paired_cosine": paired_cosine(emb, a, b),
-        "rmg": rmg(emb, a, b),
-        "l2i": l2i(emb, a, b),
-        "centroid_cosine": centroid_cosine(emb, a, b),
+    sums = GapStats().update(emb).metrics(a, b)
+    if should_stop is not None and should_stop():
+        raise JobCancelled
+    ranked = retrieval_metrics(
+        emb, a, b, temperature, ks=(1,), sample=sample, seed=seed, should_stop=should_stop
+    )
+    out = {
+        "gap_distance": sums["gap_distance"],
+        "info_nce": ranked["info_nce"],
+        f"recall@1:{a}->{b}": ranked[f"recall@1:{a}->{b}"],
+        f"recall@1:{b}->{a}": ranked[f"recall@1:{b}->{a}"],
+        "paired_cosine": sums["paired_cosine"],
+        "rmg": sums["rmg"],
+        "l2i": sums["l2i"],
+        "centroid_cosine": sums["centroid_cosine"],
     }
+    for key in list(out):
+        for end in (":ci_low", ":ci_high"):
+            if key + end in ranked:
+                out[key + end] = ranked[key + end]
+    out["retrieval_queries"] = ranked["retrieval_queries"]
+    out["retrieval_exact"] = ranked["retrieval_exact"]
+    return out
 
 
 def _metric_rows(
@@ -71,7 +101,8 @@ def _metric_rows(
 ) -> list[dict[str, Any]]:
     def describe(key: str) -> tuple[str, str | None, str]:
         if key == "gap_distance":
-            return "gap distance", None, "‖mean(a) − mean(b)‖ (Liang et al. 2022)"
+            return ("gap distance", None, "‖mean(a) − mean(b)‖ of the paired items (Liang et al. "
+                    "2022); a GapSweep's 'class-text gap' (images vs class prompts) differs")
         if key == "info_nce":
             return f"InfoNCE τ={temperature:g}", "lower", "symmetric contrastive loss"
         if key == "paired_cosine":
@@ -85,13 +116,30 @@ def _metric_rows(
         direction = key.split(":", 1)[1].replace("->", "→")
         return f"R@1 {direction}", "higher", "fraction whose pair ranks first"
 
+    def interval(values: dict[str, float], key: str) -> list[float] | None:
+        if key + ":ci_low" not in values:
+            return None
+        return [values[key + ":ci_low"], values[key + ":ci_high"]]
+
     rows = []
     for key in before:
+        if ":ci_" in key or key.startswith("retrieval_"):
+            continue
         label, better, help_text = describe(key)
-        rows.append({
+        row = {
             "key": key, "label": label, "better": better, "help": help_text,
             "before": before[key], "after": after.get(key, before[key]),
-        })
+        }
+        ci_before, ci_after = interval(before, key), interval(after, key)
+        if ci_before or ci_after:
+            queries = int(after.get("retrieval_queries", before.get("retrieval_queries", 0)))
+            row["estimate"] = True
+            row["ci_before"], row["ci_after"] = ci_before, ci_after
+            row["help"] = (
+                f"{help_text}; estimate: {queries:,} seeded queries per direction, each "
+                "ranked against all candidates (95 % interval)"
+            )
+        rows.append(row)
     return rows
 
 
@@ -468,9 +516,14 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
         before = getattr(self, "_before", None)
         ma, mb = self._gap_pair_now()
 
-        def compute() -> tuple[dict, dict]:
-            b = before if before is not None else gap_metrics(base, temperature, ma, mb)
-            a = b if current is base else gap_metrics(current, temperature, ma, mb)
+        def compute(cancelled: Callable[[], bool]) -> tuple[dict, dict]:
+            # Blocked / sampled above 10k pairs; a newer request stops this one early.
+            b = before if before is not None else gap_metrics(
+                base, temperature, ma, mb, should_stop=cancelled
+            )
+            a = b if current is base else gap_metrics(
+                current, temperature, ma, mb, should_stop=cancelled
+            )
             return b, a
 
         def done(result: tuple[dict, dict]) -> None:
@@ -497,7 +550,7 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
         if background and self.metrics:
             self.metrics = {**self.metrics, "pending": True}
         self._run_job(
-            "metrics", compute, done, background=background, error=fail,
+            "metrics", compute, done, background=background, error=fail, cancellable=True,
             status=("busy", {"metrics": "computing…"}),
         )
 

@@ -14,6 +14,7 @@ kept in this file; the curves travel as float32 binary buffers.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from amumo.experiments.plots import PALETTE
+from amumo.experiments.plots import GROUP_PALETTE, PALETTE, SWEEP_GAP_NAME
 from amumo.experiments.zero_shot import DEFAULT_LAMS
 from amumo.widgets.export import HTMLExportMixin
 
@@ -217,7 +218,9 @@ function render({ model, el }) {
     if (ref) {
       const gapName = svg("text", { x: m.left - 6, y: last.bottom + 28, class: "tick gap",
                                     "text-anchor": "end" }, plot);
-      gapName.textContent = "gap";
+      gapName.textContent = "class gap";
+      gapName.appendChild(svg("title", {}));
+      gapName.lastChild.textContent = GAP_HELP;
     }
     for (const t of xt) {
       const lab = svg("text", { x: sx(t), y: last.bottom + 15, class: "tick",
@@ -231,8 +234,8 @@ function render({ model, el }) {
     }
     const xl = svg("text", { x: (m.left + width - m.right) / 2, y: height - 6,
                              class: "axis-title", "text-anchor": "middle" }, plot);
-    xl.textContent = "shift \u03bb  (grey: gap distance)   \u00b7   0 = model as trained, " +
-                     "1 = gap closed, < 0 = gap widened";
+    xl.textContent = `shift \u03bb  (grey: ${GAP_NAME} of images vs class texts)   \u00b7   ` +
+                     "0 = model as trained, 1 = gap closed, < 0 = gap widened";
     const c = svg("g", { class: "cursor" }, plot);
     geom.cursor = c;
     drawCursor();
@@ -269,7 +272,7 @@ function render({ model, el }) {
     const ref = data.series.find((s) => s.panel === "accuracy") || data.series[0];
     if (ref && ref.x.length) {
       const i = nearest(ref.x, lam);
-      parts.push(`gap ${fmt(ref.g[i], 3)}` + (Math.abs(ref.x[i] - lam) > 1e-6 ?
+      parts.push(`${GAP_NAME} ${fmt(ref.g[i], 3)}` + (Math.abs(ref.x[i] - lam) > 1e-6 ?
         ` (at computed \u03bb = ${fmt(ref.x[i], 2)})` : ""));
     }
     for (const p of panels) {
@@ -369,6 +372,19 @@ function render({ model, el }) {
 
 export default { render };
 """
+
+#: The sweep's gap (images vs class texts) is not the Explorer's "gap distance" (paired images
+#: vs captions): shifting along the image–caption gap closes that at λ = 1, not this one.
+_GAP_HELP = (
+    "‖mean(image′) − mean(class text′)‖: the gap between the shifted images and the class "
+    "prompts. The Explorer's 'gap distance' is the gap between paired images and captions, "
+    "which the shift closes at λ = 1; the class prompts are other texts, so this gap stays open."
+)
+_ESM = (
+    f"const GAP_NAME = {json.dumps(SWEEP_GAP_NAME)};\n"
+    f"const GAP_HELP = {json.dumps(_GAP_HELP)};\n" + _ESM
+)
+
 
 _CSS = r"""
 .amumo-gapsweep { font: 12px var(--jp-ui-font-family, system-ui, sans-serif);
@@ -594,7 +610,7 @@ class GapSweep(HTMLExportMixin, anywidget.AnyWidget):
             bases = {r["group"]: r for r in self._unshifted_rows(frame)}
             for i, group in enumerate(pd.unique(frame["group"])):
                 rows = frame[frame["group"] == group]
-                colour = PALETTE[(i + 3) % len(PALETTE)]
+                colour = GROUP_PALETTE[i % len(GROUP_PALETTE)]  # as in plot_fairness
                 base = bases.get(group, {})
                 add(f"harm:{group}", f"harm: {group}", "harm", colour, False, rows,
                     "harm_rate", base.get("harm_rate"))
