@@ -55,8 +55,8 @@ def test_double_click_resets_zoom_without_touching_the_selection(
         page.mouse.wheel(0, -350)
     page.wait_for_timeout(500)
     zoomed = status.inner_text()
-    assert re.match(r"zoom [\d.]+× · rows (image|text) #\d+ … (text )?#\d+ · cols (image|text) #\d+",
-                    zoomed), zoomed
+    pattern = r"zoom [\d.]+× · rows (image|text) #\d+ … (text )?#\d+ · cols (image|text) #\d+"
+    assert re.match(pattern, zoomed), zoomed
     heatmap.screenshot(path=str(screenshot(page, "zoomed").with_name("heatmap-zoom-ticks.png")))
 
     # Fast double-click on a cell: the zoom resets, the selection stays.
