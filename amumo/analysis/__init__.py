@@ -1,6 +1,7 @@
 """Pure numpy/scipy/scikit-learn analysis of paired embeddings (no torch, no widgets)."""
 
 from amumo.analysis import losses
+from amumo.analysis.calibration import calibration_figure, cosine_histograms
 from amumo.analysis.cluster_names import class_tfidf, cluster_names, cluster_terms
 from amumo.analysis.gap import close_gap, gap_distance, gap_vector, shift, shift_arrays
 from amumo.analysis.gap_matrix import GAP_MATRIX_METRICS, gap_matrix
@@ -25,6 +26,7 @@ from amumo.analysis.metrics import (
     uniformity,
 )
 from amumo.analysis.mitigate import MITIGATIONS, gap_report, mitigate
+from amumo.analysis.neighbours import failed_retrievals, neighbours
 from amumo.analysis.projection import PROJECTION_METHODS, clear_projection_cache, project
 from amumo.analysis.similarity import CLUSTER_METHODS, cluster_order, similarity
 from amumo.analysis.stats import GapStats
@@ -53,6 +55,10 @@ __all__ = [
     "mitigate",
     "MITIGATIONS",
     "gap_report",
+    "neighbours",
+    "failed_retrievals",
+    "cosine_histograms",
+    "calibration_figure",
     "loss_landscape",
     "metrics",
     "paired_cosine",

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from amumo.analysis._checks import check_embeddings
+from amumo.analysis.gap_measures import _modality_sums
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["gap_axes", "gap_projection", "pca_gap_share", "pca_hides_gap", "gap_axis_label"]
@@ -114,8 +115,8 @@ def gap_axes(
     k = int(n_components)
     if k != n_components or not 1 <= k <= emb.dim:
         raise ValueError(f"n_components={n_components!r} must be an integer in 1..{emb.dim}.")
-    mu_a = np.asarray(emb[a], dtype=np.float64).mean(axis=0)
-    mu_b = np.asarray(emb[b], dtype=np.float64).mean(axis=0)
+    mu_a = _modality_sums(emb[a])[0] / len(emb)
+    mu_b = _modality_sums(emb[b])[0] / len(emb)
     delta = mu_a - mu_b
     norm = float(np.linalg.norm(delta))
     if norm < 1e-12:
@@ -204,7 +205,7 @@ def pca_gap_share(
     a, b = emb.pair_modalities(a, b)
     if len(emb) > SHARE_MAX_PAIRS:
         emb = emb.subset(np.linspace(0, len(emb) - 1, SHARE_MAX_PAIRS).astype(np.int64))
-    delta = np.asarray(emb[a], dtype=np.float64).mean(0) - np.asarray(emb[b], np.float64).mean(0)
+    delta = (_modality_sums(emb[a])[0] - _modality_sums(emb[b])[0]) / len(emb)
     norm = float(np.linalg.norm(delta))
     if norm < 1e-12:
         return 1.0  # no gap to hide

@@ -313,17 +313,23 @@ def ablate_gap_dimensions(
             raise ValueError("dims removes every dimension; keep at least one.")
     arrays = {}
     for name in emb.modalities:
-        rows = np.array(emb[name], dtype=np.float64)
-        rows[:, chosen] = 0.0
-        empty = np.flatnonzero(~rows.any(axis=1))
-        if len(empty):
-            raise ValueError(
-                f"removing dims {chosen.tolist()[:10]} leaves {len(empty)} all-zero row(s) "
-                f"in {name!r} (e.g. pair {int(empty[0])}); remove fewer dimensions."
-            )
-        arrays[name] = rows
+        x = emb[name]
+        out = np.empty(x.shape, dtype=np.float32)
+        for rows in _blocks(len(x)):  # float32 unit rows, no whole float64 copy
+            block = _rows64(x, rows)
+            block[:, chosen] = 0.0
+            norms = np.linalg.norm(block, axis=1)
+            empty = np.flatnonzero(norms == 0)
+            if len(empty):
+                raise ValueError(
+                    f"removing dims {chosen.tolist()[:10]} leaves {len(empty)} all-zero row(s) "
+                    f"in {name!r} (e.g. pair {rows.start + int(empty[0])}); remove fewer "
+                    "dimensions."
+                )
+            out[rows] = block / norms[:, None]
+        arrays[name] = out
     history = list(emb.provenance.get("ablated_dims", [])) + [int(d) for d in chosen]
-    return emb._derive(arrays, ablated_dims=history)
+    return emb._derive(arrays, normalized=True, ablated_dims=history)
 
 
 def gap_ablation_curve(

@@ -37,33 +37,56 @@ __all__ = ["mitigate", "MITIGATIONS", "gap_report"]
 MITIGATIONS = ("shift", "center", "standardize")
 
 
+_BLOCK = 65_536
+
+
 def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    rows = np.asarray(x, dtype=np.float64)
-    return rows.mean(axis=0), rows.std(axis=0, ddof=0)
+    """Per-dimension mean and standard deviation (ddof 0) from float64 sums, block by block."""
+    total = np.zeros(x.shape[1])
+    squares = np.zeros(x.shape[1])
+    for start in range(0, len(x), _BLOCK):
+        block = np.asarray(x[start:start + _BLOCK], dtype=np.float64)
+        total += block.sum(axis=0)
+        squares += np.einsum("ij,ij->j", block, block)
+    mean = total / len(x)
+    return mean, np.sqrt(np.clip(squares / len(x) - mean * mean, 0.0, None))
 
 
-def _shift_all(emb: Embeddings, lam: float) -> dict[str, np.ndarray]:
-    rows = {m: np.asarray(emb[m], dtype=np.float64) for m in emb.modalities}
-    centroids = {m: r.mean(axis=0) for m, r in rows.items()}
-    common = np.mean(list(centroids.values()), axis=0)
-    return {m: r + lam * (common - centroids[m]) for m, r in rows.items()}
-
-
-def _center(emb: Embeddings, strength: float) -> dict[str, np.ndarray]:
-    out = {}
-    for m in emb.modalities:
-        rows = np.asarray(emb[m], dtype=np.float64)
-        out[m] = rows - strength * rows.mean(axis=0)
+def _affine_unit(
+    name: str, x: np.ndarray, offset: np.ndarray, scale: np.ndarray | None, method: str
+) -> np.ndarray:
+    """``normalise((x − offset) / scale)`` as float32 unit rows, block by block (no full
+    float64 copy); raises when a row maps to zero."""
+    out = np.empty(x.shape, dtype=np.float32)
+    for start in range(0, len(x), _BLOCK):
+        block = np.asarray(x[start:start + _BLOCK], dtype=np.float64) - offset
+        if scale is not None:
+            block /= scale
+        norms = np.linalg.norm(block, axis=1)
+        zero = np.flatnonzero(norms == 0)
+        if len(zero):
+            raise ValueError(
+                f"method={method!r} maps {len(zero)} row(s) of {name!r} to zero (e.g. pair "
+                f"{start + int(zero[0])}); lower strength."
+            )
+        out[start:start + len(block)] = block / norms[:, None]
     return out
 
 
-def _standardize(emb: Embeddings, strength: float) -> dict[str, np.ndarray]:
+def _transform(emb: Embeddings, method: str, strength: float) -> dict[str, np.ndarray]:
+    """Float32 unit rows of every modality after ``method`` (see the module description)."""
+    moments = {m: _moments(emb[m]) for m in emb.modalities}
     out = {}
-    for m in emb.modalities:
-        rows = np.asarray(emb[m], dtype=np.float64)
-        mean, std = _moments(rows)
-        std = np.where(std > 0, std, 1.0)  # a constant dimension stays as it is
-        out[m] = (rows - strength * mean) / std**strength
+    if method == "shift":  # every centroid moves λ of the way to the mean of the centroids
+        common = np.mean([mean for mean, _ in moments.values()], axis=0)
+        for m, (mean, _) in moments.items():
+            out[m] = _affine_unit(m, emb[m], -strength * (common - mean), None, method)
+        return out
+    for m, (mean, std) in moments.items():
+        scale = None
+        if method == "standardize":
+            scale = np.where(std > 0, std, 1.0) ** strength  # a constant dimension stays
+        out[m] = _affine_unit(m, emb[m], strength * mean, scale, method)
     return out
 
 
@@ -131,16 +154,7 @@ def mitigate(
         if result is emb:
             result = emb._derive({m: emb[m] for m in emb.modalities})
     else:
-        transform = {"shift": _shift_all, "center": _center, "standardize": _standardize}[method]
-        arrays = transform(emb, strength)
-        for name, rows in arrays.items():
-            zero = np.flatnonzero(np.linalg.norm(rows, axis=1) == 0)
-            if len(zero):
-                raise ValueError(
-                    f"method={method!r} maps {len(zero)} row(s) of {name!r} to zero (e.g. pair "
-                    f"{int(zero[0])}); lower strength."
-                )
-        result = emb._derive(arrays)
+        result = emb._derive(_transform(emb, method, strength), normalized=True)
     info: dict[str, Any] = {"method": method, "strength": strength, "a": pa, "b": pb}
     if report:
         info["before"] = gap_summary(emb, pa, pb)
