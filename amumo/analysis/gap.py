@@ -25,18 +25,48 @@ def _centroid_gap(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return x.mean(axis=0, dtype=np.float64) - y.mean(axis=0, dtype=np.float64)
 
 
-def _unit(rows: np.ndarray, lam: float | None = None) -> np.ndarray:
+def _unit(rows: np.ndarray, lam: float | None = None, start: int = 0) -> np.ndarray:
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     zero = norms[:, 0] == 0
     if zero.any():
         where = f"shifting by lam={lam:g}" if lam is not None else "the shift along the gap"
+        first = start + int(np.flatnonzero(zero)[0])
         raise ValueError(
-            f"{where} moves {int(zero.sum())} row(s) (first: {int(np.flatnonzero(zero)[0])}) "
+            f"{where} moves {int(zero.sum())} row(s) (first: {first}) "
             "exactly onto the origin, where they have no direction (e.g. a single pair "
             "whose items are antipodal: its gap cannot be closed by a shift). Remove those "
             "pairs or use another lam."
         )
     return rows / norms
+
+
+#: Rows per block of the blocked shift (float64 working set ~ BLOCK × D × 8 bytes).
+BLOCK = 4096
+
+
+def _moved(
+    rows: np.ndarray, offset: np.ndarray, scale: float = 1.0, lam: float | None = None,
+    out: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``unit(rows / scale + offset)`` as float32, one block of rows at a time.
+
+    Returns the new rows and their float64 column sums. Memory: the float32
+    result (``out`` may be ``rows`` itself, updated in place) plus one float64
+    block; never a float64 copy of the whole array.
+    """
+    n, d = rows.shape
+    if out is None:
+        out = np.empty((n, d), dtype=np.float32)
+    total = np.zeros(d)
+    for start in range(0, n, BLOCK):
+        stop = min(n, start + BLOCK)
+        block = np.asarray(rows[start:stop], dtype=np.float64)
+        if scale != 1.0:
+            block /= scale
+        block += offset
+        out[start:stop] = _unit(block, lam, start)
+        total += out[start:stop].sum(axis=0, dtype=np.float64)
+    return out, total
 
 
 def gap_vector(emb: Embeddings, a: str | None = None, b: str | None = None) -> np.ndarray:
@@ -127,11 +157,14 @@ def shift(
     a, b = emb.pair_modalities(a, b)
     if lam == 0:
         return emb
-    x_new, y_new = shift_arrays(emb[a], emb[b], lam)
+    # As shift_arrays, but in blocks of rows straight into float32 (no float64 copies).
+    s = max(1.0, abs(float(lam)))
+    step = (float(lam) / s / 2.0) * _centroid_gap(emb[a], emb[b])
     arrays = {m: emb[m] for m in emb.modalities}
-    arrays[a], arrays[b] = x_new, y_new
+    arrays[a] = _moved(emb[a], -step, s, lam)[0]
+    arrays[b] = _moved(emb[b], step, s, lam)[0]
     history = list(emb.provenance.get("gap_shifts", [])) + [{"lam": lam, "a": a, "b": b}]
-    return emb._derive(arrays, gap_shifts=history)
+    return emb._derive(arrays, normalized=True, gap_shifts=history)
 
 
 def close_gap(
@@ -188,19 +221,28 @@ def close_gap(
         raise ValueError(f"tol={tol} must be positive (e.g. 1e-3).")
     if int(max_iter) < 1:
         raise ValueError(f"max_iter={max_iter} must be at least 1.")
-    rows = [np.asarray(emb[m], dtype=np.float64) for m in names]
-    before = _largest_gap(rows)
+    # Blocked float32 (issue 11): each step reads and rewrites the rows block by block
+    # (in place after the first step) and sums the new rows on the way, so memory is
+    # one float32 copy per moved modality, never a float64 copy of the whole array.
+    # The centroids are those of the float32 rows that are finally stored.
+    rows = [emb[m] for m in names]
+    n = len(emb)
+    centroids = [r.mean(axis=0, dtype=np.float64) for r in rows]
+    before = _largest_gap(centroids)
     remaining = before
     iterations = 0
-    # The float32 rows that are finally stored must satisfy tol as well, so
-    # aim a little below it to leave room for rounding.
-    target = tol * 0.5
+    target = tol * 0.5  # aim a little below tol to leave room for rounding
     while remaining >= target and iterations < int(max_iter):
-        centroids = [r.mean(axis=0) for r in rows]
         common = np.mean(centroids, axis=0)
-        rows = [_unit(r + (common - c)) for r, c in zip(rows, centroids, strict=True)]
+        moved = []
+        for i, (r, c) in enumerate(zip(rows, centroids, strict=True)):
+            own = r if iterations > 0 else None  # our own float32 buffer after step 1
+            new, total = _moved(r, common - c, out=own)
+            moved.append(new)
+            centroids[i] = total / n
+        rows = moved
         iterations += 1
-        remaining = _largest_gap(rows)
+        remaining = _largest_gap(centroids)
     if remaining >= tol:
         raise RuntimeError(
             f"close_gap stopped after max_iter={max_iter} shifts with a remaining gap of "
@@ -217,7 +259,7 @@ def close_gap(
     }
     if len(names) == 2:
         info["a"], info["b"] = names
-    return emb._derive(arrays, close_gap=info)
+    return emb._derive(arrays, normalized=True, close_gap=info)
 
 
 def _closing_modalities(
@@ -243,9 +285,8 @@ def _closing_modalities(
     return emb.pair_modalities(a, b)
 
 
-def _largest_gap(rows: list[np.ndarray]) -> float:
+def _largest_gap(centroids: list[np.ndarray]) -> float:
     """Largest pairwise centroid distance ``max_{p<q} ‖c_p − c_q‖`` (float64)."""
-    centroids = [r.mean(axis=0, dtype=np.float64) for r in rows]
     return max(
         float(np.linalg.norm(centroids[p] - centroids[q]))
         for p in range(len(centroids))

@@ -309,13 +309,22 @@ class Embeddings:
         *,
         meta: pd.DataFrame | None = None,
         norms: Mapping[str, np.ndarray] | None = None,
+        normalized: bool = False,
         **provenance: Any,
     ) -> Embeddings:
-        """New Embeddings from float rows (re-normalised), keeping meta/provenance."""
+        """New Embeddings from float rows (re-normalised), keeping meta/provenance.
+
+        ``normalized=True``: the new arrays are already float32 unit rows made by
+        the caller (e.g. the blocked shift); they are stored as they are, no copy.
+        """
         stored = {}
         for name, a in arrays.items():
             if a is self._arrays.get(name):
                 stored[name] = a  # unchanged modality: no copy (it may be memory-mapped)
+                continue
+            if normalized and isinstance(a, np.ndarray) and a.dtype == np.float32:
+                a.setflags(write=False)
+                stored[name] = a
                 continue
             unit = _normalise_rows(name, np.asarray(a), derived=True)[0]
             unit.setflags(write=False)
