@@ -56,7 +56,9 @@ def _states(widget: Any, controls: list[str]) -> dict[str, dict[str, Any]]:
     states: dict[str, dict[str, Any]] = {}
     with widget.hold_sync():  # the live view gets the restored values once, at the end
         try:
-            for combo in itertools.product((False, True), repeat=len(controls)):
+            # The last control varies slowest: "cluster" (slow: a new tree) flips only once.
+            for reverse in itertools.product((False, True), repeat=len(controls)):
+                combo = reverse[::-1]
                 key = "".join("1" if v else "0" for v in combo)
                 if key == current:
                     continue
