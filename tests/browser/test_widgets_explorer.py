@@ -59,8 +59,11 @@ def test_explorer_renders_clip_coco500(open_notebook, wait_for_output, screensho
     root.scroll_into_view_if_needed()
     shot = screenshot(page, "page")
     root.screenshot(path=str(shot.with_name("explorer-coco500.png")))
-    # All four canvases drew, the metrics panel shows the reference gap.
-    assert page.locator(".amumo-explorer canvas").count() == 4
+    # All canvases drew (heatmap 2; scatter 3: axes and lines, WebGL points, overlay), the
+    # metrics panel shows the reference gap.
+    assert page.locator(".amumo-explorer canvas").count() == 5
+    assert root.locator(".amumo-scatter-view").get_attribute("data-renderer") == "webgl"
+    root.locator(".amumo-scatter-view[data-drawn=true]").wait_for()
     gap = page.locator('.amumo-metric-before[data-metric="gap_distance"]')
     assert gap.inner_text() == "0.851"
     assert page.locator(".amumo-heatmap-view .amumo-statusline").inner_text().startswith("1,000")
@@ -143,15 +146,15 @@ def test_close_gap_updates_metrics_and_scatter(
     assert scatter.get_attribute("data-xy-sum") != before_sum
     page.wait_for_timeout(700)  # let the points finish moving
     root.screenshot(path=str(screenshot(page, "closed").with_name("explorer-closed.png")))
-    # The caption filter (labels here): pairs whose label contains "12".
-    root.locator(".amumo-filter").fill("12")
+    # The caption filter on the shipped MSCOCO captions: 7 mention a giraffe.
+    root.locator(".amumo-filter").fill("giraffe")
     page.wait_for_function(
-        "() => document.querySelector('.amumo-count').textContent === '15 of 500 pairs'",
+        "() => document.querySelector('.amumo-count').textContent === '7 of 500 pairs'",
         timeout=15000,
     )
-    assert run_cell(page, "print(ex.n_pairs, ex.closed)").strip() == "15 True"
+    assert run_cell(page, "print(ex.n_pairs, ex.closed)").strip() == "7 True"
     root.locator(".amumo-heatmap-view .amumo-statusline").wait_for()
-    assert root.locator(".amumo-heatmap-view").get_attribute("data-n") == "30"
+    assert root.locator(".amumo-heatmap-view").get_attribute("data-n") == "14"
 
 
 def test_box_selection_reaches_python(open_notebook, wait_for_output, run_cell, screenshot):

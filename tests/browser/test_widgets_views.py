@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+import amumo as am
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -94,7 +96,9 @@ def test_scatter_lasso_and_linked_preview(open_notebook, wait_for_output, run_ce
     assert found
     card = page.locator(".amumo-preview .amumo-card").first
     card.wait_for(timeout=5000)
-    assert "MSCOCO val2017 pair" in card.inner_text()
+    pair = int(card.get_attribute("data-pair"))
+    caption = am.datasets.clip_coco500().meta.loc[pair, "caption"].strip()
+    assert caption in card.inner_text()  # the shipped MSCOCO caption
     page.locator(".jp-OutputArea-output .widget-hbox").first.screenshot(
         path=str(screenshot(page, "lasso").with_name("scatter-preview.png"))
     )
