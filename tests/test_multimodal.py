@@ -242,3 +242,18 @@ def test_cluster_names_on_coco_captions_name_the_toilets():
     planes = np.array(["plane" in c.lower() for c in captions])
     assert "plane" in names[int(np.argmax(np.bincount(labels[planes], minlength=12)))]
     assert all(names), names  # every cluster of 500 captions gets words
+
+
+def test_cluster_names_from_a_sample_of_large_clusters():
+    rng = np.random.default_rng(0)
+    words = {0: "toilet bathroom", 1: "plane sky", 2: "dog grass"}
+    labels = rng.integers(0, 3, size=3000)
+    texts = [f"a {words[c]} {rng.choice(['big', 'small', 'old'])}" for c in labels]
+    full = am.cluster_names(texts, labels, n_terms=2)
+    sampled = am.cluster_names(texts, labels, n_terms=2, max_per_cluster=50, seed=1)
+    assert sampled == full and full[0] in ("toilet | bathroom", "bathroom | toilet")
+    table = cluster_terms(texts, labels, max_per_cluster=50)
+    assert table.groupby("cluster")["captions"].max().max() <= 50
+    assert (table.groupby("cluster")["size"].first() == np.bincount(labels)).all()
+    with pytest.raises(ValueError, match="max_per_cluster"):
+        am.cluster_names(texts, labels, max_per_cluster=0)

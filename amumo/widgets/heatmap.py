@@ -24,6 +24,8 @@ from amumo.widgets._matrix import auto_scale, display_rows, pooled, quantise, wi
 __all__ = ["Heatmap", "HeatmapMixin", "COLORMAPS", "pair_clusters"]
 
 COLORMAPS = ("viridis", "magma", "cividis", "rdbu", "greys")
+#: Captions per cluster (a seeded sample of larger clusters) that name it (c-TF-IDF).
+NAMED_CAPTIONS = 2000
 #: Largest window (cells per side) the browser may ask for at once.
 MAX_WINDOW = 1024
 
@@ -142,7 +144,9 @@ class ClusterTraits(traitlets.HasTraits):
 
         def compute() -> tuple[np.ndarray, np.ndarray, list[str]]:
             order, labels = pair_clusters(base, method, k, by)
-            names = cluster_names(texts, labels) if any(texts) else []
+            names = (
+                cluster_names(texts, labels, max_per_cluster=NAMED_CAPTIONS) if any(texts) else []
+            )
             count = int(labels.max()) + 1
             names = [names[c] if c < len(names) and names[c] else f"cluster {c + 1}"
                      for c in range(count)]
