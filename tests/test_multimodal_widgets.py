@@ -172,3 +172,16 @@ def test_gap_axis_follows_the_picked_pair(shapes3):
     ex.gap_pair = ["image", "audio"]
     image, text, audio = centre_x()
     assert image > 0.2 and audio < -0.2 and abs(text) < 0.2
+
+
+def test_comparer_clusters_by_a_modality_with_names(shapes3):
+    emb, ds = shapes3
+    other = am.Embeddings.from_arrays({m: emb[m][:, ::-1] for m in emb.modalities}, meta=ds.meta)
+    comp = am.Comparer({"a": emb, "b": other}, cluster=True, cluster_k=3, cluster_by="audio")
+    audio = emb["audio"]
+    _, expected = am.cluster_order(np.clip(audio @ audio.T, -1, 1), method=comp.cluster_method,
+                                   k=3)
+    np.testing.assert_array_equal(comp.cluster_labels, expected)
+    assert comp.cluster_names == am.cluster_names(ds.captions, expected)
+    comp.cluster = False
+    assert comp.cluster_names is None and comp.cluster_legend == []

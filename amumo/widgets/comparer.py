@@ -13,7 +13,7 @@ from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread
 from amumo.widgets._encode import f32_bytes, i32_bytes, u8_bytes
 from amumo.widgets._items import ItemsMixin, check_embeddings_arg
 from amumo.widgets._matrix import auto_scale, display_rows, pooled, quantise, window
-from amumo.widgets.heatmap import MAX_WINDOW, ClusterTraits, ColourTraits, pair_clusters
+from amumo.widgets.heatmap import MAX_WINDOW, ClusterTraits, ColourTraits
 
 __all__ = ["Comparer"]
 
@@ -117,19 +117,20 @@ class Comparer(ClusterTraits, ColourTraits, ItemsMixin, AmumoWidget):
         """Cluster on the first model; every heatmap uses its order."""
         if not self.cluster:
             self._cluster_order = self._cluster_labels = None
+            self.cluster_legend = []
             self._update()
             return
-        base, method, k = self._base, self.cluster_method, self.cluster_k
+        base, compute = self._base, self._cluster_compute()  # cluster_by, named clusters
 
-        def done(result: tuple[np.ndarray, np.ndarray]) -> None:
-            self._cluster_order, self._cluster_labels = result
+        def done(result: tuple[np.ndarray, np.ndarray, list[str]]) -> None:
+            self._cluster_order, self._cluster_labels, self.cluster_legend = result
             self._update()
 
         def fail(err: BaseException) -> None:
             self.error = f"clustering failed: {err}"
 
         self._run_job(
-            "cluster", lambda: pair_clusters(base, method, k), done,
+            "cluster", compute, done,
             status=("cluster_status", "clustering…"), background=len(base) > SYNC_LIMIT,
             error=fail,
         )

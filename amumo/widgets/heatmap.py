@@ -14,7 +14,7 @@ import numpy as np
 import traitlets
 
 from amumo.analysis.cluster_names import cluster_names
-from amumo.analysis.similarity import CLUSTER_METHODS, cluster_order, cosine_matrix
+from amumo.analysis.similarity import CLUSTER_METHODS, cluster_pairs
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread
 from amumo.widgets._encode import f32_bytes, i32_bytes, u8_bytes
@@ -44,14 +44,9 @@ def pair_clusters(
     on the diagonal of the cross-modal quadrants.
     """
     if by != "all":
-        features = emb[emb.check_modality(by, "cluster_by")]
-    else:
-        features = np.concatenate([emb[m] for m in emb.modalities], axis=1) / np.sqrt(
-            len(emb.modalities)
-        )
-    sim = cosine_matrix(features)
-    order, labels = cluster_order(sim, method=method, k=min(int(k), len(emb)))
-    return np.asarray(order), np.asarray(labels)
+        emb.check_modality(by, "cluster_by")
+    # Hierarchical (N x N) up to HIERARCHICAL_LIMIT pairs, k-means in O(N·D) above (issue 11).
+    return cluster_pairs(emb, k=min(int(k), len(emb)), method=method, by=by)
 
 
 class ClusterTraits(traitlets.HasTraits):
@@ -92,6 +87,12 @@ class ClusterTraits(traitlets.HasTraits):
     def _on_cluster_by(self, _change: dict) -> None:
         if getattr(self, "_ready", False):
             self._recluster()
+
+    @property
+    def cluster_labels(self) -> np.ndarray | None:
+        """Cluster of each shown pair (0..k-1), or None when clustering is off."""
+        labels = getattr(self, "_cluster_labels", None)
+        return None if labels is None else labels.copy()
 
     @property
     def cluster_names(self) -> list[str] | None:
@@ -138,19 +139,8 @@ class ClusterTraits(traitlets.HasTraits):
             self.cluster_legend = []
             self._clusters_changed()
             return
-        base, method, k = self._base, self.cluster_method, self.cluster_k
-        by = self.cluster_by if self.cluster_by in base.modalities else "all"
-        texts = self._pair_texts(self._ids) if hasattr(self, "_pair_texts") else []
-
-        def compute() -> tuple[np.ndarray, np.ndarray, list[str]]:
-            order, labels = pair_clusters(base, method, k, by)
-            names = (
-                cluster_names(texts, labels, max_per_cluster=NAMED_CAPTIONS) if any(texts) else []
-            )
-            count = int(labels.max()) + 1
-            names = [names[c] if c < len(names) and names[c] else f"cluster {c + 1}"
-                     for c in range(count)]
-            return order, labels, names
+        base = self._base
+        compute = self._cluster_compute()
 
         def done(result: tuple[np.ndarray, np.ndarray, list[str]]) -> None:
             order, labels, names = result
@@ -170,6 +160,26 @@ class ClusterTraits(traitlets.HasTraits):
             background=len(base) > SYNC_LIMIT,
             error=fail,
         )
+
+    def _cluster_compute(self) -> Any:
+        """A function of no arguments that clusters ``self._base`` as the traits say now
+        (``cluster_by``, method, k) and names the clusters from the shown pairs' captions:
+        it returns ``(order, labels, names)``; run it in a background job."""
+        base, method, k = self._base, self.cluster_method, self.cluster_k
+        by = self.cluster_by if self.cluster_by in base.modalities else "all"
+        texts = self._pair_texts(self._ids) if hasattr(self, "_pair_texts") else []
+
+        def compute() -> tuple[np.ndarray, np.ndarray, list[str]]:
+            order, labels = pair_clusters(base, method, k, by)
+            names = (
+                cluster_names(texts, labels, max_per_cluster=NAMED_CAPTIONS) if any(texts) else []
+            )
+            count = int(labels.max()) + 1
+            names = [names[c] if c < len(names) and names[c] else f"cluster {c + 1}"
+                     for c in range(count)]
+            return order, labels, names
+
+        return compute
 
     def _clusters_changed(self) -> None:  # overridden by views that use clusters
         pass

@@ -4,6 +4,7 @@ import { HeatmapView } from "../lib/heatmap_view.js";
 import { heatmapData, requestWindow, requestCell } from "../lib/panels.js";
 import { h, u8, bind, setOptions, fmt } from "../lib/util.js";
 import { COLORMAPS } from "../lib/colormaps.js";
+import { clusterBySelect } from "../lib/cluster_names.js";
 
 export default {
   render({ model, el }) {
@@ -11,10 +12,11 @@ export default {
       const cluster = h("input", { type: "checkbox", class: "amumo-cluster-toggle" });
       const cmap = h("select", { class: "amumo-colormap" });
       setOptions(cmap, COLORMAPS.map((c) => [c, c]));
-      const unbind = [bind(model, "cluster", cluster, { kind: "checked" }), bind(model, "colormap", cmap)];
+      const clusterBy = clusterBySelect(model);
+      const unbind = [bind(model, "cluster", cluster, { kind: "checked" }), bind(model, "colormap", cmap), clusterBy.dispose];
       const readout = h("div", { class: "amumo-readout" });
       const bar = h("div", { class: "amumo-controls" },
-        h("label", { class: "amumo-switch" }, cluster, h("span", { text: "cluster (first model's order)" })), cmap, readout);
+        h("label", { class: "amumo-switch" }, cluster, h("span", { text: "cluster (first model's order)" })), clusterBy.el, cmap, readout);
       const grid = h("div", { class: "amumo-compare-grid" });
       root.append(bar, grid);
       let views = [];
@@ -72,7 +74,7 @@ export default {
         readout.textContent = info ? `${info.row.modality} #${items.id(info.row.pair)} · ${info.col.modality} #${items.id(info.col.pair)}` : "";
       };
       const panel = {
-        traits: ["names", "overviews", "scales", "overview_size", "order", "cluster_bounds", "colormap"],
+        traits: ["names", "overviews", "scales", "overview_size", "order", "cluster_bounds", "cluster_legend", "colormap"],
         refresh() {
           const names = model.get("names") || [];
           if (names.length !== views.length || names.some((n, k) => views[k].name !== n)) build();
