@@ -89,3 +89,53 @@ def test_gap_sweep_harm_colours_match_the_plot_and_are_distinct():
     assert "const GAP_NAME = \"class-text gap\"" in _ESM
     assert "`gap ${" not in _ESM and 'textContent = "gap"' not in _ESM
     assert figure.layout.xaxis2.title.text.startswith("class-text gap")
+
+
+def test_augmented_explorer_explains_count_metrics_and_colours(tmp_path, monkeypatch):
+    from amumo.analysis.losses import info_nce
+    from amumo.data import SyntheticShapes
+    from amumo.models import CallableEncoder
+
+    def image_features(images):
+        arrays = [np.asarray(im.convert("RGB"), dtype=np.float64) / 255 for im in images]
+        return [np.concatenate([a.mean((0, 1)), a.std((0, 1)), a[:8, :8].mean((0, 1)), [1.0]])
+                for a in arrays]
+
+    def text_features(texts):
+        words = ["red", "blue", "green", "circle", "square", "small", "large", "star", "big"]
+        return [[float(w in t) for w in words] + [1.0] for t in texts]
+
+    monkeypatch.setenv("AMUMO_CACHE_DIR", str(tmp_path))
+    enc = CallableEncoder({"image": image_features, "text": text_features}, name="toy",
+                          fingerprint="toy-aug-v1")
+    ex = am.Explorer(dataset=SyntheticShapes(30, seed=1), encoder=enc)
+    ex.wait()
+    assert ex.augmentation_note == ""
+    ex.augmentation = "rotate"
+    ex.wait()
+    # the pair count change is said, not silent
+    assert ex.n_pairs == 200
+    assert "first 20 of 30 pairs × 10 levels = 200 pairs" in ex.augmentation_note
+    # InfoNCE / R@1 within each level (each caption once), averaged over the levels
+    rows = {r["key"]: r for r in ex.metrics["rows"]}
+    assert rows["info_nce"]["label"].endswith("(per level)")
+    emb = ex.embeddings
+    levels = ex.dataset.meta["level_index"].to_numpy()
+    per_level = np.mean([info_nce(emb.subset(np.flatnonzero(levels == k)), 0.01)
+                         for k in range(10)])
+    assert rows["info_nce"]["before"] == pytest.approx(per_level, rel=1e-6)
+    assert info_nce(emb, 0.01) > rows["info_nce"]["before"] + 1.0  # duplicates inflate it
+    # angles: a cyclic colour map, 0° and 324° (next to 360°) close in colour
+    ex.color_by = "level"
+    assert ex.legend["cyclic"] and ex.legend["vmax"] == 360.0
+    codes = np.frombuffer(ex.colors, np.uint8)[: ex.n_pairs]
+    palette = ex.palette
+    angle = ex.dataset.meta["level"].to_numpy()
+    first, last, half = (palette[codes[np.flatnonzero(angle == a)[0]]] for a in (0, 324, 180))
+    rgb = {k: np.array([int(c[i : i + 2], 16) for i in (1, 3, 5)]) for k, c in
+           {"first": first, "last": last, "half": half}.items()}
+    assert np.linalg.norm(rgb["first"] - rgb["last"]) < np.linalg.norm(rgb["first"] - rgb["half"])
+    ex.augmentation = "none"
+    ex.wait()
+    assert ex.augmentation_note == "" and ex.n_pairs == 30
+    assert not {r["key"]: r for r in ex.metrics["rows"]}["info_nce"]["label"].endswith("level)")

@@ -34,6 +34,12 @@ CATEGORY_COLORS = [
 ]
 #: Continuous colour stops (viridis) for numeric meta columns.
 _VIRIDIS = ["#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725"]
+#: Cyclic colour stops (twilight-like: light, blue, dark, red, light) for angles, where
+#: 0° and 360° must get the same colour (viridis would put them at opposite ends).
+_CYCLIC = ["#e2d9e2", "#9fb5d2", "#5f86b6", "#4a4c9a", "#2f1436", "#6a2850", "#a8485a",
+           "#cc8f7d", "#e2d9e2"]
+#: Augmentations whose level is periodic, and the period (amumo.data.Augmented meta).
+CYCLIC_AUGMENTATIONS = {"rotate": 360.0, "random_rotate": 360.0, "shift": 1.0}
 #: A categorical column with more distinct values than this is not offered for colouring.
 MAX_CATEGORIES = 24
 _SEPARATOR = "\u001e"
@@ -112,6 +118,27 @@ def _interp_hex(stops: list[str], t: float) -> str:
     return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(a, b, strict=True))
 
 
+def cyclic_period(meta: pd.DataFrame, column: Any) -> float | None:
+    """The period of a periodic numeric column, else None.
+
+    The ``level`` of a rotation (degrees, period 360) or cyclic shift (fraction of the
+    width, period 1) in :class:`amumo.data.Augmented` meta: one augmentation kind in the
+    ``augmentation`` column tells which.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cyclic_period(pd.DataFrame({"augmentation": ["rotate"] * 2, "level": [0, 90]}), "level")
+    360.0
+    """
+    if str(column) != "level" or "augmentation" not in meta.columns:
+        return None
+    kinds = pd.unique(meta["augmentation"].astype("string").dropna())
+    if len(kinds) != 1 or not _is_numeric(meta[column]):
+        return None
+    return CYCLIC_AUGMENTATIONS.get(str(kinds[0]))
+
+
 def color_codes(
     by: str,
     modalities: Sequence[str],
@@ -150,6 +177,23 @@ def color_codes(
         )
     column = next(c for c in meta.columns if str(c) == by)
     series = meta[column]
+    period = cyclic_period(meta, column)
+    if period is not None:
+        values = np.mod(series.to_numpy(dtype=np.float64), period)
+        finite = np.isfinite(values)
+        steps = 64  # code i = angle i/64 of a turn; 0 and the period share a colour
+        level = np.where(finite, np.floor(np.nan_to_num(values) / period * steps) % steps, steps)
+        palette = [_interp_hex(_CYCLIC, i / steps) for i in range(steps)] + ["#c0c0c0"]
+        codes = np.tile(level.astype(np.uint8), m)
+        legend = {
+            "kind": "continuous",
+            "cyclic": True,
+            "label": f"{by} (cyclic)",
+            "vmin": 0.0,
+            "vmax": period,
+            "gradient": list(_CYCLIC),
+        }
+        return codes, palette, legend
     if _is_numeric(series):
         values = series.to_numpy(dtype=np.float64)
         finite = np.isfinite(values)

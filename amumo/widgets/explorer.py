@@ -48,6 +48,7 @@ def gap_metrics(
     sample: int | str | None = "auto",
     seed: int = 0,
     should_stop: Callable[[], bool] | None = None,
+    groups: np.ndarray | None = None,
 ) -> dict[str, float]:
     """The numbers of the metrics panel for modalities ``a``, ``b`` (default the first
     two), all from :mod:`amumo.analysis`, in memory ``O(N·D)`` at any N.
@@ -59,6 +60,9 @@ def gap_metrics(
     sample of queries ranked against **all** candidates, with 95 % intervals in the
     ``<key>:ci_low`` / ``<key>:ci_high`` entries and ``retrieval_exact`` = 0.
     ``should_stop()`` returning True stops between blocks (a superseded job).
+    ``groups`` (one label per pair, e.g. the level of an augmentation): recall and
+    InfoNCE are computed within each group and averaged, weighted by group size, so
+    that a caption repeated once per level is not its own copies' negative.
 
     Examples
     --------
@@ -74,9 +78,12 @@ def gap_metrics(
     sums = GapStats().update(emb).metrics(a, b)
     if should_stop is not None and should_stop():
         raise JobCancelled
-    ranked = retrieval_metrics(
-        emb, a, b, temperature, ks=(1,), sample=sample, seed=seed, should_stop=should_stop
-    )
+    if groups is None:
+        ranked = retrieval_metrics(
+            emb, a, b, temperature, ks=(1,), sample=sample, seed=seed, should_stop=should_stop
+        )
+    else:
+        ranked = _per_group_retrieval(emb, np.asarray(groups), a, b, temperature, should_stop)
     out = {
         "gap_distance": sums["gap_distance"],
         "info_nce": ranked["info_nce"],
@@ -96,10 +103,47 @@ def gap_metrics(
     return out
 
 
+def _per_group_retrieval(
+    emb: Embeddings, groups: np.ndarray, a: str, b: str, temperature: float,
+    should_stop: Callable[[], bool] | None,
+) -> dict[str, float]:
+    """Recall@1 both ways and InfoNCE within each group, averaged (weights: group sizes)."""
+    from amumo.analysis.retrieval import retrieval_metrics
+
+    if len(groups) != len(emb):
+        raise ValueError(f"groups has {len(groups)} labels for {len(emb)} pairs.")
+    keys = ("info_nce", f"recall@1:{a}->{b}", f"recall@1:{b}->{a}")
+    totals = dict.fromkeys(keys, 0.0)
+    for group in np.unique(groups):
+        index = np.flatnonzero(groups == group)
+        part = retrieval_metrics(emb.subset(index), a, b, temperature, ks=(1,), sample=None,
+                                 should_stop=should_stop)
+        for key in keys:
+            totals[key] += part[key] * len(index)
+    out = {key: value / len(emb) for key, value in totals.items()}
+    out["retrieval_queries"] = float(len(emb))
+    out["retrieval_exact"] = 1.0
+    return out
+
+
 def _metric_rows(
-    before: dict[str, float], after: dict[str, float], temperature: float
+    before: dict[str, float], after: dict[str, float], temperature: float,
+    grouped: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Rows of the metrics panel; ``grouped`` (e.g. "level") marks retrieval and InfoNCE
+    as computed within each group and averaged."""
+
     def describe(key: str) -> tuple[str, str | None, str]:
+        label, better, help_text = _describe(key)
+        if grouped and (key == "info_nce" or key.startswith("recall@")):
+            label += f" (per {grouped})"
+            help_text += (
+                f"; computed within each {grouped} and averaged: across {grouped}s the same "
+                "caption repeats, and its copies counted as negatives would inflate InfoNCE"
+            )
+        return label, better, help_text
+
+    def _describe(key: str) -> tuple[str, str | None, str]:
         if key == "gap_distance":
             return ("gap distance", None, "‖mean(a) − mean(b)‖ of the paired items (Liang et al. "
                     "2022); a GapSweep's 'class-text gap' (images vs class prompts) differs")
@@ -215,7 +259,8 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
 
     _esm = STATIC / "explorer.js"
     _extra_kwargs = ("dataset", "encoder", "text_column", "augmentation_levels")
-    _outputs = ("model_names", "augmentations", "n_total", "metrics", "status")
+    _outputs = ("model_names", "augmentations", "n_total", "metrics", "status",
+                "augmentation_note")
 
     model_names = traitlets.List(traitlets.Unicode(), help="Models to pick from.").tag(sync=True)
     model_name = traitlets.Unicode("", help="The shown model.").tag(sync=True)
@@ -244,6 +289,9 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
     )
     metrics = traitlets.Dict(help="Metrics panel: rows of before/after values.").tag(sync=True)
     status = traitlets.Unicode("", help="What is being computed ('' when idle).").tag(sync=True)
+    augmentation_note = traitlets.Unicode(
+        "", help="Why the pair count changed under an augmentation ('' without one)."
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -408,6 +456,7 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
                 if self.color_by not in self.color_options:
                     self.color_by = "modality"
                 self.n_total = len(emb)
+                self.augmentation_note = self._augmentation_text(emb)
                 self._apply_filter()
 
         def fail(err: BaseException) -> None:
@@ -511,18 +560,36 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
             self._update_metrics()
             self._update_science()  # failed retrievals + calibration (widgets/science.py)
 
+    def _metric_groups(self) -> np.ndarray | None:
+        """Augmentation level of each shown pair (captions repeat across levels), else None."""
+        if self.augmentation == NO_AUGMENTATION or "level_index" not in self._table.columns:
+            return None
+        return self._table["level_index"].to_numpy()[self._ids]
+
+    def _augmentation_text(self, emb: Embeddings) -> str:
+        if self.augmentation == NO_AUGMENTATION or self._root_dataset is None:
+            return ""
+        n_base = len(self._root_dataset)
+        items = min(AUGMENT_ITEMS, n_base)
+        return (
+            f"{self.augmentation}: the first {items} of {n_base:,} pairs × "
+            f"{self._augmentation_levels} levels = {len(emb):,} pairs (each caption once per "
+            "level; InfoNCE and R@1 within each level)"
+        )
+
     def _update_metrics(self) -> None:
         base, current, temperature = self._base, self._emb, self.temperature
         before = getattr(self, "_before", None)
         ma, mb = self._gap_pair_now()
+        groups = self._metric_groups()
 
         def compute(cancelled: Callable[[], bool]) -> tuple[dict, dict]:
             # Blocked / sampled above 10k pairs; a newer request stops this one early.
             b = before if before is not None else gap_metrics(
-                base, temperature, ma, mb, should_stop=cancelled
+                base, temperature, ma, mb, should_stop=cancelled, groups=groups
             )
             a = b if current is base else gap_metrics(
-                current, temperature, ma, mb, should_stop=cancelled
+                current, temperature, ma, mb, should_stop=cancelled, groups=groups
             )
             return b, a
 
@@ -533,7 +600,8 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
                 self._before = b
             note = self._mitigation_note()
             self.metrics = {
-                "rows": _metric_rows(b, a, temperature),
+                "rows": _metric_rows(b, a, temperature,
+                                     grouped=None if groups is None else "level"),
                 "pending": False,
                 "temperature": temperature,
                 "note": "" if current is base else f"now = {note}",

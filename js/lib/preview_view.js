@@ -8,6 +8,15 @@ import { h } from "./util.js";
 import { mediaBlock, STICKY_KINDS } from "./media_view.js";
 
 const CACHE_LIMIT = 400;
+/** Meta fields shown first on a card (amumo.data.Augmented adds these). */
+const FIRST_FIELDS = ["augmentation", "level", "level_index", "base_item"];
+/** Fields listed on the card; the others sit behind "N more fields". */
+const SHOWN_FIELDS = 5;
+
+function formatField(key, value) {
+  if (key === "level" && typeof value === "number") return String(Math.round(value * 1000) / 1000);
+  return String(value);
+}
 
 export class PreviewView {
   /**
@@ -144,7 +153,19 @@ export class PreviewView {
     this._item(pair, null).then((entry) => {
       if (!entry || !entry.fields) return;
       const rows = Object.entries(entry.fields).filter(([key, value]) => key !== d.textField && key !== "pair" && value !== null && value !== "");
-      fields.replaceChildren(...rows.slice(0, 8).flatMap(([key, value]) => [h("dt", { text: key }), h("dd", { text: String(value) })]));
+      // What was done to the item first (an augmentation and its level), then the rest;
+      // every field is listed (the card grows; the panel scrolls past its maximum height).
+      const rank = (key) => { const i = FIRST_FIELDS.indexOf(key); return i < 0 ? FIRST_FIELDS.length : i; };
+      rows.sort((a, b) => rank(a[0]) - rank(b[0]));
+      const pairs = (list) => list.flatMap(([key, value]) => [h("dt", { text: key }), h("dd", { text: formatField(key, value) })]);
+      fields.replaceChildren(...pairs(rows.slice(0, SHOWN_FIELDS)));
+      if (rows.length > SHOWN_FIELDS) {
+        // The rest one click away, announced (never silently cut off by the card's height).
+        const more = h("details", { class: "amumo-more-fields" },
+          h("summary", { text: `${rows.length - SHOWN_FIELDS} more field${rows.length - SHOWN_FIELDS === 1 ? "" : "s"}` }),
+          h("dl", { class: "amumo-fields" }, ...pairs(rows.slice(SHOWN_FIELDS))));
+        fields.after(more);
+      }
     });
     return card;
   }

@@ -40,6 +40,13 @@ function controls(model) {
     slider.disabled = isClosed;
     lamValue.textContent = isClosed ? "closed" : sliderText(value);
   };
+  // Under an augmentation the pairs are other pairs (base pairs × levels): say so.
+  const augNote = h("div", { class: "amumo-aug-note", hidden: true });
+  const syncAugNote = () => {
+    const text = model.get("augmentation_note") || "";
+    augNote.hidden = !text;
+    augNote.textContent = text;
+  };
   const syncCount = () => {
     const n = model.get("n_pairs"), total = model.get("n_total");
     count.textContent = n === total ? `${total.toLocaleString()} pairs` : `${n.toLocaleString()} of ${total.toLocaleString()} pairs`;
@@ -92,8 +99,9 @@ function controls(model) {
       h("label", { class: "amumo-switch amumo-switch-strong", title: "Shift both modalities along the gap vector until it is closed" }, closed, h("span", { text: "close the gap" })),
       h("label", { class: "amumo-field amumo-lam-field", title: "Shift λ: each modality moves λ/2 of the gap toward the other" }, slider, lamValue)),
     h("div", { class: "amumo-filter-box" }, filter, filterMode, count),
-    status);
-  const events = { model_names: syncPickers, model_name: syncPickers, augmentations: syncPickers, augmentation: syncPickers, lam: syncLam, closed: syncLam, mitigation: syncLam, strength: syncLam, n_pairs: syncCount, n_total: syncCount, status: syncStatus };
+    status,
+    augNote);
+  const events = { model_names: syncPickers, model_name: syncPickers, augmentations: syncPickers, augmentation: syncPickers, lam: syncLam, closed: syncLam, mitigation: syncLam, strength: syncLam, n_pairs: syncCount, n_total: syncCount, status: syncStatus, augmentation_note: syncAugNote };
   for (const [name, fn] of Object.entries(events)) model.on(`change:${name}`, fn);
   unbind.push(() => Object.entries(events).forEach(([name, fn]) => model.off(`change:${name}`, fn)));
   queueMicrotask(syncPickers);
@@ -101,8 +109,13 @@ function controls(model) {
   syncLam();
   syncCount();
   syncStatus();
+  syncAugNote();
   return { bar, dispose: () => unbind.forEach((f) => f()) };
 }
+
+// Retrieval metrics of very many pairs are estimates (seeded queries against all candidates).
+const approx = (row) => (row.estimate ? "≈ " : "");
+const ciTitle = (ci) => (ci ? `95 % interval ${fmt(ci[0], 3)} – ${fmt(ci[1], 3)}` : undefined);
 
 function metricsPanel(model) {
   const matrixBox = h("div", { class: "amumo-gap-matrix-box" });
@@ -134,11 +147,12 @@ function metricsPanel(model) {
         const worse = row.better === "lower" ? delta > 1e-9 : row.better === "higher" ? delta < -1e-9 : false;
         return h("tr", { "data-metric": row.key },
           h("th", { text: row.label, title: row.help || "" }),
-          h("td", { class: "amumo-metric amumo-metric-before", "data-metric": row.key, "data-value": row.before, text: fmt(row.before, row.digits ?? 3) }),
-          h("td", { class: `amumo-metric amumo-metric-after${better ? " amumo-better" : worse ? " amumo-worse" : ""}`, "data-metric": row.key, "data-value": row.after, text: fmt(row.after, row.digits ?? 3) }),
+          h("td", { class: "amumo-metric amumo-metric-before", "data-metric": row.key, "data-value": row.before, title: ciTitle(row.ci_before), text: approx(row) + fmt(row.before, row.digits ?? 3) }),
+          h("td", { class: `amumo-metric amumo-metric-after${better ? " amumo-better" : worse ? " amumo-worse" : ""}`, "data-metric": row.key, "data-value": row.after, title: ciTitle(row.ci_after), text: approx(row) + fmt(row.after, row.digits ?? 3) }),
           ...selCell(row));
       })));
-    note.textContent = m.note || "";
+    const estimated = rows.find((row) => row.estimate);
+    note.textContent = [m.note || "", estimated ? "≈ estimated: seeded queries ranked against all pairs (hover for the 95 % interval)" : ""].filter(Boolean).join(" · ");
     const matrix = metricsGapMatrix(model);
     pairChip.hidden = !matrix;
     pairChip.textContent = m.pair ? `${m.pair[0]}–${m.pair[1]}` : "";
