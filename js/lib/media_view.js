@@ -22,14 +22,13 @@ export function mediaBlock(kind, entryPromise, { modality, id }) {
     if (kind === "audio") {
       const audio = h("audio", { controls: true, preload: "auto", src: entry.url, "aria-label": `${modality} ${id}`, "data-pair": id });
       const seconds = typeof entry.duration === "number" ? `${entry.duration.toFixed(2)} s` : "";
-      frame.replaceChildren(audio, seconds ? h("span", { class: "amumo-muted amumo-media-duration", text: seconds }) : null);
+      frame.replaceChildren(...[audio, seconds ? h("span", { class: "amumo-muted amumo-media-duration", text: seconds }) : null].filter(Boolean));
       return;
     }
     // molecule: SMILES as text (selectable, monospace) and the drawing if the kernel sent one
-    frame.replaceChildren(
-      entry.url ? h("img", { class: "amumo-molecule-drawing", src: entry.url, alt: `${modality} ${id}` }) : null,
-      h("code", { class: "amumo-smiles", title: "SMILES", text: entry.text || "" }),
-    );
+    const drawing = entry.url ? h("img", { class: "amumo-molecule-drawing", src: entry.url, alt: `${modality} ${id}` }) : null;
+    const smiles = h("code", { class: "amumo-smiles", title: "SMILES", text: entry.text || "" });
+    frame.replaceChildren(...[drawing, smiles].filter(Boolean));
   });
   return frame;
 }

@@ -121,6 +121,27 @@ def test_three_modality_explorer_pair_picker_audio_and_cluster_names(
     assert not errors, errors
 
 
+MOLECULES_CELL = """
+import numpy as np, pandas as pd
+from amumo.data import BaseDataset
+
+class Molecules(BaseDataset):
+    modalities = ("image", "molecule")
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O"]
+    def __len__(self): return 3
+    def _item(self, m, i):
+        return self.smiles[i] if m == "molecule" else np.full((32, 32, 3), 60 * i, np.uint8)
+    def _build_meta(self): return pd.DataFrame({"compound": ["ethanol", "phenol", "aspirin"]})
+    def _fingerprint_parts(self): return [1]
+
+mols = Molecules()
+rng = np.random.default_rng(0)
+memb = am.Embeddings.from_arrays(
+    {"image": rng.normal(size=(3, 8)), "molecule": rng.normal(size=(3, 8))}, meta=mols.meta)
+am.Preview(memb, dataset=mols, hovered=2)
+"""
+
+
 def test_gap_matrix_widget_renders_and_reports_clicks(
     open_notebook, wait_for_output, run_cell, screenshot
 ):
@@ -129,6 +150,7 @@ def test_gap_matrix_widget_renders_and_reports_clicks(
         "ds = am.data.SyntheticShapesAudio(40, seed=1)\n"
         "emb = am.embed(am.models.ShapesEncoder(), ds, progress=False, cache=False)\n"
         "gm = am.GapMatrix(emb)\ngm",
+        MOLECULES_CELL,
     ])
     root = wait_for_output(page, ".amumo-gap-matrix-widget[data-rendered]")
     cells = root.locator("td.amumo-gap-cell")
@@ -148,3 +170,10 @@ def test_gap_matrix_widget_renders_and_reports_clicks(
     shown = float(root.locator('td[data-a="image"][data-b="text"]').get_attribute("data-value"))
     assert shown == pytest.approx(rmg, abs=1e-9)
     root.screenshot(path=str(screenshot(page, "page").with_name("gap-matrix-widget.png")))
+
+    # Molecules (CLOOME) preview as their SMILES text.
+    smiles = wait_for_output(page, ".amumo-preview[data-rendered]").locator("code.amumo-smiles")
+    smiles.wait_for(state="visible", timeout=10_000)
+    assert smiles.inner_text() == "CC(=O)Oc1ccccc1C(=O)O"
+    card = page.locator('.amumo-card[data-modality="molecule"]')
+    assert "null" not in card.inner_text()
