@@ -211,3 +211,28 @@ def test_only_web_links_are_fetched():
 
 def test_image_cache_dir_follows_amumo_cache(cache):
     assert remote.image_cache_dir() == Path(cache) / "images"
+
+
+def test_export_embeds_photos_the_kernel_has_downloaded(photo_server, tmp_path):
+    import base64
+    import json
+    import re
+
+    urls = [f"{photo_server}/val2017/1.jpg", f"{photo_server}/val2017/2.jpg"]
+    p = Preview(_emb(urls))
+    ask(p, {"type": "item", "pair": 0, "modality": "image"})  # hovered once, online
+    hits = len(_Handler.hits)
+    page = p.save_html(tmp_path / "p.html").read_text()
+    state = json.loads(re.search(
+        r'widget-state\+json">\n(.*?)\n</script>', page, re.S).group(1))["state"]
+    entry = next(e for e in state.values() if "static_export" in e["state"])
+    info = entry["state"]["static_export"]
+    buffers = {tuple(b["path"]): base64.b64decode(b["data"]) for b in entry["buffers"]}
+    assert len(_Handler.hits) == hits  # the export downloads nothing
+    thumbs = info["thumbs"]["image"]
+    data = buffers[("static_export", "thumbs", "image", "data")]
+    assert data[thumbs["offsets"][0] : thumbs["offsets"][1]][:2] == b"\xff\xd8"
+    assert thumbs["offsets"][2] == thumbs["offsets"][1]  # pair 1 was never downloaded
+    assert "not in this export" in thumbs["missing"]["1"]
+    assert info["credits"]["1"]["text"] == "Attribution License"
+    assert "1 of 2 in this export" in info["note"]

@@ -73,6 +73,23 @@ def _states(widget: Any, controls: list[str]) -> dict[str, dict[str, Any]]:
     return states
 
 
+def _small_jpeg(image: Any) -> tuple[bytes, str]:
+    """``image`` (PIL, array, path or file) at most :data:`EXPORT_THUMBNAIL` pixels per
+    side, as JPEG (photos) or PNG when that is smaller (flat drawings) or has transparency."""
+    from PIL import Image
+
+    data, mime = thumbnail(image, EXPORT_THUMBNAIL)
+    if mime == "image/jpeg":
+        return data, mime
+    small = Image.open(io.BytesIO(data))
+    if small.mode in ("RGBA", "LA") or "transparency" in small.info:
+        return data, mime
+    buffer = io.BytesIO()
+    small.convert("RGB").save(buffer, format="JPEG", quality=82)
+    jpeg = buffer.getvalue()
+    return (jpeg, "image/jpeg") if len(jpeg) < len(data) else (data, mime)
+
+
 def _thumbs(widget: Any, ids: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
     """Per image modality: concatenated thumbnails + offsets; and photo credits."""
     out: dict[str, Any] = {}
@@ -96,11 +113,9 @@ def _thumbs(widget: Any, ids: np.ndarray) -> tuple[dict[str, Any], dict[str, Any
                             "photo not in this export (the kernel had not downloaded it)"
                         )
                     else:
-                        data, mime = thumbnail(io.BytesIO(raw), EXPORT_THUMBNAIL)
+                        data, mime = _small_jpeg(io.BytesIO(raw))
                 else:
-                    data, mime = thumbnail(
-                        widget._dataset.item(modality, pair), EXPORT_THUMBNAIL
-                    )
+                    data, mime = _small_jpeg(widget._dataset.item(modality, pair))
             except Exception as err:  # noqa: BLE001 - an unreadable image: say so in the card
                 missing[str(pair)] = f"cannot read {modality} #{pair}: {err}"
                 data, mime = b"", ""
@@ -121,7 +136,11 @@ def static_export(widget: Any) -> dict[str, Any]:
     """The ``static_export`` value for ``widget`` (an ItemsMixin view) in a save_html page."""
     ids = np.asarray(widget._ids)
     n = len(ids)
-    controls = [c for c in PRECOMPUTED if widget.has_trait(c)]
+    # "cluster" only where it reorders a heatmap (a Scatter alone has no cluster toggle).
+    controls = [
+        c for c in PRECOMPUTED
+        if widget.has_trait(c) and (c != "cluster" or widget.has_trait("order"))
+    ]
     if n > EXPORT_LIMIT:
         return {
             "version": 1,
