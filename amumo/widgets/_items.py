@@ -327,7 +327,6 @@ class ItemsMixin(traitlets.HasTraits):
         """Answer an ``item`` request for a linked photo from a thread (returns None: the
         dispatcher sends nothing; the reply follows when the download ends or times out)."""
         request_id = content.get("id")
-        key = (pair, modality)
         credit = self._photo_credit(pair)
         try:
             url = remote.check_url(credit["source"])
@@ -346,11 +345,9 @@ class ItemsMixin(traitlets.HasTraits):
             except Exception as err:  # noqa: BLE001 - shown in the card
                 self._reply(request_id, {"error": f"photo not readable: {err}", "credit": credit})
                 return
-            result = ({"mime": mime, "credit": credit}, [thumb])
-            self._item_cache[key] = result
-            while len(self._item_cache) > 256:
-                self._item_cache.popitem(last=False)
-            self._reply(request_id, *result)
+            # Not put in _item_cache from this thread (the photo is cached on disk; the
+            # browser keeps the thumbnail): no race with the kernel thread's cache use.
+            self._reply(request_id, {"mime": mime, "credit": credit}, [thumb])
 
         remote.fetch_image_in_thread(url, done, timeout=timeout)
         return None

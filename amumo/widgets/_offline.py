@@ -161,7 +161,10 @@ def static_export(widget: Any) -> dict[str, Any]:
         for pair in ids
     }
     thumbs, credits = _thumbs(widget, ids)
-    works = ["hover", "zoom", "colour map"]
+    views = [t for t in ("overview", "overviews", "xy") if widget.has_trait(t)]
+    works = ["hover", "zoom"] if views else ["the cards of every pair"]
+    if widget.has_trait("colormap"):
+        works.append("colour map")
     if "closed" in controls:
         works.append("close the gap")
     if "cluster" in controls:
