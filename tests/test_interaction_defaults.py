@@ -139,3 +139,15 @@ def test_augmented_explorer_explains_count_metrics_and_colours(tmp_path, monkeyp
     ex.wait()
     assert ex.augmentation_note == "" and ex.n_pairs == 30
     assert not {r["key"]: r for r in ex.metrics["rows"]}["info_nce"]["label"].endswith("level)")
+
+
+def test_training_monitor_legend_names_the_cone_line_styles():
+    pytest.importorskip("torch")
+    from amumo.training.monitor import TrainingMonitor
+
+    monitor = TrainingMonitor()
+    monitor._add_run("run 1")
+    monitor._add_run("run 2")
+    keys = {t.name: t.line.dash for t in monitor.figure.data if t.legendgroup == "cone-key"}
+    assert keys == {"cone cosine: image": "dot", "cone cosine: text": "dashdot"}
+    assert all(t.showlegend is not False for t in monitor.figure.data if t.legendgroup == "cone-key")

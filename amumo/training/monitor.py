@@ -29,6 +29,10 @@ def _run_label(history: Any) -> str:
     return f"τ={s['temperature']:g}, seed {s['seed']}"
 
 
+#: Line style of each modality's cone cosine (legend keys name them).
+_CONE_DASH = {"image": "dot", "text": "dashdot"}
+
+
 class TrainingMonitor(widgets.VBox):
     """Live view of a training run: loss and gap curves plus the probe embeddings.
 
@@ -73,7 +77,7 @@ class TrainingMonitor(widgets.VBox):
         self.scatter = bool(scatter)
         self.pair_lines = bool(pair_lines)
         cols = 3 if self.scatter else 2
-        titles = ["training loss", "gap ‖Δ‖ (solid) · cone cosine (dotted)"]
+        titles = ["training loss", "gap ‖Δ‖ (solid) · cone cosine (image ···, text −·−)"]
         if self.scatter:
             titles.append("probe embeddings (PCA)")
         base = make_subplots(rows=1, cols=cols, subplot_titles=titles, horizontal_spacing=0.08)
@@ -170,11 +174,19 @@ class TrainingMonitor(widgets.VBox):
         fig.add_scatter(x=[], y=[], mode="lines+markers", name=label, legendgroup=label,
                         showlegend=False, line={"color": colour}, marker={"size": 4},
                         row=1, col=2)
-        for modality, dash in (("image", "dot"), ("text", "dashdot")):
+        for modality, dash in _CONE_DASH.items():
             fig.add_scatter(x=[], y=[], mode="lines", name=f"{label} cone {modality}",
                             legendgroup=label, showlegend=False,
                             line={"color": colour, "dash": dash, "width": 1}, row=1, col=2)
         self._traces[label] = (start, start + 1, start + 2, start + 3)
+        if len(self._traces) == 1:
+            # Legend keys of the cone-cosine line styles (every run draws both in its colour).
+            for modality, dash in _CONE_DASH.items():
+                fig.add_scatter(
+                    x=[None], y=[None], mode="lines", name=f"cone cosine: {modality}",
+                    line={"color": "#555555", "dash": dash, "width": 1.5}, hoverinfo="skip",
+                    legendgroup="cone-key", row=1, col=2,
+                )
 
     def _draw_scatter(self, history: Any) -> None:
         emb = history.probes[-1]

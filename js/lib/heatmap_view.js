@@ -484,11 +484,30 @@ export class HeatmapView {
         h("span", { class: "amumo-tip-value", "data-value": exact !== null ? exact : "", text: value })),
       h("div", { class: "amumo-tip-row" }, h("b", { text: `row: ${row.modality} #${d.pairIds ? d.pairIds[row.pair] : row.pair}` }), " ", text(row)),
       h("div", { class: "amumo-tip-row" }, h("b", { text: `col: ${col.modality} #${d.pairIds ? d.pairIds[col.pair] : col.pair}` }), " ", text(col)),
-      clusterTipLine(d, r, c),
+      clusterTipLine(d, r, c) || "", // replaceChildren(null) would print "null"
     );
     tip.hidden = false;
-    placeTip(tip, px, py, LEFT + this.side + RIGHT, TOP + this.side + BOTTOM);
+    this._placeTip(tip, px, py);
     if (exact === null && this.opts.requestCell) this._fetchCell(r, c);
+  }
+
+  /** Place the tooltip by the pointer, never over the colour bar (it goes left of the
+   *  pointer instead, or wraps narrower where there is no room on the left). */
+  _placeTip(tip, px, py) {
+    const W = LEFT + this.side + RIGHT;
+    tip.style.maxWidth = "";
+    placeTip(tip, px, py, W, TOP + this.side + BOTTOM);
+    const gap = 14;
+    const barX = LEFT + this.side + 8;
+    const width = tip.offsetWidth;
+    if (tip.style.left && px + gap + width > barX) {
+      if (px - gap - width >= 0) {
+        tip.style.left = "";
+        tip.style.right = `${Math.max(0, W - px + gap)}px`;
+      } else {
+        tip.style.maxWidth = `${Math.max(120, barX - px - gap)}px`;
+      }
+    }
   }
 
   _fetchCell(r, c) {

@@ -111,3 +111,33 @@ def test_augmented_explorer_note_fields_and_cyclic_legend(
     values = card.locator(".amumo-fields dd").all_inner_texts()
     assert values[:2] == ["rotate", "180"], values
     root.screenshot(path=str(screenshot(page, "augmented").with_name("explorer-augmented.png")))
+
+
+def test_comparer_tooltip_leaves_the_colour_bar_visible(open_notebook, wait_for_output,
+                                                          screenshot):
+    page = open_notebook([
+        "import amumo as am",
+        "emb = am.datasets.clip_coco500()\n"
+        "am.Comparer({'CLIP': emb, 'random init': am.datasets.clip_coco500(random_init=True)})",
+    ])
+    page.set_viewport_size({"width": 1400, "height": 1200})
+    root = wait_for_output(page, ".amumo-comparer[data-rendered]")
+    page.wait_for_timeout(500)
+    view = root.locator(".amumo-heatmap-view").first
+    view.scroll_into_view_if_needed()
+    geo = json.loads(view.get_attribute("data-geometry"))
+    box = view.locator("canvas.amumo-overlay").bounding_box()
+    bar_left = box["x"] + geo["left"] + geo["side"] + 14
+    tip = view.locator(".amumo-tooltip")
+    # across the matrix, left half (tooltip to the right) and right half (to the left)
+    for fx in (0.05, 0.3, 0.5, 0.7, 0.95):
+        x = box["x"] + geo["left"] + fx * geo["side"]
+        y = box["y"] + geo["top"] + 0.2 * geo["side"]
+        page.mouse.move(x - 5, y)
+        page.mouse.move(x, y)
+        tip.wait_for(state="visible")
+        page.wait_for_timeout(100)
+        right = tip.bounding_box()["x"] + tip.bounding_box()["width"]
+        assert right <= bar_left + 1, (fx, right, bar_left)
+        if fx == 0.5:
+            root.screenshot(path=str(screenshot(page, "tip").with_name("comparer-tooltip.png")))
