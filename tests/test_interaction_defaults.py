@@ -148,6 +148,7 @@ def test_training_monitor_legend_names_the_cone_line_styles():
     monitor = TrainingMonitor()
     monitor._add_run("run 1")
     monitor._add_run("run 2")
-    keys = {t.name: t.line.dash for t in monitor.figure.data if t.legendgroup == "cone-key"}
+    key_traces = [t for t in monitor.figure.data if t.legendgroup == "cone-key"]
+    keys = {t.name: t.line.dash for t in key_traces}
     assert keys == {"cone cosine: image": "dot", "cone cosine: text": "dashdot"}
-    assert all(t.showlegend is not False for t in monitor.figure.data if t.legendgroup == "cone-key")
+    assert all(t.showlegend is not False for t in key_traces)
