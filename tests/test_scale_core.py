@@ -253,3 +253,121 @@ def test_iter_shards_is_zero_copy_and_in_order(tmp_path):
     assert [len(p) for p in pieces] == [7, 5, 9]
     assert all(isinstance(p["image"].base, np.memmap) for p in pieces)
     np.testing.assert_array_equal(np.concatenate([p["text"] for p in pieces]), whole["text"])
+
+
+# ---------------------------------------------------------------- projections at scale
+def _spectral(n=3000, d=24, seed=0):
+    rng = np.random.default_rng(seed)
+    scales = np.r_[6.0, 3.0, np.full(d - 2, 0.5)]
+    x = rng.normal(size=(n, d)) * scales + 2.0
+    y = rng.normal(size=(n, d)) * scales + 2.0
+    y[:, 3] += 1.0
+    return am.Embeddings.from_arrays({"image": x, "text": y})
+
+
+def test_randomized_pca_matches_exact_pca(monkeypatch):
+    from sklearn.decomposition import PCA
+
+    import amumo.analysis.projection as projection
+
+    emb = _spectral()
+    monkeypatch.setattr(projection, "PCA_EXACT_LIMIT", 100)
+    seen = []
+    got = am.project(emb, "pca", cache=False, progress=seen.append)
+    rows = np.concatenate([emb["image"], emb["text"]]).astype(np.float64)
+    ref = PCA(2, svd_solver="full").fit_transform(rows)
+    for j in range(2):
+        assert abs(np.corrcoef(got[:, j], ref[:, j])[0, 1]) > 0.9999
+    assert got.dtype == np.float32 and got.shape == (6000, 2)
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+    again = am.project(emb, "pca", cache=False)
+    np.testing.assert_array_equal(got, again)  # deterministic (sign-normalised)
+    text_fit = am.project(emb, "pca", fit_on="text", cache=False)
+    ref_text = PCA(2, svd_solver="full").fit(rows[3000:]).transform(rows)
+    assert abs(np.corrcoef(text_fit[:, 0], ref_text[:, 0])[0, 1]) > 0.9999
+    with pytest.raises(TypeError, match="n_iter"):
+        am.project(emb, "pca", cache=False, svd_solver="full")
+
+
+def test_projection_can_be_cancelled(monkeypatch):
+    import amumo.analysis.projection as projection
+    from amumo.analysis.retrieval import Cancelled
+
+    monkeypatch.setattr(projection, "PCA_EXACT_LIMIT", 100)
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return len(calls) > 2
+
+    with pytest.raises(Cancelled):
+        am.project(_spectral(), "pca", cache=False, should_stop=stop)
+
+
+def test_tsne_on_a_sample_places_the_rest_in_their_cluster():
+    emb, truth = _blobs(n_per=100, seed=1)
+    xy = am.project(emb, "tsne", max_fit=250, cache=False, seed=0)
+    assert xy.shape == (600, 2) and np.isfinite(xy).all()
+    labels = np.concatenate([truth, truth])  # image rows, then text rows
+    rng = np.random.default_rng(0)
+    fitted = np.sort(rng.choice(600, size=250, replace=False))  # the documented seeded sample
+    placed = np.setdiff1d(np.arange(600), fitted)
+    # every placed row lands among fitted rows of its own blob
+    dist = np.linalg.norm(xy[placed][:, None, :] - xy[fitted][None, :, :], axis=2)
+    nearest = fitted[np.argmin(dist, axis=1)]
+    assert np.mean(labels[nearest] == labels[placed]) > 0.95
+
+
+# ---------------------------------------------------------------- clustering at scale
+def _blobs(n_per=400, d=16, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.zeros((3, d))
+    centres[0, 0], centres[1, 0], centres[1, 1], centres[2, 1] = 1.0, 0.7, 0.7, 1.0
+    truth = np.repeat([0, 1, 2], n_per)
+    perm = rng.permutation(len(truth))
+    truth = truth[perm]
+    x = centres[truth] + 0.08 * rng.normal(size=(len(truth), d))
+    y = centres[truth] + 0.08 * rng.normal(size=(len(truth), d))
+    return am.Embeddings.from_arrays({"image": x, "text": y}), truth
+
+
+def test_kmeans_ordering_properties():
+    from amumo.analysis.similarity import cluster_pairs
+
+    emb, truth = _blobs()
+    seen = []
+    order, labels = cluster_pairs(emb, k=3, limit=100, progress=seen.append)
+    n = len(emb)
+    assert sorted(order.tolist()) == list(range(n))
+    # clusters are the blobs, contiguous along the order, numbered by appearance
+    assert len({(t, l) for t, l in zip(truth, labels, strict=True)}) == 3
+    along = labels[order]
+    assert np.all(np.diff(along) >= 0) and along[0] == 0
+    # the middle blob (similar to both others) is the middle cluster
+    assert truth[order][n // 2] == 1
+    # within a cluster: decreasing cosine to the cluster's mean direction
+    feats = np.concatenate([emb["image"], emb["text"]], axis=1) / np.sqrt(2)
+    for c in range(3):
+        members = order[along == c]
+        centre = feats[members].mean(axis=0)
+        centre /= np.linalg.norm(centre)
+        cos = feats[members] @ centre
+        assert np.all(np.diff(cos) <= 1e-6)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    again = cluster_pairs(emb, k=3, limit=100)
+    np.testing.assert_array_equal(again[0], order)  # seeded
+
+
+def test_cluster_pairs_small_n_is_the_hierarchical_order():
+    from amumo.analysis.similarity import cluster_pairs, cosine_matrix
+
+    emb, _ = _blobs(n_per=30)
+    order, labels = cluster_pairs(emb, k=3, method="ward")
+    feats = np.concatenate([emb["image"], emb["text"]], axis=1) / np.float32(np.sqrt(2))
+    ref_order, ref_labels = am.cluster_order(cosine_matrix(feats), method="ward", k=3)
+    np.testing.assert_array_equal(order, ref_order)
+    np.testing.assert_array_equal(labels, ref_labels)
+    by_text = cluster_pairs(emb, k=2, by="text", limit=10)
+    assert set(by_text[1].tolist()) == {0, 1}
+    with pytest.raises(ValueError, match="k="):
+        cluster_pairs(emb, k=0)

@@ -14,13 +14,20 @@ References
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from amumo.analysis._checks import check_embeddings
-from amumo.analysis.similarity import stacked_rows
+from amumo.analysis._progress import Hook
+from amumo.analysis._projection_scale import (
+    RowStack,
+    blocked_transform,
+    knn_place,
+    pca_transform,
+    randomized_pca,
+)
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["project", "PROJECTION_METHODS", "clear_projection_cache"]
@@ -28,6 +35,11 @@ __all__ = ["project", "PROJECTION_METHODS", "clear_projection_cache"]
 PROJECTION_METHODS = ("pca", "gap", "umap", "tsne")
 #: UMAP is fitted on at most this many points; the rest are transformed out of sample.
 UMAP_MAX_FIT = 4000
+#: t-SNE is fitted on at most this many points; the rest are placed by their nearest
+#: fitted neighbours (see amumo.analysis._projection_scale).
+TSNE_MAX_FIT = 5000
+#: Up to this many rows PCA is scikit-learn's exact SVD; above, a blocked randomized one.
+PCA_EXACT_LIMIT = 10_000
 _CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
 _CACHE_SIZE = 32
 
@@ -75,9 +87,20 @@ def project(
     modalities: Sequence[str] | None = None,
     max_fit: int | None = None,
     cache: bool = True,
+    progress: Callable[[float], object] | None = None,
+    should_stop: Callable[[], bool] | None = None,
     **kwargs: Any,
 ) -> np.ndarray:
     """Project every item to ``n_components`` dimensions.
+
+    At scale (memory stays O(N·D) + the float32 result; the stacked rows are
+    never copied to float64, see :mod:`amumo.analysis._projection_scale`):
+    PCA fits scikit-learn's exact SVD up to :data:`PCA_EXACT_LIMIT` rows and a
+    blocked randomized subspace iteration above (keyword ``n_iter``, default 4);
+    UMAP fits on a seeded sample of ``max_fit`` rows and places the rest with
+    its ``transform``, in blocks; t-SNE fits on a seeded sample of at most
+    ``max_fit`` (default :data:`TSNE_MAX_FIT`) rows and places each other row
+    at the similarity-weighted mean of its 10 nearest fitted rows (cosine).
 
     Parameters
     ----------
@@ -97,10 +120,15 @@ def project(
     modalities : sequence of str, optional
         Which modalities to include, in order (default all).
     max_fit : int, optional
-        UMAP only: fit on at most this many points (a seeded sample, default
-        4,000) and transform the rest.
+        UMAP / t-SNE: fit on at most this many points (a seeded sample, default
+        4,000 for UMAP, 5,000 for t-SNE) and place the rest out of sample.
     cache : bool, default True
         Reuse an earlier result for the same embeddings and parameters.
+    progress : callable, optional
+        ``progress(fraction)`` between blocks of work (large inputs).
+    should_stop : callable, optional
+        Returning True stops the job between blocks with
+        :class:`amumo.analysis.retrieval.Cancelled` (a superseded request).
     **kwargs
         Passed to the estimator (e.g. ``n_neighbors=30`` for UMAP).
 
@@ -145,13 +173,15 @@ def project(
         _CACHE.move_to_end(key)
         return _CACHE[key].copy()
 
-    rows = stacked_rows(emb, names).astype(np.float64)
+    stack = RowStack([emb[m] for m in names])
     n = len(emb)
     if fit_on == "all":
-        train_index = np.arange(len(rows))
+        lo, hi = 0, len(stack)
     else:
-        start = names.index(fit_on) * n
-        train_index = np.arange(start, start + n)
+        lo = names.index(fit_on) * n
+        hi = lo + n
+    train_index = np.arange(lo, hi)
+    hook = Hook(progress, should_stop)
 
     # sklearn / umap-learn fail on tiny inputs with raw numpy messages; say what is needed.
     need = {"pca": int(n_components), "umap": int(n_components) + 2}.get(method, 2)
@@ -161,28 +191,54 @@ def project(
             f"components, but fit_on={fit_on!r} gives {len(train_index)} ({n} pair(s)); use "
             "more pairs, fit_on='all'" + (" or method='pca'." if method != "pca" else ".")
         )
-    if method == "pca":
-        transform = _fit_pca(rows[train_index], int(n_components), seed, **kwargs)
-        coords = transform(rows)
+    k = int(n_components)
+    if method == "pca" and len(stack) <= PCA_EXACT_LIMIT:
+        rows = stack.take(np.arange(len(stack)), np.float64)
+        coords = _fit_pca(rows[train_index], k, seed, **kwargs)(rows)
+    elif method == "pca":
+        unknown = set(kwargs) - {"n_iter"}
+        if unknown:
+            raise TypeError(
+                f"unexpected keyword(s) {sorted(unknown)} for the randomized PCA used above "
+                f"{PCA_EXACT_LIMIT:,} rows; it accepts n_iter (default 4)."
+            )
+        mean, comps, _ = randomized_pca(stack, lo, hi, k, seed, hook=hook.sub(0.0, 0.8),
+                                        n_iter=int(kwargs.get("n_iter", 4)))
+        coords = pca_transform(stack, mean, comps, hook.sub(0.8, 0.2))
     elif method == "umap":
         limit = UMAP_MAX_FIT if max_fit is None else int(max_fit)
         if len(train_index) > limit:
             rng = np.random.default_rng(seed)
             train_index = np.sort(rng.choice(train_index, size=limit, replace=False))
-        model, fitted = _fit_umap(rows[train_index], int(n_components), seed, **kwargs)
-        coords = np.empty((len(rows), int(n_components)))
+        hook.step(0.0)
+        model, fitted = _fit_umap(stack.take(train_index, np.float64), k, seed, **kwargs)
+        coords = np.empty((len(stack), k), dtype=np.float32)
         coords[train_index] = fitted
-        rest = np.setdiff1d(np.arange(len(rows)), train_index)
+        rest = np.setdiff1d(np.arange(len(stack)), train_index)
+        hook.step(0.5 if len(rest) else 1.0)
         if len(rest):
-            coords[rest] = model.transform(rows[rest])
+            coords[rest] = blocked_transform(model.transform, stack, rest, k,
+                                             hook.sub(0.5, 0.5))
     else:
         from sklearn.manifold import TSNE
 
+        limit = TSNE_MAX_FIT if max_fit is None else int(max_fit)
+        fit_index = np.arange(len(stack))
+        if len(fit_index) > limit:
+            rng = np.random.default_rng(seed)
+            fit_index = np.sort(rng.choice(fit_index, size=limit, replace=False))
+        hook.step(0.0)
         options = {"init": "pca", "metric": "cosine", "perplexity": 30.0, **kwargs}
-        options["perplexity"] = min(options["perplexity"], max(1.0, (len(rows) - 1) / 3))
-        coords = TSNE(n_components=int(n_components), random_state=seed, **options).fit_transform(
-            rows
+        options["perplexity"] = min(options["perplexity"], max(1.0, (len(fit_index) - 1) / 3))
+        fitted = TSNE(n_components=k, random_state=seed, **options).fit_transform(
+            stack.take(fit_index, np.float64)
         )
+        coords = np.empty((len(stack), k), dtype=np.float32)
+        coords[fit_index] = fitted
+        rest = np.setdiff1d(np.arange(len(stack)), fit_index)
+        hook.step(0.7 if len(rest) else 1.0)
+        if len(rest):
+            coords[rest] = knn_place(stack, fit_index, fitted, rest, hook=hook.sub(0.7, 0.3))
     result = np.ascontiguousarray(coords, dtype=np.float32)
     if cache:
         _CACHE[key] = result.copy()
