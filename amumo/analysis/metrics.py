@@ -220,8 +220,9 @@ def metrics(
     Retrieval and InfoNCE are blocked (:mod:`amumo.analysis.retrieval`): exact
     with ``sample=None``; with ``sample="auto"`` (default) exact up to 10,000
     pairs, above that estimated from a seeded sample of 1,000 queries per
-    direction against **all** candidates, with 95 % intervals in
-    ``<key>:ci_low`` / ``<key>:ci_high`` and ``retrieval_exact = 0.0``; an int
+    direction (500 at 1M pairs, see ``resolve_sample``) against **all**
+    candidates, with 95 % intervals in ``<key>:ci_low`` / ``<key>:ci_high`` and
+    ``retrieval_exact = 0.0``; an int
     sets the number of queries. Uniformity uses at most 5,000 evenly spaced items
     and separability a seeded sample of 2,000 pairs (both documented there).
 

@@ -18,7 +18,8 @@ Estimates
 ---------
 Above :data:`EXACT_LIMIT` pairs, :func:`retrieval_metrics` (and
 :func:`amumo.metrics` with ``sample="auto"``) draws a seeded sample of
-:data:`AUTO_SAMPLE` queries per direction (without replacement) and ranks each
+:data:`AUTO_SAMPLE` queries per direction (fewer above 500,000 pairs, see
+:func:`resolve_sample`; without replacement) and ranks each
 against **all** N candidates, so every per-query value is exact and only the
 average is estimated. Recall gets a Wilson score interval, InfoNCE a normal
 interval from the per-query terms (both at ``confidence``, default 95 %,
@@ -55,8 +56,12 @@ __all__ = [
 
 #: ``sample="auto"`` is exact up to this many pairs.
 EXACT_LIMIT = 10_000
-#: Queries per direction drawn by ``sample="auto"`` above :data:`EXACT_LIMIT`.
+#: Queries per direction drawn by ``sample="auto"`` above :data:`EXACT_LIMIT` ...
 AUTO_SAMPLE = 1_000
+#: ... unless queries × candidates would exceed this (then fewer, down to MIN_SAMPLE):
+#: 1,000 queries up to 500,000 pairs, 500 at 1M, 250 from 2M pairs on.
+AUTO_WORK = 500_000_000
+MIN_SAMPLE = 250
 #: Products are float64 up to this many candidates, float32 above.
 FLOAT64_LIMIT = 5_000
 #: Similarity entries per block (query block × candidate block); 8M entries = 32 MB float32.
@@ -269,15 +274,21 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 def resolve_sample(sample: int | str | None, n: int) -> int | None:
     """Queries per direction for ``sample`` (None = exact, all N).
 
-    ``"auto"``: exact up to :data:`EXACT_LIMIT` pairs, else :data:`AUTO_SAMPLE`.
-    An int ≥ N means exact.
+    ``"auto"``: exact up to :data:`EXACT_LIMIT` pairs, else :data:`AUTO_SAMPLE`
+    queries, fewer (down to :data:`MIN_SAMPLE`) where queries × N would exceed
+    :data:`AUTO_WORK`, so the time stays bounded. An int ≥ N means exact.
+
+    >>> [resolve_sample("auto", n) for n in (5_000, 100_000, 10**6, 10**7)]
+    [None, 1000, 500, 250]
     """
     if sample is None:
         return None
     if isinstance(sample, str):
         if sample != "auto":
             raise ValueError(f"sample={sample!r} must be 'auto', None (exact) or an integer.")
-        return None if n <= EXACT_LIMIT else AUTO_SAMPLE
+        if n <= EXACT_LIMIT:
+            return None
+        return int(min(AUTO_SAMPLE, max(MIN_SAMPLE, AUTO_WORK // n)))
     if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 1:
         raise ValueError(
             f"sample={sample!r} must be 'auto', None (exact) or a positive number of queries."
@@ -311,7 +322,8 @@ def retrieval_metrics(
     sample : "auto", None or int, default "auto"
         None: every item queries (exact). int: that many seeded queries per
         direction, each against all candidates. "auto": exact up to
-        :data:`EXACT_LIMIT` pairs, else :data:`AUTO_SAMPLE` queries.
+        :data:`EXACT_LIMIT` pairs, else 1,000 queries (fewer above 500,000
+        pairs, see :func:`resolve_sample`).
     seed : int, default 0
     confidence : float, default 0.95
         Level of the intervals reported for estimates.
