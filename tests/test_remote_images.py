@@ -236,3 +236,17 @@ def test_export_embeds_photos_the_kernel_has_downloaded(photo_server, tmp_path):
     assert "not in this export" in thumbs["missing"]["1"]
     assert info["credits"]["1"]["text"] == "Attribution License"
     assert "1 of 2 in this export" in info["note"]
+
+
+def test_tour_data_filters_and_selects_real_captions():
+    ex = Explorer(am.datasets.clip_coco500(), remote_images=False)
+    assert ex.text_field == "caption"
+    ex.filter_text = "giraffe"
+    assert ex.n_pairs == 7 and ex.n_total == 500
+    texts = ex.texts.decode().split("\u001e")
+    assert all("giraffe" in t.lower() for t in texts)
+    ex.selected = [int(i) for i in ex._ids[:2]]
+    table = ex.selection()
+    assert list(table.columns[:3]) == ["pair", "image_id", "annotation_id"]
+    assert table["caption"].str.lower().str.contains("giraffe").all()
+    assert table["coco_url"].str.startswith("http://images.cocodataset.org/").all()
