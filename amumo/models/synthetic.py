@@ -147,7 +147,7 @@ def read_audio(clip: Any) -> dict[str, Any]:
     frame = max(1, rate // 100)
     n_frames = len(samples) // frame
     energy = np.abs(samples[: n_frames * frame]).reshape(n_frames, frame).max(axis=1)
-    peak = float(energy.max())
+    peak = max(float(energy.max()), 1e-9)  # a silent clip reads as the quietest size
     on = energy > 0.3 * peak
     beeps = int(np.sum(on[1:] & ~on[:-1]) + int(on[0]))
     noise = float(np.median(energy[~on])) if (~on).any() else 0.0
