@@ -250,3 +250,22 @@ def test_tour_data_filters_and_selects_real_captions():
     assert list(table.columns[:3]) == ["pair", "image_id", "annotation_id"]
     assert table["caption"].str.lower().str.contains("giraffe").all()
     assert table["coco_url"].str.startswith("http://images.cocodataset.org/").all()
+
+
+def test_real_coco_link_offline_says_so(cache):
+    """Here (no network) the shipped coco_url cannot load; the card says so within the timeout."""
+    import socket
+
+    try:
+        socket.getaddrinfo("images.cocodataset.org", 80)
+    except OSError:
+        pass
+    else:
+        pytest.skip("this machine can resolve images.cocodataset.org (online)")
+    p = Preview(am.datasets.clip_coco500())
+    p.remote_timeout = 2.0
+    start = time.perf_counter()
+    msg, buffers, returned = ask(p, {"type": "item", "pair": 0, "modality": "image"})
+    assert returned < 0.5 and time.perf_counter() - start < 3.5 and buffers == []
+    assert msg["error"].startswith("photo not loaded: could not reach images.cocodataset.org")
+    assert msg["credit"]["source"].endswith("000000179765.jpg")

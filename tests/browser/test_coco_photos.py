@@ -45,6 +45,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 PORT = server.server_address[1]
+import socket
+with socket.socket() as s:  # a port nobody listens on: a host the kernel cannot reach
+    s.bind(("127.0.0.1", 0))
+    CLOSED = s.getsockname()[1]
 """
 
 EXPLORER_CELL = """
@@ -52,6 +56,8 @@ import amumo as am
 coco = am.datasets.clip_coco500()
 meta = coco.meta.copy()
 meta.loc[:9, "coco_url"] = [f"http://127.0.0.1:{PORT}/val2017/{i}.jpg" for i in range(10)]
+# Pair 200 stands for an offline kernel (its real coco_url would load where CI has network).
+meta.loc[200, "coco_url"] = f"http://127.0.0.1:{CLOSED}/val2017/000000045229.jpg"
 emb = am.Embeddings.from_arrays({m: coco[m] for m in coco.modalities}, meta=meta)
 ex = am.Explorer(emb)
 ex
@@ -83,11 +89,12 @@ def test_preview_shows_coco_photo_fetched_by_kernel_and_offline_message(
                          "Path(os.environ['AMUMO_CACHE_DIR']).rglob('*') if p.is_file()))")
     assert out.strip() == "['.jpg']"
 
-    # Pair 200 links to the real images.cocodataset.org: unreachable here, said plainly.
+    # Pair 200's host cannot be reached (as offline): said plainly, at once.
     run_cell(page, "ex.hovered = 200")
     error = root.locator('.amumo-card[data-modality="image"][data-pair="200"] .amumo-thumb-error')
     error.wait_for(timeout=15000)
-    assert error.inner_text().startswith("photo not loaded: could not reach images.cocodataset.org")
+    assert error.inner_text().startswith("photo not loaded: could not reach 127.0.0.1:")
+    assert "is the kernel offline?" in error.inner_text()
     root.screenshot(path=str(screenshot(page, "offline").with_name("coco-photo-offline.png")))
     # The kernel was never blocked: it answers at once.
     assert run_cell(page, "print(ex.hovered)").strip() == "200"
