@@ -147,12 +147,15 @@ def auto_scale(
     up to 1 (the diagonal). Cost ``O(256 · max_columns · D)`` whatever ``n``: it runs on
     every λ step, since the range follows the shown data."""
     n = rows.shape[0]
-    rng = np.random.default_rng(seed)
-    sample = rows[np.sort(rng.choice(n, size=min(n, 256), replace=False))]
-    columns = np.asarray(rows[0:n]) if n <= max_columns else rows[
-        np.sort(rng.choice(n, size=max_columns, replace=False))
-    ]
-    low = min(float(overview.min()), float((sample @ columns.T).min()))
+    if overview.shape[0] == n:  # the overview holds every cell: its minimum is exact
+        low = float(overview.min())
+    else:
+        rng = np.random.default_rng(seed)
+        sample = rows[np.sort(rng.choice(n, size=min(n, 256), replace=False))]
+        columns = np.asarray(rows[0:n]) if n <= max_columns else rows[
+            np.sort(rng.choice(n, size=max_columns, replace=False))
+        ]
+        low = min(float(overview.min()), float((sample @ columns.T).min()))
     lo = np.floor(max(-1.0, low) / 0.05) * 0.05
     return float(min(lo, 0.95)), 1.0
 
