@@ -276,3 +276,20 @@ def test_cluster_names_with_two_word_terms():
     assert "bear sits" not in vocab or df[0, vocab.index("bear sits")] == 1
     assert "hydrant road" not in vocab  # "by the" stood between them
     assert am.cluster_names(texts, labels, bigrams=False)[1].split(" | ")[0] in ("fire", "hydrant")
+
+
+def test_mismatched_tones_are_found_by_their_low_text_audio_similarity():
+    ds = SyntheticShapesAudio(200, seed=3, mismatch=0.1)
+    wrong = ds.meta["tone_of"].to_numpy() != np.arange(200)
+    assert wrong.sum() == 20 and ds.fingerprint != SyntheticShapesAudio(200, seed=3).fingerprint
+    for i in np.flatnonzero(wrong)[:5]:
+        src = int(ds.meta["tone_of"][i])
+        assert ds.captions[src] != ds.captions[i]
+        assert read_audio(ds.item("audio", i))["colour"] == ds.meta["colour"][src]
+    emb = _embed(ShapesEncoder(seed=2), ds)
+    cos = np.einsum("ij,ij->i", emb["text"], emb["audio"])
+    lowest = np.argsort(cos)[:20]
+    assert wrong[lowest].mean() >= 0.7  # listening to the least similar pairs finds them
+    assert SyntheticShapesAudio(5, seed=0).meta["tone_of"].tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="mismatch"):
+        SyntheticShapesAudio(5, mismatch=1.5)

@@ -119,11 +119,17 @@ class SyntheticShapesAudio(SyntheticShapes):
         Same attributes, pixels and captions as ``SyntheticShapes(n, seed)``;
         the tones use the same attributes (and jitter, as a slight detune).
     image_size : int, default 64
+    mismatch : float, default 0.0
+        Fraction of pairs (seeded) whose tone plays **another** pair's concept — the
+        mislabelled clips one finds by listening (the Amumo article's "domestic
+        animals | pets" cluster full of human chatter). ``meta["tone_of"]`` names the
+        pair whose concept each tone plays.
 
     Attributes
     ----------
     meta : pandas.DataFrame
-        The columns of :class:`SyntheticShapes` plus ``pitch_hz`` and ``beeps``.
+        The columns of :class:`SyntheticShapes` plus ``pitch_hz``, ``beeps`` (of the
+        tone as played) and ``tone_of``.
 
     Examples
     --------
@@ -140,38 +146,65 @@ class SyntheticShapesAudio(SyntheticShapes):
 
     modalities = ("image", "text", "audio")
 
+    def __init__(
+        self, n: int, seed: int = 0, image_size: int = 64, mismatch: float = 0.0
+    ) -> None:
+        super().__init__(n, seed=seed, image_size=image_size)
+        if isinstance(mismatch, bool) or not isinstance(mismatch, (int, float, np.floating)):
+            raise TypeError(f"mismatch must be a fraction in [0, 1], got {mismatch!r}.")
+        if not 0.0 <= float(mismatch) <= 1.0:
+            raise ValueError(f"mismatch={mismatch}; pass a fraction in [0, 1].")
+        self.mismatch = float(mismatch)
+        rng = np.random.default_rng([self.seed, 0x70E5])
+        self._tone_of = np.arange(self.n)
+        count = int(round(self.mismatch * self.n)) if self.n > 1 else 0
+        if count:
+            wrong = np.sort(rng.choice(self.n, size=count, replace=False))
+            # another pair with a different caption where possible (else any other pair)
+            captions = [self._caption(i) for i in range(self.n)]
+            for i in wrong:
+                others = [j for j in range(self.n) if captions[j] != captions[i]] or [
+                    j for j in range(self.n) if j != i
+                ]
+                self._tone_of[i] = others[int(rng.integers(len(others)))]
+
     @property
     def name(self) -> str:
+        extra = f", mismatch={self.mismatch:g}" if self.mismatch else ""
         return (
-            f"SyntheticShapesAudio(n={self.n}, seed={self.seed}, image_size={self.image_size})"
+            f"SyntheticShapesAudio(n={self.n}, seed={self.seed}, image_size={self.image_size}"
+            f"{extra})"
         )
 
     def _fingerprint_parts(self) -> list[Any]:
-        return [*super()._fingerprint_parts(), "audio", _AUDIO_VERSION]
+        return [*super()._fingerprint_parts(), "audio", _AUDIO_VERSION, self._tone_of.tolist()]
 
     def _build_meta(self) -> pd.DataFrame:
         frame = super()._build_meta()
         frame["id"] = [f"shape-tone-{i:06d}" for i in range(self.n)]
-        colours = np.asarray(COLOURS)[self._codes["colour"]]
-        positions = np.asarray(POSITIONS, dtype=object)[self._codes["position"]]
+        src = self._tone_of
+        colours = np.asarray(COLOURS)[self._codes["colour"][src]]
+        positions = np.asarray(POSITIONS, dtype=object)[self._codes["position"][src]]
         frame.insert(
             len(frame.columns) - 1,
             "pitch_hz",
             [
-                round(COLOUR_PITCH[c] * (1 + _DETUNE * self._jitter[i, 2]), 2)
-                for i, c in enumerate(colours)
+                round(COLOUR_PITCH[c] * (1 + _DETUNE * self._jitter[j, 2]), 2)
+                for c, j in zip(colours, src, strict=True)
             ],
         )
         frame.insert(len(frame.columns) - 1, "beeps", [POSITION_BEEPS[p] for p in positions])
+        frame.insert(len(frame.columns) - 1, "tone_of", src.copy())
         return frame
 
     def _tone(self, i: int) -> Audio:
+        src = int(self._tone_of[i])  # the concept this clip plays (itself unless mismatched)
         samples = tone(
-            SHAPES[self._codes["shape"][i]],
-            COLOURS[self._codes["colour"][i]],
-            SIZES[self._codes["size"][i]],
-            POSITIONS[self._codes["position"][i]],
-            detune=_DETUNE * float(self._jitter[i, 2]),
+            SHAPES[self._codes["shape"][src]],
+            COLOURS[self._codes["colour"][src]],
+            SIZES[self._codes["size"][src]],
+            POSITIONS[self._codes["position"][src]],
+            detune=_DETUNE * float(self._jitter[src, 2]),
             noise=BACKGROUND_NOISE[BACKGROUNDS[self._codes["background"][i]]],
             seed=self.seed * 1_000_003 + i,
         )
