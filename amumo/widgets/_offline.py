@@ -44,7 +44,8 @@ PRECOMPUTED = ("closed", "cluster")
 #: Traits that change with those controls (those the widget has are stored per state).
 STATE_TRAITS = (
     "overview", "overview_size", "scale", "overviews", "scales", "order", "cluster_bounds",
-    "xy", "colors", "palette", "legend", "axis_labels", "metrics", "error",
+    "xy", "colors", "palette", "legend", "axis_labels", "metrics", "error", "cluster_legend",
+    "failures", "calibration",
 )
 
 

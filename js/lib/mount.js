@@ -15,8 +15,9 @@ export function mount(model, el, cls, build) {
   el.append(root);
   const rpc = new Rpc(model);
   if (staticExport(model)) {
-    // A save_html page has no kernel: answer every request at once instead of after 30 s.
-    rpc.call = () => Promise.reject(new Error("needs the Python kernel (this is an exported page)"));
+    // A save_html page has no kernel: answer every request at once (instead of a timeout
+    // after 30 s) with an error that panels show, as they show the kernel's errors.
+    rpc.call = () => Promise.resolve({ msg: { error: "needs the Python kernel: this is an exported page (open the notebook)" }, buffers: [] });
   }
   const items = new Items(model);
   const hub = new Hub(model, root, items);

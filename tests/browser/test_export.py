@@ -328,3 +328,28 @@ def test_export_embeds_thumbnails_of_local_images(offline_page, tmp_path, artifa
     page.screenshot(path=str(artifacts_dir / "export-shapes-thumbnail.png"))
     assert page.remote_requests == []
     assert page.errors == []
+
+
+def test_exported_panels_that_need_the_kernel_say_so(offline_page, tmp_path, artifacts_dir):
+    """A request a panel would send to the kernel is answered at once with a message."""
+    explorer = amumo.Explorer(amumo.datasets.clip_coco500())
+    out = explorer.save_html(tmp_path / "explorer.html")
+    page = offline_page
+    page.set_viewport_size({"width": 1500, "height": 1400})
+    _open(page, out, ".amumo-explorer[data-rendered]", timeout=60)
+    root = page.locator(".amumo-explorer")
+    if not root.locator(".amumo-retrieval-panel").count():
+        pytest.skip("this Explorer has no retrieval panel")
+    view = root.locator(".amumo-scatter-view")
+    geo = json.loads(view.get_attribute("data-geometry"))
+    box = view.locator("canvas.amumo-overlay").bounding_box()
+    rank = root.locator(".amumo-retrieval-rank")
+    for k in range(60):
+        page.mouse.move(box["x"] + geo["left"] + geo["plot"] * (0.05 + 0.015 * k),
+                        box["y"] + geo["top"] + geo["plot"] * 0.5)
+        page.wait_for_timeout(30)
+        if "needs the Python kernel" in rank.inner_text():
+            break
+    assert "needs the Python kernel" in rank.inner_text()
+    page.screenshot(path=str(artifacts_dir / "export-explorer-retrieval.png"))
+    assert page.errors == []
