@@ -17,6 +17,7 @@ from amumo.models.base import Encoder
 from amumo.models.openclip import (
     AMUMO_CONFIGS,
     MENU,
+    CheckpointRefusedError,
     OpenCLIP,
     WeightsUnavailableError,
     register_configs,
@@ -34,6 +35,7 @@ __all__ = [
     "Precomputed",
     "ShapesEncoder",
     "WeightsUnavailableError",
+    "CheckpointRefusedError",
     "MENU",
     "weights_cached",
     "AMUMO_CONFIGS",

@@ -23,6 +23,10 @@ code keeps OpenAI's CLIP layout:
 Checkpoints wrapped as ``{"state_dict": ...}`` and keys prefixed ``module.``
 (distributed training) are unwrapped automatically; a checkpoint that still does
 not fit the architecture raises an error listing the missing / unexpected keys.
+Files are read with ``torch.load(weights_only=True)``: a checkpoint that also pickles
+Python objects (a training script's ``argparse.Namespace``) raises
+:class:`CheckpointRefusedError` naming the object; ``trust_checkpoint=True`` loads it
+with ``weights_only=False``, for files whose origin you trust.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "MENU",
     "weights_cached",
     "WeightsUnavailableError",
+    "CheckpointRefusedError",
     "register_configs",
     "resolve_device",
     "AMUMO_CONFIGS",
