@@ -241,6 +241,9 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
         Worst failed retrievals and cosine histograms of the shown pairs.
     temperature : float, default 0.01
         Temperature of the InfoNCE loss in the metrics panel.
+    remote_images : bool, default True (False when ``$AMUMO_REMOTE_IMAGES=0``)
+        Preview photos linked in the meta (``coco_url``, e.g. ``clip_coco500()``): the
+        kernel downloads them when online (:mod:`amumo.widgets.remote`).
     metrics : dict (read-only)
         ``{"rows": [{"key", "label", "before", "after", ...}], "pending": bool}``.
     hovered, selected, cluster, projection, color_by, ...
