@@ -62,6 +62,11 @@ def test_audio_items_preview_as_wav_on_demand(shapes3):
     reply, buffers = ex._on_item({"pair": 5, "modality": "audio"})
     assert reply == {"mime": "audio/wav", "duration": 0.8}
     assert buffers[0] == ds.item("audio", 5).to_wav()
+    from amumo.widgets._media import media_reply
+
+    long_reply, long_data = media_reply("audio", (np.zeros(8000 * 45), 8000))
+    assert long_reply["duration"] == 30.0 and long_reply["full_duration"] == 45.0  # said
+    assert len(long_data[0]) == 44 + 30 * 8000 * 2
     # without a dataset, audio embeddings have nothing to play
     plain = am.Preview(emb)
     assert plain.kinds["audio"] == "audio" and plain.media["audio"] is False

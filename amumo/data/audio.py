@@ -128,6 +128,9 @@ def is_audio(value: Any) -> bool:
 def wav_bytes(value: Any, max_seconds: float = MAX_PREVIEW_SECONDS) -> bytes:
     """WAV bytes of an audio item (at most ``max_seconds``), for ``<audio>`` previews.
 
+    Waveforms are encoded as 16-bit PCM and cut after ``max_seconds``; WAV bytes are
+    passed through unchanged.
+
     Examples
     --------
     >>> import numpy as np

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from amumo.data.audio import is_audio, wav_bytes
+from amumo.data.audio import MAX_PREVIEW_SECONDS, Audio, as_audio, is_audio, wav_bytes
 
 __all__ = ["MOLECULE_NAMES", "AUDIO_NAMES", "kind_by_name", "media_kind", "media_reply"]
 
@@ -66,10 +66,14 @@ def media_reply(kind: str, item: Any, size: int = 192) -> tuple[dict[str, Any], 
     'CCO'
     """
     if kind == "audio":
-        data = wav_bytes(item)
+        data = wav_bytes(item, MAX_PREVIEW_SECONDS)
         byte_rate = max(1, int.from_bytes(data[28:32], "little"))  # WAV header field
         seconds = (len(data) - 44) / byte_rate
-        return {"mime": "audio/wav", "duration": round(seconds, 3)}, [data]
+        reply: dict[str, Any] = {"mime": "audio/wav", "duration": round(seconds, 3)}
+        audio = as_audio(item)
+        if isinstance(audio, Audio) and audio.duration > seconds + 1e-6:
+            reply["full_duration"] = round(audio.duration, 3)  # the card says it was cut
+        return reply, [data]
     if kind == "molecule":
         smiles = str(item)
         png = _molecule_png(smiles, size)

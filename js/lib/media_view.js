@@ -21,7 +21,8 @@ export function mediaBlock(kind, entryPromise, { modality, id }) {
     }
     if (kind === "audio") {
       const audio = h("audio", { controls: true, preload: "auto", src: entry.url, "aria-label": `${modality} ${id}`, "data-pair": id });
-      const seconds = typeof entry.duration === "number" ? `${entry.duration.toFixed(2)} s` : "";
+      let seconds = typeof entry.duration === "number" ? `${entry.duration.toFixed(2)} s` : "";
+      if (typeof entry.fullDuration === "number") seconds = `first ${entry.duration.toFixed(0)} s of ${entry.fullDuration.toFixed(1)} s`;
       frame.replaceChildren(...[audio, seconds ? h("span", { class: "amumo-muted amumo-media-duration", text: seconds }) : null].filter(Boolean));
       return;
     }

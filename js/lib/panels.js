@@ -191,6 +191,7 @@ export function fetchItem(rpc, items) {
       credit: msg.credit || null,
       text: msg.text ?? null, // molecules: the SMILES string
       duration: msg.duration ?? null, // audio: seconds
+      fullDuration: msg.full_duration ?? null, // audio cut to the preview's limit
       image: buffers && buffers.length && msg.mime ? new Blob([buffers[0]], { type: msg.mime }) : null,
     }));
 }

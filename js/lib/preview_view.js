@@ -184,6 +184,7 @@ export class PreviewView {
         entry.credit = credit || null;
         entry.text = rest.text ?? null;
         entry.duration = rest.duration ?? null;
+        entry.fullDuration = rest.fullDuration ?? null;
         if (image) entry.url = URL.createObjectURL(image);
         return entry;
       })
