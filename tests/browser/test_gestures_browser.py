@@ -97,3 +97,9 @@ def test_double_click_resets_zoom_without_touching_the_selection(
         "() => Number(document.querySelector('.amumo-explorer').dataset.selected) === 0"
     )
     root.screenshot(path=str(screenshot(page, "after").with_name("explorer-after-dblclick.png")))
+    # The colour range's lock is a switch in the heatmap toolbar bound to scale_locked.
+    lock = heatmap.locator("label.amumo-switch", has=page.locator(".amumo-scale-lock"))
+    assert "lock range" in lock.inner_text()
+    lock.click()
+    page.wait_for_timeout(400)
+    assert run_cell(page, "print(ex.scale_locked)").strip() == "True"
