@@ -294,8 +294,9 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
                     except JobCancelled:
                         pass
                     except Exception as exc:  # reported through `error` (a trait)
-                        traceback.print_exc()
-                        finish(exc=exc)
+                        if current():  # else superseded: e.g. analysis' own Cancelled
+                            traceback.print_exc()
+                            finish(exc=exc)
                     else:
                         finish(result)
             finally:

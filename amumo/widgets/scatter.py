@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
+from amumo.analysis import projection as projection_module
 from amumo.analysis.gap_axis import gap_axis_label, gap_projection, pca_hides_gap
 from amumo.analysis.projection import PROJECTION_METHODS, project
 from amumo.embeddings.container import Embeddings
@@ -111,7 +112,13 @@ class ScatterMixin(ClusterTraits):
         if method in ("pca", "gap") or self._coords is None:
             # PCA is instant; it is also the placeholder while UMAP / t-SNE compute.
             k = min(PCA_COMPONENTS, emb.dim, len(emb) * len(emb.modalities))
-            options = {"svd_solver": "covariance_eigh"} if emb.dim < 2 * len(emb) else {}
+            # The exact solver's option; above PCA_EXACT_LIMIT rows project() uses a
+            # randomized SVD that takes no svd_solver.
+            limit = getattr(projection_module, "PCA_EXACT_LIMIT", None)
+            exact = limit is None or len(emb) * len(emb.modalities) <= limit
+            options = (
+                {"svd_solver": "covariance_eigh"} if exact and emb.dim < 2 * len(emb) else {}
+            )
             coords = project(emb, "pca", fit_on=fit_on, n_components=k, seed=seed, **options)
             self._set_coords(coords, "pca")
             if method in ("pca", "gap"):
@@ -136,7 +143,8 @@ class ScatterMixin(ClusterTraits):
 
     def _set_coords(self, coords: np.ndarray, method: str) -> None:
         old = self._coords
-        coords = np.asarray(coords, dtype=np.float64)
+        # float32: what the browser draws; a float64 copy of 2M x 6 would be 96 MB.
+        coords = np.array(coords, dtype=np.float32)
         if (
             old is not None and old.shape[0] == coords.shape[0] and self._coords_method == method
             and method != "gap"  # a fixed frame (fitted before any shift): signs are meaningful
@@ -144,7 +152,7 @@ class ScatterMixin(ClusterTraits):
             # Components have no sign: keep the orientation of the previous picture so a
             # slider step moves points instead of mirroring the plot.
             for j in range(min(old.shape[1], coords.shape[1])):
-                if float(np.dot(old[:, j], coords[:, j])) < 0:
+                if float(np.dot(old[:, j], coords[:, j].astype(np.float64))) < 0:
                     coords[:, j] = -coords[:, j]
         self._coords = coords
         self._coords_method = method

@@ -24,6 +24,9 @@ import { ClickGate } from "./clicks.js";
 import { h, sizeCanvas, niceTicks, tickDigits, fmt, now, placeTip } from "./util.js";
 
 const PAD = { left: 44, right: 12, top: 12, bottom: 34 };
+const HIT_RADIUS = 8;
+/** Cells per side of the hover grid over the fitted view (NDC [-1, 1]). */
+const GRID = 256;
 /** Pairs up to which every pair line is drawn. */
 export const LINE_LIMIT = 20000;
 /** Points up to which a changed projection animates from the old positions. */
@@ -146,8 +149,8 @@ export class ScatterView {
       deselectOnEscape: false,
       showReticle: false,
     });
-    this.sp.subscribe("pointOver", (r) => this._onPointOver(r));
-    this.sp.subscribe("pointOut", () => this._setHover(-1));
+    // Hover is answered here from a grid index (regl-scatterplot's own hover would redraw
+    // every point on each change: ~0.3 s per hover at 400k points in software WebGL).
     this.sp.subscribe("view", () => this._onView());
   }
 
@@ -217,6 +220,8 @@ export class ScatterView {
         z[r] = codes ? codes[i] % P : m % P;
       }
     }
+    this.ndc = { x, y };
+    this.grid = buildGrid(x, y, GRID);
     const alpha = n > 400000 ? 0.45 : n > 100000 ? 0.6 : n > 20000 ? 0.75 : 0.85;
     sp.set({
       pointColor: palette.map((c) => hexRgba(c, alpha)),
@@ -414,6 +419,7 @@ export class ScatterView {
     if (!ctx) return;
     ctx.clearRect(0, 0, this.W, this.H);
     this._drawAxes(ctx);
+    if (this.window) this.root.dataset.window = JSON.stringify(this.window);
     if (!d || !this.window || hideLines || this.transitioning) return;
     if (!d.showLines || d.M < 2) return;
     const all = d.N <= LINE_LIMIT;
@@ -617,6 +623,9 @@ export class ScatterView {
       this.moveT0 = event.timeStamp > 0 ? Math.min(now(), event.timeStamp) : now();
       this.handlerStart = now();
       this.mouse = local(event);
+      if (this.dragging && this.downAt && Math.abs(this.mouse[0] - this.downAt[0]) + Math.abs(this.mouse[1] - this.downAt[1]) > 3) {
+        suppressClick = true; // a drag (pan, box, lasso) that may end where it began is no click
+      }
       if (drag) {
         const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
         const px = clamp(this.mouse[0], PAD.left, PAD.left + this.plot);
@@ -631,9 +640,14 @@ export class ScatterView {
           this.shape = { kind: "lasso", points: drag.points };
         }
         this.drawOverlay();
-      } else if (this.hoverItem >= 0) {
-        this._placeTooltip(...this.mouse);
+      } else if (!this.dragging && event.buttons === 0) {
+        this._setHover(this.nearest(...this.mouse), ...this.mouse, this.moveT0);
       }
+    }, true);
+    // regl-scatterplot's hover (a full redraw per hovered point) never sees plain moves;
+    // moves with a button pressed still reach its camera (pan).
+    stage.addEventListener("mousemove", (event) => {
+      if (event.buttons === 0) event.stopPropagation();
     }, true);
     stage.addEventListener("pointerdown", (event) => {
       if (!onGl(event) || !this.data || event.button !== 0) return;
@@ -709,9 +723,34 @@ export class ScatterView {
     });
   }
 
-  _onPointOver(r) {
-    if (!this.data || this.dragging || r < 0 || r >= this.data.n) return;
-    this._setHover(this._item(r), ...this.mouse, this.moveT0);
+  /** Nearest point (item index) within HIT_RADIUS pixels of stage position (px, py), or -1. */
+  nearest(px, py) {
+    const d = this.data, g = this.grid, nx = this.norm, v = this.window;
+    if (!d || !g || !v || this.transitioning) return -1;
+    if (px < PAD.left || px > PAD.left + this.plot || py < PAD.top || py > PAD.top + this.plot) return -1;
+    const [dx, dy] = this._toData(px, py);
+    const sx = 2 / (nx.x1 - nx.x0), sy = 2 / (nx.y1 - nx.y0);
+    const mx = (dx - nx.x0) * sx - 1, my = (dy - nx.y0) * sy - 1;
+    // Pixels per NDC unit along x and y in the current view.
+    const kx = this.plot / ((v.x1 - v.x0) * sx), ky = this.plot / ((v.y1 - v.y0) * sy);
+    const rx = HIT_RADIUS / kx, ry = HIT_RADIUS / ky;
+    const G = g.size, cell = 2 / G;
+    const cx0 = Math.max(0, Math.floor((mx - rx + 1) / cell)), cx1 = Math.min(G - 1, Math.floor((mx + rx + 1) / cell));
+    const cy0 = Math.max(0, Math.floor((my - ry + 1) / cell)), cy1 = Math.min(G - 1, Math.floor((my + ry + 1) / cell));
+    const { x, y } = this.ndc;
+    let best = -1, bestD = HIT_RADIUS * HIT_RADIUS;
+    for (let cy = cy0; cy <= cy1; cy++) {
+      for (let cx = cx0; cx <= cx1; cx++) {
+        const key = cy * G + cx;
+        for (let k = g.start[key]; k < g.start[key + 1]; k++) {
+          const r = g.items[k];
+          const ex = (x[r] - mx) * kx, ey = (y[r] - my) * ky;
+          const dd = ex * ex + ey * ey;
+          if (dd < bestD) { bestD = dd; best = r; }
+        }
+      }
+    }
+    return best < 0 ? -1 : this._item(best);
   }
 
   _commitSelection(pairs) {
@@ -789,6 +828,28 @@ function fitNorm(xy, n) {
   if (!(y1 > y0)) { y0 = (Number.isFinite(y0) ? y0 : 0) - 1; y1 = y0 + 2; }
   const px = (x1 - x0) * 0.05, py = (y1 - y0) * 0.05;
   return { x0: x0 - px, x1: x1 + px, y0: y0 - py, y1: y1 + py };
+}
+
+/**
+ * Uniform grid over NDC [-1, 1]²: points of cell c are items[start[c] .. start[c + 1]).
+ * Built once per upload by a counting sort, O(n); points outside the fitted square (none
+ * unless the view was kept) go to the border cells.
+ */
+function buildGrid(x, y, size) {
+  const n = x.length;
+  const cell = new Int32Array(n);
+  const start = new Int32Array(size * size + 1);
+  const clamp = (v) => (v < 0 ? 0 : v >= size ? size - 1 : v);
+  for (let r = 0; r < n; r++) {
+    const c = clamp(Math.floor(((y[r] + 1) / 2) * size)) * size + clamp(Math.floor(((x[r] + 1) / 2) * size));
+    cell[r] = c;
+    start[c + 1]++;
+  }
+  for (let c = 1; c < start.length; c++) start[c] += start[c - 1];
+  const fill = start.slice(0, size * size);
+  const items = new Int32Array(n);
+  for (let r = 0; r < n; r++) items[fill[cell[r]]++] = r;
+  return { size, start, items };
 }
 
 function* rangeOf(n) {
