@@ -190,3 +190,19 @@ def test_comparer_clusters_by_a_modality_with_names(shapes3):
     assert comp.cluster_names == am.cluster_names(ds.captions, expected)
     comp.cluster = False
     assert comp.cluster_names is None and comp.cluster_legend == []
+
+
+def test_audio_files_preview_as_they_are(tmp_path):
+    from amumo.widgets._media import MAX_AUDIO_FILE, media_kind, media_reply
+
+    clip = tmp_path / "clip.mp3"
+    clip.write_bytes(b"ID3 fake mp3 bytes")
+    assert media_kind("audio", str(clip)) == "audio"
+    assert media_kind("text", str(clip)) is None  # a caption that ends in .mp3 stays text
+    reply, data = media_reply("audio", str(clip))
+    assert reply == {"mime": "audio/mpeg"} and data == [b"ID3 fake mp3 bytes"]
+    big = tmp_path / "long.wav"
+    with open(big, "wb") as f:
+        f.truncate(MAX_AUDIO_FILE + 1)
+    with pytest.raises(ValueError, match="MB"):
+        media_reply("audio", big)
