@@ -405,6 +405,11 @@ class Heatmap(HeatmapMixin, ItemsMixin, AmumoWidget):
     cluster : bool, default False
     cluster_method : str, default "ward"
     cluster_k : int, default 6
+    cluster_by : str, default "all"
+        Cluster on one modality's similarities (e.g. ``"text"``, ``"audio"``) or all.
+    cluster_labels, cluster_names : properties
+        Cluster of each pair, and each cluster's name (its captions' most distinctive
+        words, :func:`amumo.cluster_names`), drawn at the cluster boundaries.
     colormap : str, default "viridis"
     vmin, vmax : float or None, default None (low end from the shown data, 1.0)
     scale_locked : bool, default False

@@ -257,7 +257,8 @@ class Scatter(ScatterMixin, ItemsMixin, AmumoWidget):
     projection : {"pca", "umap", "tsne"}, default "pca"
     x_component, y_component : int, default 0, 1
     color_by : str, default "modality"
-        ``"modality"``, ``"cluster"`` (``cluster_k`` clusters) or a meta column.
+        ``"modality"``, ``"cluster"`` (``cluster_k`` clusters of ``cluster_by``, the
+        legend shows their names) or a meta column.
     show_lines : bool, default True
     selected : list of int
         Selected pair indices (debounced from the browser).
