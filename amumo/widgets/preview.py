@@ -34,8 +34,8 @@ class Preview(ItemsMixin, AmumoWidget):
     --------
     >>> import amumo as am
     >>> p = am.Preview(am.datasets.clip_coco500(), hovered=3)
-    >>> p.text_field
-    'label'
+    >>> p.text_field, p.media["image"]  # MSCOCO captions; photos from coco_url when online
+    ('caption', True)
     """
 
     _esm = STATIC / "preview.js"
