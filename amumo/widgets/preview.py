@@ -34,8 +34,10 @@ class Preview(ItemsMixin, AmumoWidget):
     --------
     >>> import amumo as am
     >>> p = am.Preview(am.datasets.clip_coco500(), hovered=3)
-    >>> p.text_field, p.media["image"]  # MSCOCO captions; photos from coco_url when online
-    ('caption', True)
+    >>> p.text_field  # the shipped MSCOCO captions
+    'caption'
+    >>> p.media["image"] == p.remote_images  # photos from coco_url, fetched by the kernel
+    True
     """
 
     _esm = STATIC / "preview.js"
