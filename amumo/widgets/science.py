@@ -203,7 +203,12 @@ class ScienceMixin(traitlets.HasTraits):
         a, b = self._pair_now(emb)
 
         def compute() -> tuple[dict, dict]:
-            table, summary = failed_retrievals(emb, a, b, max_rows=40, seed=seed)
+            # ~2e8 query-candidate products at most: every query up to 2,000 pairs, a
+            # seeded sample of 2,000 → 200 queries (95 % interval shown) beyond.
+            queries = int(np.clip(200_000_000 // len(emb), 200, 2000))
+            table, summary = failed_retrievals(
+                emb, a, b, max_rows=40, max_queries=queries, seed=seed
+            )
             rows = [
                 {
                     "pair": int(ids[r.pair]), "rank": int(r.rank),
