@@ -161,6 +161,11 @@ def test_gap_matrix_widget(shapes3):
         gm.metric = "cos"
     with pytest.raises(TypeError, match="metrc"):
         am.GapMatrix(emb, metrc="rmg")
+    # A click in the GapMatrix can drive an Explorer's pair.
+    ex = am.Explorer(emb)
+    traitlets.dlink((gm, "picked"), (ex, "gap_pair"))
+    gm.picked = ["text", "audio"]
+    assert ex.metrics["pair"] == ["text", "audio"]
 
 
 def test_gap_axis_follows_the_picked_pair(shapes3):
