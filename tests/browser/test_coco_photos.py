@@ -103,7 +103,7 @@ def test_preview_shows_coco_photo_fetched_by_kernel_and_offline_message(
 def test_readme_screenshot_coco_explorer_with_captions(
     open_notebook, wait_for_output, screenshot
 ):
-    """The README's picture (docs/explorer.png is copied from explorer-coco-captions.png):
+    """The README picture (docs/explorer-coco.png is a copy of explorer-coco-captions.png):
     the tour's Explorer, clustered, a cross-modal cell hovered, the two real captions in the
     preview. Photos off (remote_images=False): this machine is offline."""
     import amumo as am
