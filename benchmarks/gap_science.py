@@ -6,6 +6,7 @@ frechet_distance (O(N·D² + D³)), the gap-axis projection, the PCA-hides-the-g
 criterion, one retrieval query (what the Explorer asks per hover), the failed
 retrievals table (exact up to 2,000 pairs, 2,000 sampled queries above),
 calibration histograms (10,000 samples per kind) and mitigate("center").
+One BLAS thread, as in the widgets.
 
 Usage::
 
@@ -25,6 +26,7 @@ import amumo as am
 from amumo.analysis.calibration import cosine_histograms
 from amumo.analysis.gap_axis import gap_projection, pca_hides_gap
 from amumo.analysis.neighbours import failed_retrievals, neighbours
+from amumo.widgets._base import blas_threads
 
 
 def cones(n: int, d: int = 512, seed: int = 0) -> am.Embeddings:
@@ -45,7 +47,8 @@ def cones(n: int, d: int = 512, seed: int = 0) -> am.Embeddings:
 def measure(fn) -> tuple[float, float]:
     tracemalloc.start()
     start = time.perf_counter()
-    fn()
+    with blas_threads(1):  # as the widgets run them (spinning BLAS threads thrash a busy CPU)
+        fn()
     seconds = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()

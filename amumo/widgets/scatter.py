@@ -11,7 +11,7 @@ from amumo.analysis import projection as projection_module
 from amumo.analysis.gap_axis import gap_axis_label, gap_projection, pca_hides_gap
 from amumo.analysis.projection import PROJECTION_METHODS, project
 from amumo.embeddings.container import Embeddings
-from amumo.widgets._base import STATIC, AmumoWidget, one_blas_thread
+from amumo.widgets._base import STATIC, AmumoWidget, blas_threads, one_blas_thread
 from amumo.widgets._encode import color_codes, color_options, f32_bytes, u8_bytes
 from amumo.widgets._items import ItemsMixin, check_embeddings_arg
 from amumo.widgets.heatmap import ClusterTraits
@@ -87,8 +87,10 @@ class ScatterMixin(ClusterTraits):
         return value
 
     def _init_scatter(self) -> None:
-        if getattr(self, "_projection_auto", False) and pca_hides_gap(self._emb):
-            self.projection = "gap"  # PC 1-2 would show the modalities mixed
+        if getattr(self, "_projection_auto", False):
+            with blas_threads():
+                if pca_hides_gap(self._emb):
+                    self.projection = "gap"  # PC 1-2 would show the modalities mixed
         self._coords: np.ndarray | None = None
         self._coords_method: str | None = None
         self._cluster_labels: np.ndarray | None = getattr(self, "_cluster_labels", None)
