@@ -103,3 +103,22 @@ def test_calibration_large_n_samples_matched():
     assert all(len(v) == 1000 for v in s.values())
     with pytest.raises(ValueError, match="max_samples"):
         cosine_samples(emb, max_samples=0)
+
+
+def test_one_query_is_linear_in_n():
+    """A hover asks one row against all candidates: memory O(N), never N x N."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n = 200_000  # an N x N float64 matrix would need 320 GB
+    emb = am.Embeddings.from_arrays(
+        {"image": rng.normal(size=(n, 4)), "text": rng.normal(size=(n, 4))}
+    )
+    tracemalloc.start()
+    hit = neighbours(emb, 123, k=5)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 40 * n  # a few float64 vectors of length N
+    assert len(hit["pairs"]) == 5 and hit["n_candidates"] == n
+    table, summary = failed_retrievals(emb, max_queries=50, max_rows=5)
+    assert summary["estimate"] and summary["n_queries"] == 50
