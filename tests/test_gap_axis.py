@@ -85,6 +85,10 @@ def test_reference_frame(clip):
     fixed = gap_projection(closed, reference=clip)
     n = len(clip)
     assert abs(fixed[:n, 0].mean() - fixed[n:, 0].mean()) < 2e-3  # the gap is gone along x
+    reused = gap_projection(closed, frame=gap_axes(clip))  # a fitted frame, reused
+    assert np.array_equal(reused, fixed)
+    with pytest.raises(ValueError, match="frame"):
+        gap_projection(closed, frame=(np.zeros(3), np.eye(3)))
     with pytest.raises(ValueError, match="no gap axis"):
         x = np.random.default_rng(0).normal(size=(5, 4))
         gap_projection(am.Embeddings.from_arrays({"image": x, "text": x}))

@@ -139,6 +139,7 @@ def gap_projection(
     *,
     reference: Embeddings | None = None,
     modalities: Sequence[str] | None = None,
+    frame: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Coordinates of every item on the gap axis and the main directions across it.
 
@@ -155,6 +156,9 @@ def gap_projection(
         gap direction of ``emb`` itself is noise).
     modalities : sequence of str, optional
         Which modalities to project, in order (default all).
+    frame : (origin, axes), optional
+        A frame from :func:`gap_axes` to reuse (then ``reference``, ``a``, ``b``
+        and ``n_components`` are not used to fit one).
 
     Returns
     -------
@@ -173,10 +177,15 @@ def gap_projection(
     """
     emb = check_embeddings(emb)
     names = _names(emb, modalities)
-    frame = emb if reference is None else check_embeddings(reference, "reference")
-    if frame.dim != emb.dim:
-        raise ValueError(f"reference has D = {frame.dim} but emb has D = {emb.dim}.")
-    origin, axes = gap_axes(frame, a, b, n_components, modalities=names)
+    if frame is None:
+        fit = emb if reference is None else check_embeddings(reference, "reference")
+        if fit.dim != emb.dim:
+            raise ValueError(f"reference has D = {fit.dim} but emb has D = {emb.dim}.")
+        origin, axes = gap_axes(fit, a, b, n_components, modalities=names)
+    else:
+        origin, axes = (np.asarray(v, dtype=np.float64) for v in frame)
+        if axes.ndim != 2 or axes.shape[1] != emb.dim or origin.shape != (emb.dim,):
+            raise ValueError(f"frame must be (origin (D,), axes (k, D)) with D = {emb.dim}.")
     parts = []
     for name in names:
         rows = emb[name]

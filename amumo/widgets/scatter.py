@@ -8,7 +8,7 @@ import numpy as np
 import traitlets
 
 from amumo.analysis import projection as projection_module
-from amumo.analysis.gap_axis import gap_axis_label, gap_projection, pca_hides_gap
+from amumo.analysis.gap_axis import gap_axes, gap_axis_label, gap_projection, pca_hides_gap
 from amumo.analysis.projection import PROJECTION_METHODS, project
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import STATIC, AmumoWidget, blas_threads, one_blas_thread
@@ -184,10 +184,15 @@ class ScatterMixin(ClusterTraits):
         k = min(PCA_COMPONENTS, emb.dim)
         pair = getattr(self, "_gap_pair_now", None)  # Explorer: the picked pair of modalities
         a, b = pair() if pair is not None else (None, None)
+        reference = getattr(self, "_base", emb)
         try:
-            coords = gap_projection(
-                emb, a, b, n_components=k, reference=getattr(self, "_base", emb)
-            )
+            # The frame is fitted once per shown pairs (and pair); a λ step only projects.
+            key = (id(reference), a, b, k)
+            cached = getattr(self, "_gap_frame", None)
+            if cached is None or cached[0] != key or cached[1] is not reference:
+                cached = (key, reference, gap_axes(reference, a, b, k))
+                self._gap_frame = cached
+            coords = gap_projection(emb, a, b, n_components=k, frame=cached[2])
         except ValueError as err:
             self.error = f"gap axis unavailable ({err}); showing PCA."
             return False
