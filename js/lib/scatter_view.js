@@ -27,6 +27,9 @@ const PAD = { left: 44, right: 12, top: 12, bottom: 34 };
 const HIT_RADIUS = 8;
 /** Cells per side of the hover grid over the fitted view (NDC [-1, 1]). */
 const GRID = 256;
+/** Selections of more points are shown as their region (box / lasso outline) instead of
+ * point by point: regl-scatterplot's per-point highlight costs ~1.5 µs a point. */
+const HIGHLIGHT_LIMIT = 100000;
 /** Pairs up to which every pair line is drawn. */
 export const LINE_LIMIT = 20000;
 /** Points up to which a changed projection animates from the old positions. */
@@ -101,7 +104,8 @@ export class ScatterView {
     this.norm = null; // data -> NDC: {x0, x1, y0, y1} maps to [-1, 1]
     this.hoverItem = -1;
     this.linked = null;
-    this.selected = new Set();
+    this.selected = SortedPairs.empty();
+    this.selectionShape = null;
     this.shape = null;
     this.mouse = [0, 0];
     this.drawToken = 0;
@@ -148,6 +152,9 @@ export class ScatterView {
       deselectOnDblClick: false,
       deselectOnEscape: false,
       showReticle: false,
+      // The KDBush index on the main thread: a worker would get 2M small arrays by
+      // structured clone (slower than building it here).
+      spatialIndexUseWorker: false,
     });
     // Hover is answered here from a grid index (regl-scatterplot's own hover would redraw
     // every point on each change: ~0.3 s per hover at 400k points in software WebGL).
@@ -185,7 +192,8 @@ export class ScatterView {
     this.root.dataset.n = String(d.n);
     const sameShape = old && old.n === d.n && old.M === d.M;
     if (!sameShape) {
-      this.selected = new Set();
+      this.selected = SortedPairs.empty();
+      this.selectionShape = null;
       this.hoverItem = -1;
       this.userView = false;
     }
@@ -289,18 +297,26 @@ export class ScatterView {
   }
 
   setSelection(pairs) {
-    this.selected = new Set(pairs || []);
-    if (this.sp && this.data) {
-      const points = this._selectedPoints();
-      if (points.length) this.sp.select(points, { preventEvent: true });
-      else this.sp.deselect({ preventEvent: true });
-    }
+    this.selected = SortedPairs.from(pairs || []);
+    this.selectionShape = null;
+    this._highlight();
+    this._drawStatus();
     this.drawBase();
+    this.drawOverlay();
   }
 
+  /** Highlight the selected points in WebGL (or, for very many, outline their region). */
+  _highlight() {
+    if (!this.sp || !this.data) return;
+    const points = this._selectedPoints();
+    if (points.length) this.sp.select(points, { preventEvent: true });
+    else this.sp.deselect({ preventEvent: true });
+  }
+
+  /** regl point indices of the selected pairs; [] when none or above HIGHLIGHT_LIMIT. */
   _selectedPoints() {
     const d = this.data;
-    if (!d || !this.selected.size) return [];
+    if (!d || !this.selected.size || this.selected.size * d.M > HIGHLIGHT_LIMIT) return [];
     const out = [];
     for (const p of this.selected) {
       if (p < 0 || p >= d.N) continue;
@@ -399,16 +415,32 @@ export class ScatterView {
       if (y > by) by = y;
     });
     const isBox = shape.kind === "box";
+    // A lasso is rasterised once at screen resolution: one lookup per point, whatever the
+    // number of vertices (an exact even-odd test costs a pass over every edge per point).
+    const S = this.plot, v = this.window;
+    const mask = isBox ? null : polygonMask(shape.points, PAD.left, PAD.top, S);
+    const kx = S / (v.x1 - v.x0), ky = S / (v.y1 - v.y0);
     const hit = new Uint8Array(d.N);
     const xy = d.xy;
+    let count = 0;
     for (let i = 0; i < d.n; i++) {
       const x = xy[2 * i], y = xy[2 * i + 1];
       if (x < ax || x > bx || y < ay || y > by) continue;
-      if (isBox || insidePolygon(x, y, flat)) hit[i % d.N] = 1;
+      let inside = isBox;
+      if (!isBox) {
+        const col = Math.floor((x - v.x0) * kx), row = Math.floor(S - (y - v.y0) * ky);
+        inside = mask
+          ? col >= 0 && col < S && row >= 0 && row < S && mask[row * S + col] === 1
+          : insidePolygon(x, y, flat);
+      }
+      if (inside) {
+        const p = i % d.N;
+        if (!hit[p]) { hit[p] = 1; count++; }
+      }
     }
-    const pairs = new Set();
-    for (let p = 0; p < d.N; p++) if (hit[p]) pairs.add(p);
-    return pairs;
+    const list = new Int32Array(count);
+    for (let p = 0, k = 0; p < d.N; p++) if (hit[p]) list[k++] = p;
+    return new SortedPairs(list);
   }
 
   // ---------------------------------------------------------------- drawing
@@ -463,6 +495,11 @@ export class ScatterView {
     const parts = [`${d.n.toLocaleString()} points`];
     if (d.showLines && d.M > 1 && d.N > LINE_LIMIT) {
       parts.push(`pair lines for hovered${this.selected.size && this.selected.size <= LINE_LIMIT ? " and selected" : ""} pairs (over ${LINE_LIMIT.toLocaleString()} pairs)`);
+    }
+    const k = this.selected.size;
+    if (k) {
+      const region = k * d.M > HIGHLIGHT_LIMIT ? (this.selectionShape ? " (outlined: too many to mark one by one)" : " (too many to mark one by one)") : "";
+      parts.push(`${k.toLocaleString()} pair${k === 1 ? "" : "s"} selected${region}`);
     }
     this.status.textContent = parts.join(" · ");
   }
@@ -588,7 +625,9 @@ export class ScatterView {
   }
 
   _drawShape(ctx) {
-    const shape = this.shape;
+    const d = this.data;
+    const big = d && this.selected.size * d.M > HIGHLIGHT_LIMIT;
+    const shape = this.shape || (big ? this.selectionShape : null);
     if (!shape) return;
     ctx.fillStyle = "rgba(37,99,235,0.10)";
     ctx.strokeStyle = "rgba(37,99,235,0.9)";
@@ -678,7 +717,8 @@ export class ScatterView {
       if (shape) {
         const t0 = now();
         const pairs = this._pairsIn(shape);
-        this._commitSelection(wasDrag.add ? new Set([...this.selected, ...pairs]) : pairs);
+        const add = wasDrag.add && this.selected.size;
+        this._commitSelection(add ? new Set([...this.selected, ...pairs]) : pairs, add ? null : shape);
         this.root.dataset.selectMs = (now() - t0).toFixed(1);
         this.root.dataset.selectKind = shape.kind;
       }
@@ -753,14 +793,20 @@ export class ScatterView {
     return best < 0 ? -1 : this._item(best);
   }
 
-  _commitSelection(pairs) {
-    this.selected = pairs;
-    const points = this._selectedPoints();
-    if (points.length) this.sp.select(points, { preventEvent: true });
-    else this.sp.deselect({ preventEvent: true });
+  /** A new selection from this view: highlight it, tell the hub (sorted pair indices). */
+  _commitSelection(pairs, shape = null) {
+    const t0 = now();
+    this.selected = SortedPairs.from(pairs);
+    this.selectionShape = shape;
+    this._highlight();
+    const t1 = now();
     this._drawStatus();
     this.drawBase();
-    if (this.opts.onSelect) this.opts.onSelect([...pairs].sort((a, b) => a - b));
+    this.drawOverlay();
+    const t2 = now();
+    if (this.opts.onSelect) this.opts.onSelect(Array.from(this.selected.list));
+    const t3 = now();
+    this.root.dataset.selectParts = [t1 - t0, t2 - t1, t3 - t2].map((v) => v.toFixed(1)).join(",");
   }
 
   _setHover(i, px = 0, py = 0, t0 = now()) {
@@ -830,6 +876,42 @@ function fitNorm(xy, n) {
   return { x0: x0 - px, x1: x1 + px, y0: y0 - py, y1: y1 + py };
 }
 
+/** Selected pairs: a sorted Int32Array with Set-like size / has / iteration. */
+class SortedPairs {
+  constructor(list) {
+    this.list = list;
+    this.size = list.length;
+  }
+
+  static empty() {
+    return new SortedPairs(new Int32Array(0));
+  }
+
+  /** From a SortedPairs, a Set or an array of pair indices (sorted, duplicates dropped). */
+  static from(pairs) {
+    if (pairs instanceof SortedPairs) return pairs;
+    const list = Int32Array.from(pairs).sort();
+    let k = 0;
+    for (let i = 0; i < list.length; i++) if (i === 0 || list[i] !== list[i - 1]) list[k++] = list[i];
+    return new SortedPairs(list.subarray(0, k));
+  }
+
+  has(p) {
+    let lo = 0, hi = this.list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.list[mid] === p) return true;
+      if (this.list[mid] < p) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return false;
+  }
+
+  [Symbol.iterator]() {
+    return this.list[Symbol.iterator]();
+  }
+}
+
 /**
  * Uniform grid over NDC [-1, 1]²: points of cell c are items[start[c] .. start[c + 1]).
  * Built once per upload by a counting sort, O(n); points outside the fitted square (none
@@ -860,6 +942,32 @@ function colorOf(d, i) {
   const palette = d.palette || ["#4c78a8"];
   const codes = d.codes && d.codes.length >= d.n ? d.codes : null;
   return palette[(codes ? codes[i] : Math.floor(i / d.N)) % palette.length];
+}
+
+/**
+ * The polygon (stage pixels, offset by left/top) filled into a size x size mask (1 inside),
+ * or null where no 2-D canvas is available (the caller then tests every edge).
+ */
+function polygonMask(points, left, top, size) {
+  let canvas;
+  try {
+    canvas = typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(size, size) : document.createElement("canvas");
+    canvas.width = size;
+    canvas.height = size;
+  } catch (err) {
+    return null;
+  }
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  if (!ctx) return null;
+  ctx.fillStyle = "#000";
+  ctx.beginPath();
+  points.forEach(([x, y], k) => (k ? ctx.lineTo(x - left, y - top) : ctx.moveTo(x - left, y - top)));
+  ctx.closePath();
+  ctx.fill("evenodd");
+  const rgba = ctx.getImageData(0, 0, size, size).data;
+  const mask = new Uint8Array(size * size);
+  for (let k = 0; k < mask.length; k++) mask[k] = rgba[4 * k + 3] > 127 ? 1 : 0;
+  return mask;
 }
 
 /** Even-odd test of (x, y) against a polygon given as flat [x0, y0, x1, y1, ...]. */
