@@ -34,8 +34,8 @@ def _pairs(n: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.
 def _row_dots(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     # Stored rows are float32; a histogram needs no float64 products (error ~1e-7).
     out = np.empty(len(i))
-    for s in range(0, len(i), 65_536):
-        out[s:s + 65_536] = np.einsum("ij,ij->i", x[i[s:s + 65_536]], y[j[s:s + 65_536]])
+    for s in range(0, len(i), 8192):
+        out[s:s + 8192] = np.einsum("ij,ij->i", x[i[s:s + 8192]], y[j[s:s + 8192]])
     return out
 
 

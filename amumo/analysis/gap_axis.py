@@ -28,7 +28,7 @@ from amumo.embeddings.container import Embeddings
 
 __all__ = ["gap_axes", "gap_projection", "pca_gap_share", "pca_hides_gap", "gap_axis_label"]
 
-_BLOCK = 65_536
+_BLOCK = 4096  # rows per float64 block: 16 MB at D = 512
 #: pca_gap_share fits its PCA on at most this many pairs (evenly spaced).
 SHARE_MAX_PAIRS = 20_000
 

@@ -16,7 +16,7 @@ from amumo.embeddings.container import Embeddings
 
 __all__ = ["neighbours", "failed_retrievals"]
 
-_BLOCK = 65_536
+_BLOCK = 4096  # rows per float64 block: 16 MB at D = 512
 
 
 def _scores(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
