@@ -146,7 +146,14 @@ class ScienceMixin(traitlets.HasTraits):
             return
         if change["name"] == "strength" and self.mitigation == "shift":
             return
-        self._shift_and_update()
+        try:
+            self._shift_and_update()
+        except (ValueError, RuntimeError, ArithmeticError) as err:
+            # Views, metrics and the trait must agree: go back to the last value shown.
+            message = f"{change['name']}={change['new']!r} cannot be shown: {err}"
+            if change["old"] != change["new"]:
+                setattr(self, change["name"], change["old"])
+            self.error = message
 
     # ------------------------------------------------------------------ helpers
     def _text_of(self, original: int) -> str:
