@@ -111,6 +111,8 @@ def test_project_gap_options(clip):
     three = am.project(clip, "gap", n_components=3)
     assert three.shape == (1000, 3)
     text_only = am.project(clip, "gap", modalities=["text"])
+    with pytest.raises(ValueError, match="fit_on must be 'all'"):
+        am.project(clip, "gap", fit_on="image")
     # x is the same gap axis; y is fitted on the included (text) rows only
     assert np.allclose(text_only[:, 0], am.project(clip, "gap")[500:, 0], atol=1e-6)
 

@@ -159,16 +159,23 @@ def project(
     if method == "gap":  # gap axis + main direction across it (amumo.analysis.gap_axis)
         from amumo.analysis.gap_axis import gap_projection
 
+        if fit_on != "all":
+            raise ValueError(
+                "method='gap' takes its x axis from the two centroids and y from all included "
+                f"rows, so fit_on must be 'all' (got fit_on={fit_on!r})."
+            )
+
         return gap_projection(emb, n_components=int(n_components), modalities=names, **kwargs)
     if method == "tsne" and fit_on != "all":
         raise ValueError(
             "method='tsne' has no out-of-sample transform, so fit_on must be 'all' "
             "(use 'pca' or 'umap' to fit on one modality)."
         )
+    # The fingerprint hashes every row (seconds at a million pairs): only when caching.
     key = (
         emb.fingerprint, method, fit_on, int(n_components), int(seed), names, max_fit,
         tuple(sorted((k, repr(v)) for k, v in kwargs.items())),
-    )
+    ) if cache else None
     if cache and key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key].copy()
