@@ -33,6 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from amumo.analysis._progress import Hook
+from amumo.embeddings._rows import release_rows
 
 __all__ = ["RowStack", "randomized_pca", "pca_transform", "knn_place", "blocked_transform"]
 
@@ -75,7 +76,17 @@ class RowStack:
         """``(start, rows)`` for consecutive blocks of ``lo … hi``."""
         hi = len(self) if hi is None else hi
         for start in range(lo, hi, size):
-            yield start, self.block(start, min(hi, start + size))
+            stop = min(hi, start + size)
+            yield start, self.block(start, stop)
+            self.release(start, stop)
+
+    def release(self, start: int, stop: int) -> None:
+        """Drop rows ``start … stop`` of memory-mapped inputs from RSS (after use)."""
+        while start < stop:
+            m, r = divmod(start, self.n)
+            take = min(stop - start, self.n - r)
+            release_rows(self.arrays[m], slice(r, r + take))
+            start += take
 
 
 def _sign_normalised(components: np.ndarray) -> np.ndarray:

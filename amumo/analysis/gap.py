@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from amumo.analysis._checks import check_embeddings, check_finite
+from amumo.embeddings._rows import release_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["gap_vector", "gap_distance", "shift", "close_gap", "shift_arrays"]
@@ -65,6 +66,8 @@ def _moved(
             block /= scale
         block += offset
         out[start:stop] = _unit(block, lam, start)
+        if out is not rows:
+            release_rows(rows, slice(start, stop))  # memory-mapped source: RSS of one block
         total += out[start:stop].sum(axis=0, dtype=np.float64)
     return out, total
 

@@ -40,6 +40,7 @@ from scipy.special import ndtri
 
 from amumo.analysis._checks import check_embeddings, check_temperature
 from amumo.analysis._progress import Cancelled, Hook
+from amumo.embeddings._rows import release_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = [
@@ -238,6 +239,7 @@ def rank_queries(
                 rows_run.add_lse(sims, rows, 1, scratch)
                 if cols_run is not None:
                     cols_run.add_lse(sims, cols, 0, scratch)
+            release_rows(y, cols)  # memory-mapped candidates: RSS of one block
             done += 1
             if hook is not None:
                 hook.step(done / total)

@@ -50,6 +50,7 @@ import numpy as np
 
 from amumo.analysis._checks import check_embeddings
 from amumo.analysis.gap_measures import rmg_from_means
+from amumo.embeddings._rows import release_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["GapStats"]
@@ -135,6 +136,7 @@ class GapStats:
             for m in names:
                 self._sum[m] += blocks[m].sum(axis=0)
                 self._sumsq[m] += float(np.einsum("ij,ij->", blocks[m], blocks[m]))
+                release_rows(emb[m], rows)  # memory-mapped input: keep RSS at one block
             for a, b in self._dot:
                 x, y = blocks[a], blocks[b]
                 self._dot[(a, b)] += float(np.einsum("ij,ij->", x, y))

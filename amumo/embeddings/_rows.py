@@ -25,6 +25,7 @@ __all__ = [
     "list_rows",
     "hash_rows",
     "npy_header",
+    "release_rows",
 ]
 
 #: Target size of one block of rows in float64 (8 MiB: 2,048 rows of 512 dims).
@@ -156,6 +157,7 @@ def hash_rows(digest: Any, array: np.ndarray) -> None:
         return
     for rows in row_blocks(array.shape[0], chunk_rows(array.shape[1], array.dtype.itemsize)):
         digest.update(memoryview(np.ascontiguousarray(array[rows])).cast("B"))
+        release_rows(array, rows)
 
 
 def npy_header(handle: BinaryIO) -> tuple[tuple[int, ...], np.dtype, bool]:
@@ -171,3 +173,53 @@ def npy_header(handle: BinaryIO) -> tuple[tuple[int, ...], np.dtype, bool]:
     else:
         raise ValueError(f".npy format version {version} is not supported for memory mapping.")
     return tuple(shape), np.dtype(dtype), bool(fortran)
+
+
+def _mapping(array: np.ndarray) -> tuple[Any, int] | None:
+    """The read-only ``mmap`` behind ``array`` and the address where that mapping starts."""
+    import mmap
+
+    obj: Any = array
+    while obj is not None:
+        mm = getattr(obj, "_mmap", None)
+        if isinstance(mm, mmap.mmap):
+            if getattr(obj, "mode", "r") != "r":
+                return None  # copy-on-write / writable maps: dropping pages could lose data
+            base = np.frombuffer(mm, dtype=np.uint8, count=1).__array_interface__["data"][0]
+            return mm, base
+        obj = getattr(obj, "base", None)
+    return None
+
+
+def release_rows(array: np.ndarray, rows: slice | None = None) -> None:
+    """Drop the pages of a read-only memory-mapped ``array`` (or of ``rows`` of it) from RSS.
+
+    After a block of a memory-mapped file has been read, its pages stay mapped
+    into the process and count as resident memory until the kernel reclaims
+    them. ``MADV_DONTNEED`` unmaps them at once; the data stay in the page cache
+    and the next access maps them back (a minor fault). Passes over memory-mapped
+    embeddings call this after each block, so their resident memory stays about
+    one block. A no-op for in-memory arrays, non-contiguous views and platforms
+    without ``madvise``.
+    """
+    import mmap
+
+    if not hasattr(mmap, "MADV_DONTNEED") or not array.flags.c_contiguous:
+        return
+    found = _mapping(array)
+    if found is None:
+        return
+    mm, base = found
+    part = array if rows is None else array[rows]
+    if part.size == 0:
+        return
+    start = part.__array_interface__["data"][0] - base
+    stop = start + part.nbytes
+    page = mmap.PAGESIZE
+    first = -(-start // page) * page
+    last = (stop // page) * page
+    if last > first and first >= 0 and last <= len(mm):
+        try:
+            mm.madvise(mmap.MADV_DONTNEED, first, last - first)
+        except (OSError, ValueError):  # pragma: no cover - best effort
+            pass

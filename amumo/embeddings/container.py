@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amumo.embeddings._rows import chunk_rows, hash_rows, row_blocks
+from amumo.embeddings._rows import chunk_rows, hash_rows, release_rows, row_blocks
 
 __all__ = ["Embeddings"]
 
@@ -113,6 +113,8 @@ def _normalise_rows(
             zero.append(rows.start + np.flatnonzero(empty))
         unit, norms[rows] = _unit_rows(block)
         out[rows] = unit
+        if isinstance(array, np.ndarray):
+            release_rows(array, rows)  # memory-mapped input: RSS of one block
     if derived and (nonfinite or zero):
         bad = np.unique(np.concatenate(nonfinite + zero))
         raise ValueError(

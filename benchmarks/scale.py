@@ -1,0 +1,269 @@
+"""Scale benchmark (issue 11): amumo at 10k, 100k and 1M pairs of 512-d float32 embeddings.
+
+For each size the synthetic dataset is written once to disk (in blocks, never
+whole in RAM), then ONE fresh Python process per size runs the columns in
+order on the memory-mapped file and reports seconds per column plus the peak
+RSS of that whole process (``resource.getrusage(...).ru_maxrss``), so the
+peak covers everything the columns did.
+
+Kernel columns (this file's owner, scale-core):
+
+- ``load``       ``Embeddings.load(path, mmap=True)`` (header, block-wise scan, map)
+- ``gap_stats``  exact O(N·D) metrics: ``GapStats().update(emb).metrics()``
+- ``retrieval``  recall@1/5/10 both ways + InfoNCE, ``sample="auto"`` (exact up to
+                 10k pairs, then a seeded query sample against all candidates)
+- ``metrics``    the whole ``am.metrics(emb)`` (sums + retrieval + uniformity +
+                 separability)
+- ``panel``      the Explorer's metrics panel numbers (``widgets.explorer.gap_metrics``:
+                 sums + recall@1 / InfoNCE, sampled above 10k): "metrics panel complete"
+- ``close_gap``  ``am.close_gap(emb)`` (blocked float32)
+- ``pca``        ``am.project(emb, "pca")`` (randomized above 10,000 rows)
+- ``cluster``    ``cluster_pairs(emb, k=6)`` (k-means above 3,000 pairs)
+
+Browser / widget columns ("Explorer drawn", "state sent", hover, lasso) belong
+to the scale-widgets helper: add a function ``f(ctx) -> dict`` decorated with
+``@column("name")`` below (the context holds ``ctx.emb``, ``ctx.n``,
+``ctx.path``, ``ctx.results``); ``--columns`` picks which run.
+
+Run::
+
+    .venv/bin/python benchmarks/scale.py                        # 10k and 100k
+    .venv/bin/python benchmarks/scale.py --sizes 1000000        # 4 GB on disk, once
+    .venv/bin/python benchmarks/scale.py --sizes 10000 --columns load,gap_stats
+
+The data go to ``--data-dir`` (default ``$TMPDIR/amumo-scale-bench``), reused
+between runs; ``--keep`` leaves them there (default: files of the sizes run are
+deleted at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+DIM = 512
+GEN_BLOCK = 16_384
+#: Registered columns, in the order they run.
+COLUMNS: dict[str, Callable[[SimpleNamespace], dict[str, Any]]] = {}
+
+
+def column(name: str) -> Callable:
+    """Register ``f(ctx) -> dict of figures`` as a benchmark column."""
+
+    def register(func: Callable[[SimpleNamespace], dict[str, Any]]):
+        COLUMNS[name] = func
+        return func
+
+    return register
+
+
+# ---------------------------------------------------------------------------- data
+def _directions(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.normal(size=(DIM, 3)))
+    return {"cone": q[:, 0], "image": q[:, 1], "text": q[:, 2]}
+
+
+def generate(path: Path, n: int, seed: int = 0) -> Path:
+    """Write a Mind-the-Gap layout ``(2, n, 512)`` float32 file of unit rows, in blocks.
+
+    Pair ``i`` shares a latent ``z_i``; each modality adds a common cone offset,
+    its own offset (the gap) and noise, then rows are normalised. Squared
+    shares of the unit row: cone 0.164, gap direction 0.336, shared 0.09, noise
+    0.41, so gap distance ≈ 0.82 and cone cosine ≈ 0.5 (CLIP on MSCOCO: 0.82,
+    0.53), paired cosine ≈ 0.25 and recall@1 well between 0 and 1 at 10k
+    pairs. Memory: one block.
+    """
+    dirs = _directions(seed)
+    header = {"descr": "<f4", "fortran_order": False, "shape": (2, n, DIM)}
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as out:
+        np.lib.format.write_array_header_1_0(out, header)
+        start_data = out.tell()
+        for m, name in enumerate(("image", "text")):
+            rng_m = np.random.default_rng([seed, 1 + m])
+            out.seek(start_data + m * n * DIM * 4)
+            for start in range(0, n, GEN_BLOCK):
+                rows = min(GEN_BLOCK, n - start)
+                z = np.random.default_rng([seed, 0, start]).normal(size=(rows, DIM))
+                x = (z * 0.01326 + 0.405 * dirs["cone"] + 0.58 * dirs[name]
+                     + rng_m.normal(size=(rows, DIM)) * 0.0283)
+                x /= np.linalg.norm(x, axis=1, keepdims=True)
+                out.write(x.astype(np.float32).tobytes())
+    os.replace(tmp, path)
+    return path
+
+
+# ---------------------------------------------------------------------------- columns
+def _timed(func: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = func()
+    return time.perf_counter() - start, value
+
+
+@column("load")
+def col_load(ctx: SimpleNamespace) -> dict[str, Any]:
+    import amumo as am
+
+    seconds, ctx.emb = _timed(lambda: am.Embeddings.load(ctx.path, mmap=True))
+    return {"load_s": seconds, "mapped": ctx.emb.provenance.get("mmap")}
+
+
+@column("gap_stats")
+def col_gap_stats(ctx: SimpleNamespace) -> dict[str, Any]:
+    import amumo as am
+
+    seconds, m = _timed(lambda: am.GapStats().update(ctx.emb).metrics())
+    return {"gap_stats_s": seconds, "gap_distance": m["gap_distance"], "rmg": m["rmg"],
+            "cone_cosine": m["cone_cosine:image"]}
+
+
+@column("retrieval")
+def col_retrieval(ctx: SimpleNamespace) -> dict[str, Any]:
+    from amumo.analysis.retrieval import retrieval_metrics
+
+    seconds, r = _timed(lambda: retrieval_metrics(ctx.emb))
+    out = {"retrieval_s": seconds, "queries": r["retrieval_queries"],
+           "recall@1": r["recall@1:image->text"], "info_nce": r["info_nce"]}
+    if "recall@1:image->text:ci_low" in r:
+        out["recall@1_ci"] = [r["recall@1:image->text:ci_low"],
+                              r["recall@1:image->text:ci_high"]]
+    return out
+
+
+@column("metrics")
+def col_metrics(ctx: SimpleNamespace) -> dict[str, Any]:
+    import amumo as am
+
+    seconds, _ = _timed(lambda: am.metrics(ctx.emb))
+    return {"metrics_s": seconds}
+
+
+@column("panel")
+def col_panel(ctx: SimpleNamespace) -> dict[str, Any]:
+    from amumo.widgets.explorer import gap_metrics
+
+    seconds, _ = _timed(lambda: gap_metrics(ctx.emb))
+    return {"panel_s": seconds}
+
+
+@column("close_gap")
+def col_close_gap(ctx: SimpleNamespace) -> dict[str, Any]:
+    import amumo as am
+
+    seconds, closed = _timed(lambda: am.close_gap(ctx.emb))
+    info = closed.provenance["close_gap"]
+    del closed
+    return {"close_gap_s": seconds, "iterations": info["iterations"],
+            "gap_after": info["gap_after"]}
+
+
+@column("pca")
+def col_pca(ctx: SimpleNamespace) -> dict[str, Any]:
+    import amumo as am
+
+    seconds, xy = _timed(lambda: am.project(ctx.emb, "pca", cache=False))
+    return {"pca_s": seconds, "coords_mb": xy.nbytes / 1e6}
+
+
+@column("cluster")
+def col_cluster(ctx: SimpleNamespace) -> dict[str, Any]:
+    from amumo.analysis.similarity import cluster_pairs
+
+    seconds, _ = _timed(lambda: cluster_pairs(ctx.emb, k=6))
+    return {"cluster_s": seconds}
+
+
+# ---------------------------------------------------------------------------- driver
+def run_child(path: Path, n: int, names: list[str]) -> dict[str, Any]:
+    """Run ``names`` columns in this process on ``path``; figures + peak RSS."""
+    ctx = SimpleNamespace(path=path, n=n, emb=None, results={})
+    for name in names:
+        ctx.results[name] = COLUMNS[name](ctx)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ctx.results["peak_rss_gb"] = peak_kb * 1024 / 1e9
+    ctx.results["embedding_gb"] = 2 * n * DIM * 4 / 1e9
+    return ctx.results
+
+
+def run_size(
+    n: int, data_dir: Path, names: list[str], keep: bool, blas_threads: int | None
+) -> dict[str, Any]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / f"pairs_{n}.npy"
+    if not path.exists():
+        start = time.perf_counter()
+        subprocess.run([sys.executable, __file__, "--generate", str(n), "--path", str(path)],
+                       check=True)
+        print(f"# generated {path} in {time.perf_counter() - start:.1f} s", flush=True)
+    env = {**os.environ, "AMUMO_CACHE_DIR": str(data_dir / "cache")}
+    if blas_threads:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(blas_threads)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(n), "--path", str(path),
+         "--columns", ",".join(names)],
+        check=True, capture_output=True, text=True, env=env,
+    )
+    if not keep:
+        path.unlink(missing_ok=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--columns", default=",".join(COLUMNS))
+    parser.add_argument("--data-dir", default=str(Path(tempfile.gettempdir())
+                                                  / "amumo-scale-bench"))
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--blas-threads", type=int, default=1,
+        help="BLAS threads in the measuring process (default 1: on the shared 2-core machine "
+        "OpenBLAS threads spin-wait under oversubscription; 0 = library default)",
+    )
+    parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    names = [c for c in args.columns.split(",") if c]
+    unknown = [c for c in names if c not in COLUMNS]
+    if unknown:
+        parser.error(f"unknown columns {unknown}; choose from {list(COLUMNS)}")
+    if args.generate:
+        generate(Path(args.path), args.generate)
+        return
+    if args.child:
+        print(json.dumps(run_child(Path(args.path), args.child, names), default=str))
+        return
+    for n in (int(s) for s in args.sizes.split(",")):
+        result = run_size(n, Path(args.data_dir), names, args.keep, args.blas_threads)
+        flat = {"N": f"{n:,}"}
+        for name in names:
+            for key, value in result[name].items():
+                flat[key] = value
+        flat["peak_rss_gb"] = result["peak_rss_gb"]
+        flat["rss_x_emb"] = result["peak_rss_gb"] / result["embedding_gb"]
+        print(" | ".join(f"{k}={_fmt(v)}" for k, v in flat.items()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
