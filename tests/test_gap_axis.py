@@ -144,3 +144,14 @@ def test_explorer_closing_moves_points_along_x(clip):
     assert abs(after[:n, 0].mean() - after[n:, 0].mean()) < 2e-3
     ex.projection = "pca"
     assert ex.axis_labels == ["PC 1", "PC 2"]
+
+
+def test_large_n_fits_the_cross_directions_on_a_sample(monkeypatch, clip):
+    from amumo.analysis import gap_axis
+
+    exact_origin, exact_axes = gap_axes(clip, n_components=3)
+    monkeypatch.setattr(gap_axis, "FIT_MAX_PAIRS", 250)
+    origin, axes = gap_axes(clip, n_components=3)
+    assert np.array_equal(origin, exact_origin) and np.array_equal(axes[0], exact_axes[0])
+    assert np.allclose(axes @ axes.T, np.eye(3), atol=1e-10)
+    assert abs(float(axes[1] @ exact_axes[1])) > 0.9  # the same main direction, from half

@@ -31,6 +31,9 @@ __all__ = ["gap_axes", "gap_projection", "pca_gap_share", "pca_hides_gap", "gap_
 _BLOCK = 4096  # rows per float64 block: 16 MB at D = 512
 #: pca_gap_share fits its PCA on at most this many pairs (evenly spaced).
 SHARE_MAX_PAIRS = 20_000
+#: The directions across the gap (y, …) are fitted on at most this many evenly spaced
+#: pairs; the gap axis itself always uses the exact centroids.
+FIT_MAX_PAIRS = 50_000
 
 
 def gap_axis_label(component: int) -> str:
@@ -52,15 +55,21 @@ def _names(emb: Embeddings, modalities: Sequence[str] | None) -> tuple[str, ...]
 
 
 def _scatter(emb: Embeddings, names: Sequence[str], u: np.ndarray | None) -> np.ndarray:
-    """Covariance of the stacked rows (with ``u`` projected out), in float64, by blocks."""
+    """Covariance of the stacked rows (with ``u`` projected out), in float64, by blocks.
+
+    Above :data:`FIT_MAX_PAIRS` pairs it is estimated from that many evenly spaced pairs."""
     d = emb.dim
     total = np.zeros(d)
     outer = np.zeros((d, d))
     count = 0
+    n = len(emb)
+    index = np.linspace(0, n - 1, FIT_MAX_PAIRS).astype(np.int64) if n > FIT_MAX_PAIRS else None
     for name in names:
         rows_all = emb[name]
-        for start in range(0, len(rows_all), _BLOCK):
-            rows = np.asarray(rows_all[start:start + _BLOCK], dtype=np.float64)
+        size = n if index is None else len(index)
+        for start in range(0, size, _BLOCK):
+            part = slice(start, start + _BLOCK) if index is None else index[start:start + _BLOCK]
+            rows = np.asarray(rows_all[part], dtype=np.float64)
             if u is not None:
                 rows = rows - np.outer(rows @ u, u)
             total += rows.sum(axis=0)
@@ -94,8 +103,9 @@ def gap_axes(
     origin : ndarray of shape (D,)
         Midpoint of the two centroids.
     axes : ndarray of shape (n_components, D)
-        Row 0 is ``Δ / ‖Δ‖``; rows 1… the top principal directions of the rows
-        of ``modalities`` (default all) with their ``Δ`` component removed.
+        Row 0 is ``Δ / ‖Δ‖`` (exact centroids); rows 1… the top principal
+        directions of the rows of ``modalities`` (default all) with their ``Δ``
+        component removed, fitted on at most 50,000 evenly spaced pairs.
 
     Raises
     ------

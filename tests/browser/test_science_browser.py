@@ -160,3 +160,5 @@ def test_retrieval_view_and_selection_metrics(
     )
     assert run_cell(page, "print(ex.mitigation, ex.strength, ex.lam)").strip() == "center 0.5 0.0"
     root.screenshot(path=str(screenshot(page, "explorer").with_name("explorer-science.png")))
+    root.locator(".amumo-science-row").screenshot(
+        path=str(screenshot(page, "science-row").with_name("science-row.png")))
