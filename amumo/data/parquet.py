@@ -26,6 +26,29 @@ def _image_kind(value: Any) -> str | None:
     return None
 
 
+def _read_rows(path: Path, rows: tuple[int, int] | None) -> pd.DataFrame:
+    """The whole table, or rows ``start .. stop - 1`` read from the row groups that hold them."""
+    if rows is None:
+        return pd.read_parquet(path)
+    import pyarrow.parquet as pq
+
+    start, stop = rows
+    handle = pq.ParquetFile(path)
+    total = handle.metadata.num_rows
+    if not 0 <= start < stop <= total:
+        raise ValueError(f"rows={rows} is outside the {total} rows of {path}; pass "
+                         "(start, stop) with 0 <= start < stop <= the number of rows.")
+    groups, offset, first = [], 0, None
+    for g in range(handle.num_row_groups):
+        size = handle.metadata.row_group(g).num_rows
+        if offset < stop and offset + size > start:
+            groups.append(g)
+            first = offset if first is None else first
+        offset += size
+    table = handle.read_row_groups(groups).slice(start - (first or 0), stop - start)
+    return table.to_pandas()
+
+
 class ImageTextParquet(BaseDataset):
     """Image–caption pairs from a Parquet table (the DiffusionDB / webdataset-export shape).
 
@@ -41,6 +64,10 @@ class ImageTextParquet(BaseDataset):
         Column names; by default the first of
         :data:`~amumo.data.folder.IMAGE_COLUMNS` / :data:`~amumo.data.folder.TEXT_COLUMNS`
         found (DiffusionDB's ``prompt`` is recognised).
+    rows : (int, int), optional
+        Read only rows ``start .. stop - 1`` (only the row groups holding them
+        are read), e.g. one shard of a large file; ids stay ``row-<index in
+        the file>``.
 
     Notes
     -----
@@ -68,12 +95,14 @@ class ImageTextParquet(BaseDataset):
         *,
         image_column: str | None = None,
         text_column: str | None = None,
+        rows: tuple[int, int] | None = None,
     ) -> None:
         self.path = Path(path).expanduser()
         if not self.path.is_file():
             raise FileNotFoundError(f"path={str(path)!r} does not exist.")
+        self.rows = None if rows is None else (int(rows[0]), int(rows[1]))
         try:
-            table = pd.read_parquet(self.path)
+            table = _read_rows(self.path, self.rows)
         except ImportError as err:
             raise ImportError(
                 "reading Parquet needs pyarrow: `pip install pyarrow` (or 'amumo[parquet]')."
@@ -120,7 +149,8 @@ class ImageTextParquet(BaseDataset):
                 meta = meta.rename(columns={"caption": "caption_original"})
             meta.insert(0, "caption", texts.astype(str))
         if "id" not in meta.columns:
-            meta.insert(0, "id", [f"row-{i}" for i in range(len(meta))])
+            first = self.rows[0] if self.rows else 0
+            meta.insert(0, "id", [f"row-{first + i}" for i in range(len(meta))])
         self._frame = meta
 
     def __len__(self) -> int:
@@ -153,7 +183,8 @@ class ImageTextParquet(BaseDataset):
                 referenced.append(stat_signature(target))
             except OSError:
                 referenced.append(None)  # missing: skipped at embedding time
-        return [file_digest(self.path), self.image_column, self.text_column, referenced]
+        return [file_digest(self.path), self.image_column, self.text_column, referenced,
+                *([list(self.rows)] if self.rows else [])]
 
     def _item(self, modality: str, i: int) -> Any:
         if modality == "text":

@@ -48,12 +48,20 @@ from amumo.embeddings.loader import (
 )
 from amumo.models.base import as_float32_rows, check_batch_size
 
-__all__ = ["embed", "SkippedPairsWarning", "DEFAULT_CHUNK_SIZE"]
+__all__ = ["embed", "SkippedPairsWarning", "NoReadablePairsError", "DEFAULT_CHUNK_SIZE"]
 
 #: Pairs per cache chunk (the granularity of resuming after an interruption).
 DEFAULT_CHUNK_SIZE = 256
 _PIPELINE_VERSION = 1
 _LISTED = 10
+
+
+class NoReadablePairsError(ValueError):
+    """Every pair was skipped; ``skipped`` lists why (as ``emb.provenance["skipped"]`` would)."""
+
+    def __init__(self, message: str, skipped: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.skipped = skipped
 
 
 class SkippedPairsWarning(UserWarning):
@@ -499,8 +507,9 @@ def _assemble(
     n = len(ok)
     if kept.size == 0:
         listed = "; ".join(f"item {s['item']} ({s['modality']}): {s['error']}" for s in skipped[:3])
-        raise ValueError(
-            f"none of the {n} pairs could be read ({listed}); check the dataset's files."
+        raise NoReadablePairsError(
+            f"none of the {n} pairs could be read ({listed}); check the dataset's files.",
+            skipped,
         )
     arrays: dict[str, np.ndarray] = {}
     for m in modalities:

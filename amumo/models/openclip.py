@@ -543,6 +543,7 @@ class OpenCLIP:
         if self._model is not None:
             return self
         open_clip, torch = _require_open_clip()
+        register_configs()  # also in a fresh process that received this object pickled
         kwargs: dict[str, Any] = {
             "precision": self.precision,
             "device": "cpu",
