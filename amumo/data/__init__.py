@@ -4,7 +4,8 @@
 - :class:`SyntheticShapes` — procedurally drawn shapes + captions, no files needed.
 - :class:`SyntheticShapesAudio` — the same with a third modality, a tone per shape
   (:class:`Audio` items).
-- :class:`ImageTextFolder`, :class:`COCOCaptions`, :class:`ImageTextParquet` — loaders.
+- :class:`ImageTextFolder`, :class:`COCOCaptions`, :class:`ImageTextParquet`,
+  :class:`WebDatasetTar` — loaders.
 - :class:`Augmented` — Amumo's rotate / noise / blur / shift / random_rotate sets.
 - ``dataset.filter(text_contains=[...], mode="any"|"all", regex=None)`` — caption filter.
 """
@@ -24,6 +25,7 @@ from amumo.data.folder import ImageTextFolder
 from amumo.data.parquet import ImageTextParquet
 from amumo.data.synthetic import SyntheticShapes
 from amumo.data.synthetic_audio import SyntheticShapesAudio
+from amumo.data.webdataset import WebDatasetTar
 
 __all__ = [
     "PairedDataset",
@@ -37,6 +39,7 @@ __all__ = [
     "ImageTextFolder",
     "COCOCaptions",
     "ImageTextParquet",
+    "WebDatasetTar",
     "Augmented",
     "AUGMENTATIONS",
     "augment_image",
