@@ -33,7 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from amumo.analysis._progress import Hook
-from amumo.embeddings._rows import release_rows
+from amumo.embeddings._rows import release_rows, take_rows
 
 __all__ = ["RowStack", "randomized_pca", "pca_transform", "knn_place", "blocked_transform"]
 
@@ -69,7 +69,7 @@ class RowStack:
         for m, array in enumerate(self.arrays):
             lo, hi = np.searchsorted(index, [m * self.n, (m + 1) * self.n])
             if hi > lo:
-                out[lo:hi] = array[index[lo:hi] - m * self.n]
+                out[lo:hi] = take_rows(array, index[lo:hi] - m * self.n)
         return out
 
     def blocks(self, lo: int = 0, hi: int | None = None, size: int = BLOCK):

@@ -19,6 +19,7 @@ from scipy.special import logsumexp
 from amumo.analysis._checks import check_embeddings, check_temperature
 from amumo.analysis.retrieval import rank_queries, retrieval_metrics
 from amumo.analysis.stats import GapStats
+from amumo.embeddings._rows import take_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = [
@@ -142,9 +143,11 @@ def uniformity(emb: Embeddings, modality: str, t: float = 2.0, max_items: int = 
     emb = check_embeddings(emb)
     emb.check_modality(modality)
     t = check_temperature(t, "t")
-    x = np.asarray(emb[modality], dtype=np.float64)
-    if len(x) > max_items:
-        x = x[np.linspace(0, len(x) - 1, max_items).astype(int)]
+    rows = emb[modality]
+    if len(rows) > max_items:  # the subset first: never a float64 copy of all rows
+        x = take_rows(rows, np.linspace(0, len(rows) - 1, max_items).astype(int), np.float64)
+    else:
+        x = np.asarray(rows, dtype=np.float64)
     n = len(x)
     if n < 2:
         raise ValueError("uniformity needs at least 2 items of the modality.")
@@ -185,7 +188,9 @@ def separability(
         raise ValueError(f"separability needs at least folds={folds} pairs, got {n}.")
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(n, size=min(n, max_items), replace=False))
-    features = np.concatenate([emb[a][idx], emb[b][idx]]).astype(np.float64)
+    features = np.concatenate([take_rows(emb[a], idx), take_rows(emb[b], idx)]).astype(
+        np.float64
+    )
     target = np.repeat([0, 1], len(idx))
     classifier = LogisticRegression(C=1.0, max_iter=2000)
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)

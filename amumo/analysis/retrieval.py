@@ -40,7 +40,7 @@ from scipy.special import ndtri
 
 from amumo.analysis._checks import check_embeddings, check_temperature
 from amumo.analysis._progress import Cancelled, Hook
-from amumo.embeddings._rows import release_rows
+from amumo.embeddings._rows import release_rows, take_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = [
@@ -104,6 +104,11 @@ def _dot64(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
 
 
+def _rows(array: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``array[index]`` without mapping the whole of a memory-mapped file (take_rows)."""
+    return take_rows(array, index)
+
+
 class _Running:
     """Running rank counts and log-sum-exp for a set of queries (rows or columns of S)."""
 
@@ -161,8 +166,12 @@ def _count_greater(
         cands = cand_ids[near]
         cands = cands[cands != query_ids[k]]
         if len(cands):
-            exact = _dot64(np.broadcast_to(x[query_ids[k]], (len(cands), x.shape[1])), y[cands])
+            exact = _dot64(np.broadcast_to(x[query_ids[k]], (len(cands), x.shape[1])),
+                           _rows(y, cands))
             greater[k] += int(np.count_nonzero(exact > true[k]))
+    if len(todo):  # the re-checks touched rows all over memory-mapped inputs: drop them
+        release_rows(x)
+        release_rows(y)
     return greater
 
 
@@ -211,7 +220,7 @@ def rank_queries(
     q = np.arange(len(x)) if queries is None else np.asarray(queries, dtype=np.intp)
     dtype = _precision(precision, n)
     margin = _margin(dtype, d)
-    true = _dot64(x[q], y[q])
+    true = _dot64(_rows(x, q), _rows(y, q))
     rows_run = _Running(len(q))
     cols_run = _Running(n) if both else None
     with_nce = temperature is not None
@@ -223,7 +232,7 @@ def rank_queries(
     for qs in range(0, len(q), qb):
         rows = slice(qs, min(len(q), qs + qb))
         qids = q[rows]
-        xq = np.asarray(x[qids], dtype=dtype)
+        xq = np.asarray(_rows(x, qids), dtype=dtype)
         for cs in range(0, n, cb):
             cols = slice(cs, min(n, cs + cb))
             cids = np.arange(cols.start, cols.stop)

@@ -15,7 +15,7 @@ from scipy.spatial.distance import squareform
 
 from amumo.analysis._checks import check_embeddings
 from amumo.analysis._progress import Hook
-from amumo.embeddings._rows import release_rows
+from amumo.embeddings._rows import release_rows, take_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = [
@@ -204,7 +204,8 @@ def _pair_features(emb: Embeddings, by: str) -> tuple[Callable[[np.ndarray | sli
     scale = np.float32(1.0 / np.sqrt(len(names)))
 
     def features(idx: np.ndarray | slice) -> np.ndarray:
-        parts = [np.array(emb[m][idx], dtype=np.float32) for m in names]
+        parts = [np.array(emb[m][idx], dtype=np.float32) if isinstance(idx, slice)
+                 else take_rows(emb[m], idx, np.float32) for m in names]
         if isinstance(idx, slice):
             for m in names:
                 release_rows(emb[m], idx)  # memory-mapped input: RSS of one block
