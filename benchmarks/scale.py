@@ -186,6 +186,48 @@ def col_cluster(ctx: SimpleNamespace) -> dict[str, Any]:
     return {"cluster_s": seconds}
 
 
+# ---------------------------------------------------------------------------- widget columns
+# (scale-widgets) The kernel side of the Explorer; the browser figures (drawn, hover,
+# lasso in headless Chromium) are benchmarks/scale_browser.py.
+def _until(condition: Callable[[], bool], timeout: float = 1800.0) -> float:
+    """Seconds until ``condition()`` holds (polled every 20 ms)."""
+    start = time.perf_counter()
+    while not condition():
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError(f"still waiting after {timeout:.0f} s")
+        time.sleep(0.02)
+    return time.perf_counter() - start
+
+
+@column("explorer")
+def col_explorer(ctx: SimpleNamespace) -> dict[str, Any]:
+    """``am.Explorer(emb)``: build (PCA + heatmap overview + items; the metrics panel then
+    fills in a background job), the state sent when displayed, the metrics panel complete,
+    and a close-gap click: views redrawn (a background "views" job above 10k pairs) and
+    the panel's numbers complete."""
+    from amumo.widgets import Explorer
+
+    def panel_done(ex: Any) -> bool:
+        return bool(ex.metrics.get("rows")) and not ex.metrics.get("pending") \
+            and "metrics" not in ex.busy
+
+    build_s, ex = _timed(lambda: Explorer(ctx.emb))
+    size = ex.state_size()
+    panel_s = build_s + _until(lambda: panel_done(ex))
+    start = time.perf_counter()
+    ex.closed = True
+    click_s = time.perf_counter() - start  # the kernel is free again after this
+    _until(lambda: "scatter" not in ex.busy and "heatmap" not in ex.busy)
+    views_s = time.perf_counter() - start
+    _until(lambda: panel_done(ex))
+    toggle_s = time.perf_counter() - start
+    gap = {r["key"]: r["after"] for r in ex.metrics["rows"]}["gap_distance"]
+    return {"explorer_build_s": build_s, "state_mb": size["total"] / 1e6,
+            "xy_mb": size["per_trait"]["xy"] / 1e6, "panel_complete_s": panel_s,
+            "close_gap_click_s": click_s, "close_gap_views_s": views_s,
+            "close_gap_metrics_s": toggle_s, "gap_after": gap}
+
+
 # ---------------------------------------------------------------------------- driver
 def run_child(path: Path, n: int, names: list[str]) -> dict[str, Any]:
     """Run ``names`` columns in this process on ``path``; figures + peak RSS."""

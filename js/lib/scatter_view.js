@@ -141,8 +141,8 @@ export class ScatterView {
       pointColorHover: "#e11d48",
       pointColorActive: "#111827",
       pointSize: 6,
-      pointSizeSelected: 1,
-      pointOutlineWidth: 1.5,
+      pointSizeSelected: 0,
+      pointOutlineWidth: 2,
       opacityInactiveMax: 0.18,
       colorBy: "valueA",
       // Box and lasso are drawn here (pointer events): JupyterLab's notebook swallows the
@@ -230,7 +230,8 @@ export class ScatterView {
     }
     this.ndc = { x, y };
     this.grid = buildGrid(x, y, GRID);
-    const alpha = n > 400000 ? 0.45 : n > 100000 ? 0.6 : n > 20000 ? 0.75 : 0.85;
+    // Lighter points for more of them, so dense regions still show their density.
+    const alpha = n > 1000000 ? 0.3 : n > 200000 ? 0.4 : n > 20000 ? 0.6 : 0.85;
     sp.set({
       pointColor: palette.map((c) => hexRgba(c, alpha)),
       pointColorActive: palette.map((c) => hexRgba(c, 1)),
@@ -482,7 +483,9 @@ export class ScatterView {
       drawPairs(rangeOf(d.N));
     }
     if (selected) {
-      ctx.strokeStyle = this.selected.size > 200 ? "rgba(31,41,55,0.25)" : "rgba(31,41,55,0.5)";
+      // Many selected pairs read as a band, not a black wall.
+      const k = this.selected.size;
+      ctx.strokeStyle = `rgba(31,41,55,${Math.min(0.5, Math.max(0.06, 3 / Math.sqrt(k))).toFixed(3)})`;
       ctx.lineWidth = 0.9;
       drawPairs(this.selected);
     }

@@ -110,7 +110,9 @@ def test_explorer_scatter_at_scale(
     shot = screenshot(page, f"n{n}")
     view.screenshot(path=str(shot.with_name(f"scatter-n{n}.png")))
 
-    run_cell(page, "open('scatter_xy.bin', 'wb').write(ex.xy)")
+    # Background jobs (metrics, science) done first: while the kernel is busy, ipywidgets
+    # merges queued trait updates, so Python would see only the latest hover.
+    run_cell(page, "ex.wait(900)\nopen('scatter_xy.bin', 'wb').write(ex.xy)", timeout=900)
     xy = np.fromfile(lab_server.root_dir / "scatter_xy.bin", dtype="<f4").reshape(-1, 2)
     view.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
