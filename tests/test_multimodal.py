@@ -6,10 +6,8 @@ from __future__ import annotations
 import io
 import itertools
 import wave
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import amumo as am
@@ -215,23 +213,14 @@ def test_cluster_names_on_a_small_corpus():
         am.cluster_names("a dog", [0])
 
 
-def _coco_captions() -> list[str] | None:
+def _coco_captions() -> list[str]:
     meta = am.datasets.clip_coco500().meta
-    if "caption" in meta.columns:
-        return meta["caption"].astype(str).tolist()
-    for path in (
-        Path(am.__file__).parent / "datasets" / "modality_gap" / "coco500_captions.csv",
-        Path("/work/shared/data/modality_gap/coco500_captions.csv"),
-    ):
-        if path.exists():
-            return pd.read_csv(path)["caption"].astype(str).tolist()
-    return None
+    assert "caption" in meta.columns, "clip_coco500 ships the 500 COCO captions"
+    return meta["caption"].astype(str).tolist()
 
 
 def test_cluster_names_on_coco_captions_name_the_toilets():
     captions = _coco_captions()
-    if captions is None:
-        pytest.skip("the COCO captions of clip_coco500 are not available")
     emb = am.datasets.clip_coco500()
     text = emb["text"]
     _, labels = am.cluster_order(np.clip(text @ text.T, -1, 1), method="ward", k=12)
