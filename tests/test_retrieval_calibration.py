@@ -122,3 +122,15 @@ def test_one_query_is_linear_in_n():
     assert len(hit["pairs"]) == 5 and hit["n_candidates"] == n
     table, summary = failed_retrievals(emb, max_queries=50, max_rows=5)
     assert summary["estimate"] and summary["n_queries"] == 50
+
+
+def test_failed_retrievals_blocks_do_not_change_the_table(clip, monkeypatch):
+    from amumo.analysis import neighbours as module
+
+    expected = failed_retrievals(clip, max_rows=500)
+    monkeypatch.setattr(module, "QUERY_CHUNK", 7)
+    monkeypatch.setattr(module, "_BLOCK", 33)
+    table, summary = failed_retrievals(clip, max_rows=500)
+    assert summary == expected[1]
+    assert table[["pair", "rank", "top_pair"]].equals(expected[0][["pair", "rank", "top_pair"]])
+    assert np.allclose(table["top_score"], expected[0]["top_score"])

@@ -17,6 +17,10 @@ from amumo.embeddings.container import Embeddings
 __all__ = ["neighbours", "failed_retrievals"]
 
 _BLOCK = 4096  # rows per float64 block: 16 MB at D = 512
+#: Queries ranked together in failed_retrievals (scores: QUERY_CHUNK × _BLOCK float64 = 64 MB).
+QUERY_CHUNK = 2048
+#: Scores within this of the true pair's count as ties (not ranked above it).
+TIE = 1e-12
 
 
 def _scores(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -135,24 +139,31 @@ def failed_retrievals(
         queries = np.sort(rng.choice(n, size=int(max_queries), replace=False))
     else:
         queries = np.arange(n)
-    cand = emb[target]
-    ranks = np.empty(len(queries), dtype=np.int64)
-    true = np.empty(len(queries))
-    best = np.empty(len(queries), dtype=np.int64)
-    best_score = np.empty(len(queries))
-    step = max(1, 4_000_000 // max(n, 1))  # ~32 MB of float64 scores per block
-    for start in range(0, len(queries), step):
-        idx = queries[start:start + step]
-        q = np.asarray(emb[source][idx], dtype=np.float64)
-        sims = np.empty((len(idx), n))
+    cand, src = emb[target], emb[source]
+    ranks = np.zeros(len(queries), dtype=np.int64)
+    true = np.einsum(
+        "ij,ij->i", np.asarray(src[queries], dtype=np.float64),
+        np.asarray(cand[queries], dtype=np.float64),
+    )
+    best = np.zeros(len(queries), dtype=np.int64)
+    best_score = np.full(len(queries), -np.inf)
+    # Candidates are read (and cast) once per chunk of QUERY_CHUNK queries: the loop runs
+    # over candidate blocks outside, so a large N costs one pass, not one per few queries.
+    for q0 in range(0, len(queries), QUERY_CHUNK):
+        chunk = slice(q0, q0 + QUERY_CHUNK)
+        q = np.asarray(src[queries[chunk]], dtype=np.float64)
+        # Own-pair scores from a different summation order may differ in the last bits:
+        # "strictly more similar" means by more than TIE (ties favour the true pair).
+        threshold = true[chunk][:, None] + TIE
+        rows = np.arange(len(q))
         for c0 in range(0, n, _BLOCK):
-            sims[:, c0:c0 + _BLOCK] = q @ np.asarray(cand[c0:c0 + _BLOCK], dtype=np.float64).T
-        t = sims[np.arange(len(idx)), idx]
-        ranks[start:start + len(idx)] = np.sum(sims > t[:, None], axis=1)
-        true[start:start + len(idx)] = t
-        arg = np.argmax(sims, axis=1)
-        best[start:start + len(idx)] = arg
-        best_score[start:start + len(idx)] = sims[np.arange(len(idx)), arg]
+            sims = q @ np.asarray(cand[c0:c0 + _BLOCK], dtype=np.float64).T
+            ranks[chunk] += np.sum(sims > threshold, axis=1)
+            arg = np.argmax(sims, axis=1)
+            value = sims[rows, arg]
+            better = value > best_score[chunk]
+            best[chunk] = np.where(better, c0 + arg, best[chunk])
+            best_score[chunk] = np.where(better, value, best_score[chunk])
     failed = ranks > 0
     table = pd.DataFrame({
         "pair": queries[failed],
