@@ -125,7 +125,9 @@ def test_one_query_is_linear_in_n():
 
 
 def test_failed_retrievals_blocks_do_not_change_the_table(clip, monkeypatch):
-    from amumo.analysis import neighbours as module
+    import importlib
+
+    module = importlib.import_module("amumo.analysis.neighbours")  # the module, not the function
 
     expected = failed_retrievals(clip, max_rows=500)
     monkeypatch.setattr(module, "QUERY_CHUNK", 7)
