@@ -103,6 +103,22 @@ def test_loader_keeps_order_and_skips_bad_items_in_workers():
         assert len(out[1].items["text"]) == 2
 
 
+def test_workers_that_cannot_receive_the_dataset_fall_back_to_threads(tiny, monkeypatch):
+    import pickle
+
+    from torch.utils.data import DataLoader
+
+    def cannot_pickle(self):
+        raise pickle.PicklingError("Can't pickle <function <lambda>>")
+
+    ds = SyntheticShapes(20, seed=2)
+    inline = am.embed(tiny, ds, cache=False, progress=False, batch_size=8, num_workers=0)
+    monkeypatch.setattr(DataLoader, "__iter__", cannot_pickle)
+    with pytest.warns(RuntimeWarning, match="loading in 2 threads instead"):
+        threaded = am.embed(tiny, ds, cache=False, progress=False, batch_size=8, num_workers=2)
+    np.testing.assert_allclose(threaded["image"], inline["image"], atol=1e-6)
+
+
 def test_defaults_by_device():
     assert default_num_workers("cuda", cpus=16) == 12
     assert default_num_workers("cpu", cpus=16) == 4

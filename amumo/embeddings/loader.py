@@ -33,6 +33,8 @@ Examples
 from __future__ import annotations
 
 import os
+import pickle
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -228,7 +230,21 @@ def _torch_batches(source: _BatchSet, num_workers: int, pin_memory: bool,
         collate_fn=_as_is, pin_memory=pin_memory, prefetch_factor=prefetch,
         persistent_workers=False,
     )
-    yield from loader
+    try:
+        batches = iter(loader)  # starts the workers
+    except (pickle.PicklingError, AttributeError, TypeError) as err:
+        # "spawn" start method (macOS, Windows) and a dataset / preparer that cannot
+        # be pickled (a lambda, a local class): load in threads instead
+        warnings.warn(
+            f"loader worker processes cannot receive the dataset ({type(err).__name__}: "
+            f"{err}); loading in {num_workers} threads instead. Make the dataset picklable "
+            "or pass num_workers=0 to silence this.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        yield from _thread_batches(source, num_workers, prefetch)
+        return
+    yield from batches
 
 
 def _thread_batches(source: _BatchSet, num_workers: int,

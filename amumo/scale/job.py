@@ -289,7 +289,7 @@ def embed_dataset(
     num_gpus: float | None = None,
     num_cpus: float | None = None,
     shard_size: int = 4096,
-    num_workers: int | None = 0,
+    num_workers: int | None = None,
 ) -> ScaleResult:
     """Embed every pair of ``source`` on a Ray cluster into a shard folder; resumable.
 
@@ -314,14 +314,14 @@ def embed_dataset(
     num_gpus : float, optional
         GPUs per actor; default 1 when the cluster has GPUs, else 0.
     num_cpus : float, optional
-        CPUs reserved per actor (Ray's default: 1). With ``num_workers`` loader
-        processes per actor, reserve ``num_workers + 1``.
+        CPUs reserved per actor (Ray's default: 1); on a GPU node give each
+        actor its share of the cores, they decode the images.
     shard_size : int, default 4096
         Pairs per shard (Parquet and folder sources; one shard per tar file for
         webdataset) -- the unit of work, of retry and of resuming.
-    num_workers : int, optional, default 0
-        Loader processes inside each actor (``None``: :func:`amumo.embed`'s default
-        for the actor's device).
+    num_workers : int, optional
+        Loader processes inside each actor; default ``num_cpus - 1`` (0 with
+        Ray's default of one CPU per actor), so loading uses the reserved cores.
 
     Returns
     -------
@@ -335,8 +335,8 @@ def embed_dataset(
     >>> from amumo.scale import embed_dataset
     >>> ray.init(address="auto")  # doctest: +SKIP
     >>> enc = am.models.OpenCLIP("ViT-B-32", pretrained="laion2b_s34b_b79k")  # doctest: +SKIP
-    >>> result = embed_dataset(enc, "s3-mount/laion/{00000..09999}.tar", "/nfs/emb/laion",
-    ...                        concurrency=8, batch_size=512)  # doctest: +SKIP
+    >>> result = embed_dataset(enc, "/mnt/shared/laion/", "/mnt/shared/emb/laion",
+    ...                        concurrency=8, num_gpus=1, num_cpus=15)  # doctest: +SKIP
     >>> result.metrics["gap_distance"]; emb = result.open()  # doctest: +SKIP
     """
     ray = _require_ray()
@@ -360,6 +360,8 @@ def embed_dataset(
     shard_size = _check_positive("shard_size", shard_size, allow_none=False)
     concurrency = _check_positive("concurrency", concurrency, allow_none=False)
     batch_size = _check_positive("batch_size", batch_size)
+    if num_workers is None:
+        num_workers = max(0, int(num_cpus or 1) - 1)
     src = as_source(source)
     out = _check_out_dir(out_dir)
     specs = src.plan(shard_size)
