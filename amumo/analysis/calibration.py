@@ -102,8 +102,9 @@ def cosine_histograms(
         ``edges`` (bins + 1 values spanning all samples), ``series``
         (name → density list), ``means`` (name → mean), ``n`` (name → count),
         ``auc`` = P(matched cosine > unmatched cosine) (the chance that a
-        true pair outscores a random wrong one), and ``percentile_of_matched_mean``
-        = the share of unmatched cosines below the mean matched cosine.
+        true pair outscores a random wrong one), ``percentile_of_matched_mean``
+        = the share of unmatched cosines below the mean matched cosine, and
+        ``unmatched_above_0.3`` = the share of unmatched cosines ≥ 0.3.
 
     Examples
     --------
@@ -135,6 +136,7 @@ def cosine_histograms(
         "n": {k: len(v) for k, v in samples.items()},
         "auc": auc,
         "percentile_of_matched_mean": float(np.mean(unmatched < mean_matched)),
+        "unmatched_above_0.3": float(np.mean(unmatched >= 0.3)),
     }
 
 
