@@ -121,6 +121,9 @@ def test_failures_and_calibration_traits(clip):
     ex.filter_text = "dog"  # failures use original pair ids of the filtered pairs
     assert {r["pair"] for r in ex.failures["rows"]} <= set(ex._ids.tolist())
     assert ex.failures["summary"]["n_queries"] == len(ex._ids)
+    frame = ex.retrieval_failures()
+    assert list(frame["pair"]) == [r["pair"] for r in ex.failures["rows"]]
+    assert frame.attrs["summary"]["n_queries"] == len(ex._ids)
     state = ex.get_state()
     assert len(str(state["failures"])) < 20_000 and len(str(state["calibration"])) < 10_000
 

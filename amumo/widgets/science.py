@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import traitlets
 
 from amumo.analysis.calibration import cosine_histograms
@@ -239,6 +240,17 @@ class ScienceMixin(traitlets.HasTraits):
             self.error = f"retrieval / calibration failed: {err}"
 
         self._run_job("science", compute, done, background=len(emb) > SYNC_LIMIT, error=fail)
+
+    def retrieval_failures(self) -> pd.DataFrame:
+        """The failed retrievals shown in the panel as a DataFrame (worst first).
+
+        Columns ``pair``, ``rank`` (0-based rank of the true partner), ``true_score``,
+        ``top_pair``, ``top_score``, ``text``, ``top_text``; ``df.attrs["summary"]``
+        holds the counts (and the interval when queries were sampled).
+        """
+        frame = pd.DataFrame(self.failures.get("rows", []))
+        frame.attrs["summary"] = dict(self.failures.get("summary", {}))
+        return frame
 
     # ------------------------------------------------------------------ selection
     @traitlets.observe("selected")
