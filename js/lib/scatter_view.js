@@ -110,7 +110,9 @@ export class ScatterView {
     this.mouse = [0, 0];
     this.drawToken = 0;
     this.plot = 0;
-    this._createPlot();
+    this.xScale = linearScale([-1, 1], [0, 1]);
+    this.yScale = linearScale([-1, 1], [1, 0]);
+    this.sp = null; // created after the first frame (_scheduleGl)
     this._bindPointer();
     this.resizeObserver = new ResizeObserver(() => this.layout());
     this.resizeObserver.observe(this.root);
@@ -123,10 +125,25 @@ export class ScatterView {
     this.sp = null;
   }
 
+  /**
+   * Start WebGL after the widget's first frame: creating the context and compiling the
+   * shaders takes ~0.3 s in software WebGL, and the rest of the widget (axes, heatmap,
+   * panels) need not wait for it. The points are uploaded as soon as it is ready.
+   */
+  _scheduleGl() {
+    if (this.glScheduled) return;
+    this.glScheduled = true;
+    requestAnimationFrame(() => setTimeout(() => {
+      if (this.disposed) return;
+      const t0 = now();
+      this._createPlot();
+      this.root.dataset.glInitMs = (now() - t0).toFixed(1);
+      if (this.data) this._upload({ transition: false, resetCamera: true });
+    }, 0));
+  }
+
   _createPlot() {
-    this.xScale = linearScale([-1, 1], [0, 1]);
-    this.yScale = linearScale([-1, 1], [1, 0]);
-    const side = 300;
+    const side = this.plot || 300;
     sizeGlCanvas(this.gl, side);
     this.sp = createScatterplot({
       renderer: renderer(),
@@ -210,7 +227,19 @@ export class ScatterView {
   _upload({ transition = false, resetCamera = true, moved = true } = {}) {
     const d = this.data;
     const sp = this.sp;
-    if (!sp || !d) return;
+    if (!d) return;
+    const nx0 = this.norm;
+    if (resetCamera) {
+      this.xScale = linearScale([nx0.x0, nx0.x1], [0, 1]);
+      this.yScale = linearScale([nx0.y0, nx0.y1], [1, 0]);
+    }
+    if (!sp) {
+      this._drawStatus();
+      this.window = this._visibleWindow();
+      this.drawBase(); // axes of the fitted view while WebGL starts
+      this._scheduleGl();
+      return;
+    }
     const t0 = now();
     const token = ++this.drawToken;
     const { n, N, M } = d;
@@ -241,8 +270,6 @@ export class ScatterView {
     if (resetCamera) {
       // regl-scatterplot reads a scale's domain when the scale is set: new scales, fitted view.
       sp.reset({ preventEvent: true });
-      this.xScale = linearScale([nx.x0, nx.x1], [0, 1]);
-      this.yScale = linearScale([nx.y0, nx.y1], [1, 0]);
       sp.set({ xScale: this.xScale, yScale: this.yScale });
     }
     this.root.dataset.drawn = "false";
@@ -801,7 +828,7 @@ export class ScatterView {
     const t0 = now();
     this.selected = SortedPairs.from(pairs);
     this.selectionShape = shape;
-    this._highlight();
+    this._highlight(); // no-op until WebGL has started
     const t1 = now();
     this._drawStatus();
     this.drawBase();
