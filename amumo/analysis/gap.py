@@ -59,13 +59,23 @@ def _moved(
     if out is None:
         out = np.empty((n, d), dtype=np.float32)
     total = np.zeros(d)
+    fast = scale == 1.0  # float32 arithmetic (the stored precision); float64 for huge λ
+    offset32 = np.asarray(offset, dtype=np.float32)
     for start in range(0, n, BLOCK):
         stop = min(n, start + BLOCK)
-        block = np.asarray(rows[start:stop], dtype=np.float64)
-        if scale != 1.0:
+        if fast:
+            block = np.add(rows[start:stop], offset32, dtype=np.float32)
+            sq = np.einsum("ij,ij->i", block, block)
+            if np.all(sq > 1e-30) and np.all(np.isfinite(sq)):
+                block /= np.sqrt(sq)[:, None]
+                out[start:stop] = block
+            else:  # rows moved onto (or next to) the origin: the careful float64 path
+                out[start:stop] = _unit(block.astype(np.float64), lam, start)
+        else:
+            block = np.asarray(rows[start:stop], dtype=np.float64)
             block /= scale
-        block += offset
-        out[start:stop] = _unit(block, lam, start)
+            block += offset
+            out[start:stop] = _unit(block, lam, start)
         if out is not rows:
             release_rows(rows, slice(start, stop))  # memory-mapped source: RSS of one block
         total += out[start:stop].sum(axis=0, dtype=np.float64)
