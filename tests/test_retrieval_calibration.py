@@ -136,3 +136,22 @@ def test_failed_retrievals_blocks_do_not_change_the_table(clip, monkeypatch):
     assert summary == expected[1]
     assert table[["pair", "rank", "top_pair"]].equals(expected[0][["pair", "rank", "top_pair"]])
     assert np.allclose(table["top_score"], expected[0]["top_score"])
+
+
+def test_failed_retrievals_can_be_stopped(clip, monkeypatch):
+    import importlib
+
+    from amumo.analysis._progress import Cancelled
+
+    module = importlib.import_module("amumo.analysis.neighbours")
+    monkeypatch.setattr(module, "_BLOCK", 50)  # ten candidate blocks: checked ten times
+
+    calls = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) > 1
+
+    with pytest.raises(Cancelled):
+        failed_retrievals(clip, should_stop=stop)
+    assert len(calls) == 2  # stopped at the second block

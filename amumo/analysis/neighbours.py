@@ -8,10 +8,13 @@ queries beyond, labelled as an estimate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
 from amumo.analysis._checks import check_embeddings
+from amumo.analysis._progress import Hook
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["neighbours", "failed_retrievals"]
@@ -96,6 +99,7 @@ def failed_retrievals(
     max_rows: int = 50,
     max_queries: int = 2000,
     seed: int = 0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Queries whose own pair is not retrieved first, worst first.
 
@@ -110,6 +114,10 @@ def failed_retrievals(
         Above this many pairs, a seeded random sample of queries is ranked
         (against all candidates) and the failure rate is an estimate.
     seed : int, default 0
+    should_stop : callable, optional
+        Checked between blocks of candidates; when it returns True the search
+        stops with :class:`amumo.analysis._progress.Cancelled` (a newer request
+        in a widget supersedes this one).
 
     Returns
     -------
@@ -139,6 +147,7 @@ def failed_retrievals(
         queries = np.sort(rng.choice(n, size=int(max_queries), replace=False))
     else:
         queries = np.arange(n)
+    hook = Hook(should_stop=should_stop)
     cand, src = emb[target], emb[source]
     ranks = np.zeros(len(queries), dtype=np.int64)
     true = np.einsum(
@@ -157,6 +166,7 @@ def failed_retrievals(
         threshold = true[chunk][:, None] + TIE
         rows = np.arange(len(q))
         for c0 in range(0, n, _BLOCK):
+            hook.step((q0 * n + c0 * len(q)) / (len(queries) * n))
             sims = q @ np.asarray(cand[c0:c0 + _BLOCK], dtype=np.float64).T
             ranks[chunk] += np.sum(sims > threshold, axis=1)
             arg = np.argmax(sims, axis=1)

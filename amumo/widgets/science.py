@@ -210,12 +210,12 @@ class ScienceMixin(traitlets.HasTraits):
         emb, ids, seed = self._emb, self._ids, getattr(self, "seed", 0)
         a, b = self._pair_now(emb)
 
-        def compute() -> tuple[dict, dict]:
+        def compute(cancelled: Any = None) -> tuple[dict, dict]:
             # ~2e8 query-candidate products at most: every query up to 2,000 pairs, a
             # seeded sample of 2,000 → 200 queries (95 % interval shown) beyond.
             queries = int(np.clip(200_000_000 // len(emb), 200, 2000))
             table, summary = failed_retrievals(
-                emb, a, b, max_rows=40, max_queries=queries, seed=seed
+                emb, a, b, max_rows=40, max_queries=queries, seed=seed, should_stop=cancelled
             )
             rows = [
                 {
@@ -239,7 +239,10 @@ class ScienceMixin(traitlets.HasTraits):
         def fail(err: BaseException) -> None:
             self.error = f"retrieval / calibration failed: {err}"
 
-        self._run_job("science", compute, done, background=len(emb) > SYNC_LIMIT, error=fail)
+        self._run_job(
+            "science", compute, done, background=len(emb) > SYNC_LIMIT, error=fail,
+            cancellable=True,  # a newer λ step stops a running failures search
+        )
 
     def retrieval_failures(self) -> pd.DataFrame:
         """The failed retrievals shown in the panel as a DataFrame (worst first).
