@@ -180,6 +180,60 @@ def compare(model_name: str, root: Path, *, batch_size: int, workers: int, devic
     return rows
 
 
+class _FreeEncoder:
+    """A staged encoder with a real preparer (decode, preprocess, tokenise) and no model."""
+
+    def __init__(self, enc: Any) -> None:
+        self.enc, self.name, self.modalities = enc, "free", ("image", "text")
+        self.fingerprint, self.device = None, "cpu"
+
+    def batch_preparer(self) -> Any:
+        return self.enc.batch_preparer()
+
+    def encode_prepared(self, modality: str, batch: Any) -> Any:
+        import torch
+
+        return torch.ones(len(batch), 8)
+
+    def encode(self, modality: str, items: Any, batch_size: int = 64) -> Any:
+        raise AssertionError("staged: encode_prepared is used")
+
+
+def pipeline_cost(model_name: str, root: Path, *, batch_size: int, workers: int,
+                  repeats: int) -> dict[str, Any]:
+    """Loading alone: the bare DataLoader pass vs am.embed with a model that costs nothing."""
+    from torch.utils.data import DataLoader
+
+    enc = am.models.OpenCLIP(model_name, pretrained=None, device="cpu", seed=0).load()
+    ds = ImageTextFolder(root)
+    free = _FreeEncoder(enc)
+
+    def bare() -> None:
+        loader = DataLoader(_Files(root, enc.preprocess, enc.tokenizer), batch_size=batch_size,
+                            num_workers=workers)
+        for _ in loader:
+            pass
+
+    def ours() -> None:
+        am.embed(free, ds, batch_size=batch_size, num_workers=workers, cache=False,
+                 progress=False)
+
+    bare()
+    ours()
+    times: dict[str, list[float]] = {"bare": [], "embed": []}
+    for _ in range(repeats):
+        times["bare"].append(time_it(bare)[0])
+        times["embed"].append(time_it(ours)[0])
+    n = len(ds)
+    result = {"n": n, "workers": workers, "bare_s": min(times["bare"]),
+              "embed_s": min(times["embed"]), "all_runs": times}
+    result["ms_per_pair"] = 1000 * (result["embed_s"] - result["bare_s"]) / n
+    print(f"loading only (no model), {n} pairs, {workers} workers: bare DataLoader pass "
+          f"{result['bare_s']:.2f} s, am.embed {result['embed_s']:.2f} s -> "
+          f"{result['ms_per_pair']:+.3f} ms per pair", flush=True)
+    return result
+
+
 def print_rows(rows: list[dict[str, Any]]) -> None:
     print(f"{'model':<12}{'precision':<10}{'workers':>8}{'batch':>6}  {'side':<22}"
           f"{'seconds':>9}{'pairs/s':>10}{'vs bare':>9}{'max|diff|':>11}")
@@ -201,6 +255,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--data", default=None, help="folder for the JPEGs (default: a temp dir)")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument("--pipeline-only", action="store_true",
+                        help="only the loading cost: no model on either side")
     args = parser.parse_args()
 
     import torch
@@ -213,6 +269,12 @@ def main() -> None:
     print(f"{args.n} JPEGs (320x240) in {root} ({time.perf_counter() - start:.1f} s); "
           f"CPU threads {torch.get_num_threads()}, cores {os.cpu_count()}, "
           f"best of {args.repeats}")
+    if args.pipeline_only:
+        costs = [pipeline_cost(args.model[0], root, batch_size=args.batch_size, workers=w,
+                               repeats=args.repeats) for w in args.workers]
+        if args.json:
+            Path(args.json).write_text(json.dumps(costs, indent=2))
+        return
     rows: list[dict[str, Any]] = []
     for model_name in args.model:
         for workers in args.workers:
