@@ -155,3 +155,12 @@ def test_failed_retrievals_can_be_stopped(clip, monkeypatch):
     with pytest.raises(Cancelled):
         failed_retrievals(clip, should_stop=stop)
     assert len(calls) == 2  # stopped at the second block
+
+
+def test_neighbours_float32_path(clip):
+    for pair in (0, 3, 239):
+        exact = neighbours(clip, pair, k=5)
+        fast = neighbours(clip, pair, k=5, exact=False)
+        assert fast["scores"] == pytest.approx(exact["scores"], abs=1e-6)
+        assert fast["rank"] == exact["rank"]
+        assert set(fast["pairs"]) == set(exact["pairs"])

@@ -26,8 +26,16 @@ QUERY_CHUNK = 2048
 TIE = 1e-12
 
 
-def _scores(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+def _scores(query: np.ndarray, candidates: np.ndarray, exact: bool = True) -> np.ndarray:
+    """Cosines of ``query`` with every candidate row: float64 products, or (``exact=False``)
+    float32 products straight from the stored rows (no cast, ~3x faster)."""
     out = np.empty(len(candidates))
+    if not exact:
+        q32 = np.asarray(query, dtype=np.float32)
+        step = _BLOCK * 16
+        for start in range(0, len(candidates), step):
+            out[start:start + step] = np.asarray(candidates[start:start + step]) @ q32
+        return out
     for start in range(0, len(candidates), _BLOCK):
         block = np.asarray(candidates[start:start + _BLOCK], dtype=np.float64)
         out[start:start + len(block)] = block @ query
@@ -40,6 +48,8 @@ def neighbours(
     source: str | None = None,
     target: str | None = None,
     k: int = 5,
+    *,
+    exact: bool = True,
 ) -> dict:
     """The ``k`` items of ``target`` most similar to item ``pair`` of ``source``.
 
@@ -51,6 +61,10 @@ def neighbours(
     source, target : str, optional
         Query and candidate modalities (default the first two).
     k : int, default 5
+    exact : bool, default True
+        float64 products. ``False``: float32 products of the stored rows (the
+        Explorer's hover above 200,000 pairs); scores then carry ~1e-7 of
+        rounding and near-ties may swap, the rank is consistent with the scores.
 
     Returns
     -------
@@ -78,7 +92,7 @@ def neighbours(
         raise ValueError(f"k={k!r} must be a positive integer.")
     pair, k = int(pair), min(int(k), n)
     query = np.asarray(emb[source][pair], dtype=np.float64)
-    scores = _scores(query, emb[target])
+    scores = _scores(query, emb[target], exact=bool(exact))
     top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
     top = top[np.lexsort((top, -scores[top]))]  # best first, ties by index
     true = float(scores[pair])
