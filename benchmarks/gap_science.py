@@ -64,6 +64,7 @@ CASES = {
     "gap axis": lambda e: gap_projection(e),
     "pca_hides_gap": lambda e: pca_hides_gap(e),
     "1 query (hover)": lambda e: neighbours(e, 7, k=5),
+    "1 query float32": lambda e: neighbours(e, 7, k=5, exact=False),
     "failures": lambda e: failed_retrievals(e, max_rows=40),
     "calibration": lambda e: cosine_histograms(e, max_samples=10_000),
     "mitigate center": lambda e: am.mitigate(e, "center", report=False),
