@@ -30,7 +30,7 @@ __all__ = ["gap_axes", "gap_projection", "pca_gap_share", "pca_hides_gap", "gap_
 
 _BLOCK = 4096  # rows per float64 block: 16 MB at D = 512
 #: pca_gap_share fits its PCA on at most this many pairs (evenly spaced).
-SHARE_MAX_PAIRS = 20_000
+SHARE_MAX_PAIRS = 5_000
 #: The directions across the gap (y, …) are fitted on at most this many evenly spaced
 #: pairs; the gap axis itself always uses the exact centroids.
 FIT_MAX_PAIRS = 50_000
@@ -211,7 +211,7 @@ def pca_gap_share(
     """Share of ``‖Δ‖²`` inside the span of the first ``n_components`` principal components.
 
     PCA is fitted on all rows (as :func:`amumo.project` does; on at most
-    20,000 evenly spaced pairs). 1 when the gap lies in the PCA plane, near 0
+    5,000 evenly spaced pairs). 1 when the gap lies in the PCA plane, near 0
     when PCA's plane is orthogonal to it.
 
     Examples
