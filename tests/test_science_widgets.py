@@ -145,3 +145,20 @@ def test_selection_metrics(clip):
     ex.selected = []
     assert ex.metrics["selection"] == {}
     assert selection_metrics(clip, [4]) == {}
+
+
+def test_selection_metrics_large_selection(clip, monkeypatch):
+    from amumo.widgets import science
+
+    monkeypatch.setattr(science, "SELECTION_RECALL_LIMIT", 100)
+    positions = np.arange(0, 500, 2)  # 250 pairs > 100: sums exact, recall sampled
+    got = selection_metrics(clip, positions)
+    sub = clip.subset(positions)
+    assert got["n"] == 250 and got["recall_sampled"] == 100
+    assert got["gap_distance"] == pytest.approx(am.gap_distance(sub), rel=1e-9)
+    assert got["rmg"] == pytest.approx(am.rmg(sub), rel=1e-9)
+    assert got["l2i"] == pytest.approx(am.l2i(sub), rel=1e-9)
+    sample = positions[np.linspace(0, 249, 100).astype(int)]
+    assert got["recall@1:image->text"] == pytest.approx(
+        am.recall_at_k(clip.subset(sample), 1)[1]
+    )
