@@ -290,6 +290,28 @@ def test_nan_inf_zero_rows_are_skipped_by_item_index_and_never_cached(tmp_path, 
         np.testing.assert_array_equal(again["text"], emb["text"])
 
 
+def test_a_cached_chunk_with_nan_rows_from_an_older_amumo_is_recomputed(tmp_path):
+    from pathlib import Path
+
+    from amumo.embeddings.cache import CacheWarning, Chunk
+
+    ds = Numbered(6, seed=0, image_size=16)
+    bad = {2: np.nan}
+    with pytest.warns(SkippedPairsWarning):
+        emb = am.embed(_poisoned(bad), ds, progress=False, cache_dir=tmp_path)
+    folder = Path(emb.provenance["cache"])
+    store = ChunkCache(folder.parent.parent, folder.name, {}, ("image", "text"))
+    good = store.load(0, 6)
+    text = good.arrays["text"].copy()
+    text[2] = np.nan  # what amumo 0.1 cached: the NaN row, marked ok
+    store.save(0, Chunk(0, np.ones(6, dtype=bool), {"image": good.arrays["image"],
+                                                     "text": text}))
+    with pytest.warns(CacheWarning, match="NaN/Inf or all-zero rows"), \
+            pytest.warns(SkippedPairsWarning, match="item 2"):
+        again = am.embed(_poisoned(bad), ds, progress=False, cache_dir=tmp_path)
+    np.testing.assert_array_equal(again["text"], emb["text"])
+
+
 def test_parquet_path_column_fingerprint_covers_the_images(tiny, tmp_path):
     (tmp_path / "imgs").mkdir()
     for name, colour in (("a.png", "red"), ("b.png", "green")):

@@ -145,6 +145,15 @@ class Chunk:
         return cls(start=int(info["start"]), ok=ok, arrays=arrays, skipped=list(info["skipped"]))
 
 
+def _rows_usable(chunk: Chunk) -> bool:
+    """Every kept pair has finite, non-zero rows in every modality."""
+    for values in chunk.arrays.values():
+        kept = values[chunk.ok]
+        if kept.size and (not np.isfinite(kept).all() or not kept.any(axis=1).all()):
+            return False
+    return True
+
+
 class ChunkCache:
     """One cached run: a folder of checksummed chunk files plus a manifest.
 
@@ -240,6 +249,10 @@ class ChunkCache:
                     reason = f"unparseable ({type(err).__name__}: {err})"
             if chunk is not None and len(chunk.ok) != expected_len:
                 reason = f"holds {len(chunk.ok)} pairs, expected {expected_len}"
+                chunk = None
+            if chunk is not None and not _rows_usable(chunk):
+                # amumo <= 0.1 cached an encoder's NaN / zero rows as if they were fine
+                reason = "holding NaN/Inf or all-zero rows for kept pairs (an older amumo)"
                 chunk = None
             if chunk is not None:
                 return chunk
