@@ -108,7 +108,8 @@ export function retrievalPanel(model, rpc, hub, items) {
     show(entries) {
       if (!entries || !entries.length) return; // keep the last query readable
       const e = entries[0];
-      ask(items.id(e.pair), e.m);
+      const id = items.id(e.pair);
+      setTimeout(() => ask(id, e.m), 0); // off the synchronous hover path of the linked views
     },
     setSelection() {},
     setData() {},
