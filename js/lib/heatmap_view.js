@@ -102,7 +102,7 @@ export class HeatmapView {
   }
 
   setSelection(pairs) {
-    this.selectedPairs = new Set(pairs || []);
+    this.selectedPairs = pairs || []; // iterable; no Set of a million pairs per lasso
     this.drawOverlay();
   }
 

@@ -162,7 +162,7 @@ export class Hub {
     for (const view of [...this.heatmaps, ...this.scatters]) if (view !== source) view.setSelection(pairs);
     for (const view of this.previews) view.setSelection(pairs);
     this.root.dataset.selected = String(pairs.length);
-    if (source !== null) this.sendSelection(pairs.map((p) => this.items.id(p)));
+    if (source !== null) this.sendSelection(this.items.pairIds ? pairs.map((p) => this.items.id(p)) : pairs);
   }
 }
 

@@ -169,6 +169,7 @@ def test_explorer_scatter_at_scale(
         page.wait_for_function("el => Number(el.dataset.selected) > 0",
                                arg=root.element_handle(), timeout=20_000)
         lasso_ms.append(float(view.get_attribute("data-select-ms")))
+        parts = view.get_attribute("data-select-parts")  # highlight, redraw, linked views
         page.wait_for_timeout(400)
     shown = int(root.get_attribute("data-selected"))
     select_ms = statistics.median(lasso_ms)
@@ -200,6 +201,7 @@ def test_explorer_scatter_at_scale(
         "hover_samples": len(hover),
         "lasso_ms": select_ms,
         "lasso_runs_ms": lasso_ms,
+        "lasso_parts_ms": parts,
         "lasso_pairs": shown,
     }
     out = os.environ.get("AMUMO_BENCH_OUT")
