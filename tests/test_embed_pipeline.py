@@ -81,6 +81,35 @@ def test_parallel_loading_gives_the_same_numbers(tiny, backend, monkeypatch):
     assert parallel.meta["item"].tolist() == list(range(70))
 
 
+def test_deferred_read_back_of_a_staged_encoder(tiny):
+    """encode_prepared may return a callable (CUDA: wait for the copy to pinned memory)."""
+    calls = []
+
+    class Deferred:
+        name, modalities, fingerprint, device = tiny.name, tiny.modalities, None, "cpu"
+
+        def encode(self, modality, items, batch_size=64):  # pragma: no cover - not used
+            raise AssertionError
+
+        def batch_preparer(self):
+            return tiny.batch_preparer()
+
+        def encode_prepared(self, modality, batch):
+            rows = tiny.encode_prepared(modality, batch)
+
+            def result():
+                calls.append(modality)
+                return rows.numpy()
+
+            return result
+
+    ds = SyntheticShapes(20, seed=5)
+    emb = am.embed(Deferred(), ds, cache=False, progress=False, batch_size=8)
+    reference = am.embed(tiny, ds, cache=False, progress=False, batch_size=8)
+    np.testing.assert_array_equal(emb["image"], reference["image"])
+    assert calls == ["image", "text"] * 3  # 3 batches, each read back once
+
+
 def test_loader_keeps_order_and_skips_bad_items_in_workers():
     ds = SyntheticShapes(9, seed=0)
 

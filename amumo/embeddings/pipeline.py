@@ -443,7 +443,9 @@ def _compute(
         n_ok = int(batch.ok.sum())
         rows: dict[str, Any] = {m: None for m in modalities}
         if n_ok:
-            rows = {m: as_float32_rows(outputs[m], n_ok, f"{who}({m!r}, ...)")
+            # a staged encoder may return a deferred read-back: call it now
+            rows = {m: as_float32_rows(outputs[m]() if callable(outputs[m]) else outputs[m],
+                                       n_ok, f"{who}({m!r}, ...)")
                     for m in modalities}
             _check_rows(rows, batch, modalities)
         builder = builders[batch.chunk]

@@ -36,9 +36,9 @@ class Encoder(Protocol):
     - ``batch_preparer()`` and ``encode_prepared(modality, batch)``: a *staged*
       encoder splits ``encode`` into a picklable CPU half, run by
       :func:`amumo.embed`'s loader workers (``preparer(modality, items) ->
-      batch``), and a device half that returns a tensor left on the device
-      (read back after the next batch is launched). See
-      :class:`~amumo.models.OpenCLIP`.
+      batch``), and a device half that returns the rows, or a zero-argument
+      callable that returns them (a deferred read-back, called after the
+      next batch is launched). See :class:`~amumo.models.OpenCLIP`.
     """
 
     @property

@@ -706,7 +706,8 @@ class OpenCLIP:
         for start in range(0, len(items), batch_size):
             batch = items[start : start + batch_size]
             out = self.encode_prepared(modality, prepare(modality, batch))
-            parts.append(as_float32_rows(out, len(batch), self.name))
+            parts.append(as_float32_rows(out() if callable(out) else out, len(batch),
+                                         self.name))
         if not parts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.concatenate(parts)
@@ -722,13 +723,16 @@ class OpenCLIP:
         return _Preparer(self._preprocess, self._tokenizer)
 
     def encode_prepared(self, modality: str, batch: Any) -> Any:
-        """The device half: a prepared batch (CPU tensor, pinned or not) → float32 tensor.
+        """The device half: a prepared batch (CPU tensor, pinned or not) → float32 rows.
 
         The batch is copied to the model's device without blocking, image
         tensors are cast to the weights' dtype, and on CUDA the forward pass
-        runs under autocast in the chosen precision (fp16 / bf16). The result
-        stays on the device (so the next batch can be launched before this one
-        is read back); it is float32 whatever the precision.
+        runs under autocast in the chosen precision (fp16 / bf16). The result is
+        float32 whatever the precision. On CUDA it is not waited for: the copy
+        back into pinned host memory is queued right after the forward pass and
+        a zero-argument callable is returned that waits for that copy only, so
+        :func:`amumo.embed` can queue the next batch first and the GPU never
+        idles while Python reads a result. On other devices: a tensor.
         """
         _, torch = _require_open_clip()
         model = self.load()._model
@@ -737,7 +741,19 @@ class OpenCLIP:
             x = x.to(self._weights_dtype(torch))
         with torch.inference_mode(), self._autocast(torch):
             out = model.encode_image(x) if modality == "image" else model.encode_text(x)
-        return out.float()
+            out = out.float()
+            if out.device.type != "cuda":
+                return out
+            host = torch.empty(out.shape, dtype=torch.float32, pin_memory=True)
+            host.copy_(out, non_blocking=True)
+            done = torch.cuda.Event()
+            done.record()
+
+        def result() -> Any:
+            done.synchronize()
+            return host.numpy()
+
+        return result
 
     def _weights_dtype(self, torch: Any) -> Any:
         """The dtype open_clip gave the input layers for this precision."""
