@@ -1,9 +1,9 @@
 """Embeddings container, file formats, the on-disk cache and the embed pipeline."""
 
-from amumo.embeddings.cache import CacheWarning, clear_cache, default_cache_dir
+from amumo.embeddings.cache import CacheDirError, CacheWarning, clear_cache, default_cache_dir
 from amumo.embeddings.container import Embeddings
 from amumo.embeddings.io import load, save_npz
-from amumo.embeddings.pipeline import SkippedPairsWarning, embed
+from amumo.embeddings.pipeline import NoReadablePairsError, SkippedPairsWarning, embed
 
 __all__ = [
     "Embeddings",
@@ -12,6 +12,8 @@ __all__ = [
     "embed",
     "SkippedPairsWarning",
     "CacheWarning",
+    "CacheDirError",
+    "NoReadablePairsError",
     "clear_cache",
     "default_cache_dir",
 ]
