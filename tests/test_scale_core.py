@@ -129,6 +129,12 @@ _RSS_SCRIPT = textwrap.dedent(
 )
 
 
+LINUX_ONLY = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads VmRSS from /proc/self/status"
+)
+
+
+@LINUX_ONLY
 @pytest.mark.slow
 def test_mmap_load_of_1gb_stays_under_300mb_extra_rss(tmp_path, cache_dir):
     script = tmp_path / "rss.py"
@@ -371,3 +377,36 @@ def test_cluster_pairs_small_n_is_the_hierarchical_order():
     assert set(by_text[1].tolist()) == {0, 1}
     with pytest.raises(ValueError, match="k="):
         cluster_pairs(emb, k=0)
+
+
+@LINUX_ONLY
+def test_release_and_take_rows_keep_data_and_drop_resident_pages(tmp_path, cache_dir):
+    from amumo.embeddings._rows import release_rows, take_rows
+
+    def rss():
+        with open("/proc/self/status") as handle:
+            return next(int(line.split()[1]) * 1024 for line in handle
+                        if line.startswith("VmRSS:"))
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 40_000, 256)).astype(np.float32)  # 82 MB
+    x /= np.linalg.norm(x, axis=2, keepdims=True)
+    np.save(tmp_path / "x.npy", x)
+    emb = am.Embeddings.load(tmp_path / "x.npy", mmap=True)
+    rows = emb["image"]
+    before = rss()
+    total = rows.sum(axis=0, dtype=np.float64)  # maps every page (41 MB)
+    assert rss() - before > 30e6
+    release_rows(rows)
+    assert rss() - before < 10e6
+    np.testing.assert_array_equal(rows.sum(axis=0, dtype=np.float64), total)  # data intact
+    release_rows(rows)
+    idx = np.sort(rng.choice(40_000, size=500, replace=False))
+    before = rss()
+    got = take_rows(rows, idx, np.float64)
+    assert rss() - before < 15e6  # scattered gathers do not map the whole file
+    np.testing.assert_array_equal(got, x[0][idx].astype(np.float64))
+    # in-memory arrays: plain indexing, release is a no-op
+    plain = np.array(rows)
+    release_rows(plain)
+    np.testing.assert_array_equal(take_rows(plain, idx), plain[idx])
