@@ -13,7 +13,7 @@ Run on the GPU machine (an H100 / H200 with 16 CPU cores; see shared/gpu.md)::
       python3 -m pip download -q --no-deps $P -d .whl $p; done
     echo .whl >> .git/info/exclude
 
-    # there (carry .whl), about 4 minutes:
+    # there (the device tool: carry=[".whl"], timeout_s=600), about 4 minutes:
     python3 -m pip install -q --no-index --no-deps --no-compile --target .gpu-site .whl/*.whl \\
       && export PYTHONPATH=$PWD/.gpu-site:$PWD \\
       && PYTHONUNBUFFERED=1 python3 benchmarks/embed_gpu.py --out $OUT
