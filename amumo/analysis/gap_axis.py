@@ -24,6 +24,7 @@ import numpy as np
 
 from amumo.analysis._checks import check_embeddings
 from amumo.analysis.gap_measures import _modality_sums
+from amumo.embeddings._rows import release_rows, take_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["gap_axes", "gap_projection", "pca_gap_share", "pca_hides_gap", "gap_axis_label"]
@@ -69,7 +70,10 @@ def _scatter(emb: Embeddings, names: Sequence[str], u: np.ndarray | None) -> np.
         size = n if index is None else len(index)
         for start in range(0, size, _BLOCK):
             part = slice(start, start + _BLOCK) if index is None else index[start:start + _BLOCK]
-            rows = np.asarray(rows_all[part], dtype=np.float64)
+            rows = (np.array(rows_all[part], dtype=np.float64) if index is None
+                    else take_rows(rows_all, part, np.float64))  # no read-ahead of the map
+            if index is None:
+                release_rows(rows_all, part)
             if u is not None:
                 rows = rows - np.outer(rows @ u, u)
             total += rows.sum(axis=0)
@@ -200,7 +204,8 @@ def gap_projection(
     for name in names:
         rows = emb[name]
         for start in range(0, len(rows), _BLOCK):
-            block = np.asarray(rows[start:start + _BLOCK], dtype=np.float64)
+            block = np.array(rows[start:start + _BLOCK], dtype=np.float64)
+            release_rows(rows, slice(start, start + _BLOCK))  # memory-mapped: one block RSS
             parts.append((block - origin) @ axes.T)
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 

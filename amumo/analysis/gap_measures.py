@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from amumo.analysis._checks import check_embeddings
+from amumo.embeddings._rows import release_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = [
@@ -55,7 +56,9 @@ def _blocks(n: int, size: int | None = None) -> Iterator[slice]:
 
 
 def _rows64(array: np.ndarray, rows: slice) -> np.ndarray:
-    return np.asarray(array[rows], dtype=np.float64)
+    block = np.array(array[rows], dtype=np.float64)
+    release_rows(array, rows)  # memory-mapped input: keep RSS at one block (issue 11)
+    return block
 
 
 def _modality_sums(x: np.ndarray) -> tuple[np.ndarray, float]:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from amumo.analysis._checks import check_embeddings
 from amumo.analysis._progress import Hook
+from amumo.embeddings._rows import release_rows, take_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["neighbours", "failed_retrievals"]
@@ -35,10 +36,12 @@ def _scores(query: np.ndarray, candidates: np.ndarray, exact: bool = True) -> np
         step = _BLOCK * 16
         for start in range(0, len(candidates), step):
             out[start:start + step] = np.asarray(candidates[start:start + step]) @ q32
+            release_rows(candidates, slice(start, start + step))  # memory-mapped: RSS
         return out
     for start in range(0, len(candidates), _BLOCK):
         block = np.asarray(candidates[start:start + _BLOCK], dtype=np.float64)
         out[start:start + len(block)] = block @ query
+        release_rows(candidates, slice(start, start + _BLOCK))
     return out
 
 
@@ -165,8 +168,7 @@ def failed_retrievals(
     cand, src = emb[target], emb[source]
     ranks = np.zeros(len(queries), dtype=np.int64)
     true = np.einsum(
-        "ij,ij->i", np.asarray(src[queries], dtype=np.float64),
-        np.asarray(cand[queries], dtype=np.float64),
+        "ij,ij->i", take_rows(src, queries, np.float64), take_rows(cand, queries, np.float64),
     )
     best = np.zeros(len(queries), dtype=np.int64)
     best_score = np.full(len(queries), -np.inf)
@@ -174,7 +176,7 @@ def failed_retrievals(
     # over candidate blocks outside, so a large N costs one pass, not one per few queries.
     for q0 in range(0, len(queries), QUERY_CHUNK):
         chunk = slice(q0, q0 + QUERY_CHUNK)
-        q = np.asarray(src[queries[chunk]], dtype=np.float64)
+        q = take_rows(src, queries[chunk], np.float64)
         # Own-pair scores from a different summation order may differ in the last bits:
         # "strictly more similar" means by more than TIE (ties favour the true pair).
         threshold = true[chunk][:, None] + TIE
@@ -182,6 +184,7 @@ def failed_retrievals(
         for c0 in range(0, n, _BLOCK):
             hook.step((q0 * n + c0 * len(q)) / (len(queries) * n))
             sims = q @ np.asarray(cand[c0:c0 + _BLOCK], dtype=np.float64).T
+            release_rows(cand, slice(c0, c0 + _BLOCK))  # memory-mapped candidates: RSS
             ranks[chunk] += np.sum(sims > threshold, axis=1)
             arg = np.argmax(sims, axis=1)
             value = sims[rows, arg]
