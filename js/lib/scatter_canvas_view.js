@@ -18,7 +18,7 @@ export class CanvasScatterView {
    */
   constructor(host, opts = {}) {
     this.opts = opts;
-    this.root = h("div", { class: "amumo-scatter-view" });
+    this.root = h("div", { class: "amumo-scatter-view", "data-renderer": "canvas" });
     this.stage = h("div", { class: "amumo-stage" });
     this.base = h("canvas", { class: "amumo-base" });
     this.overlay = h("canvas", { class: "amumo-overlay" });

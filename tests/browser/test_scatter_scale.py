@@ -136,9 +136,9 @@ def test_explorer_scatter_at_scale(
         "([el, text]) => el.innerText.includes(text)",
         arg=[tip.element_handle(), f"scene {pair} about"], timeout=10_000,
     )
+    view.screenshot(path=str(shot.with_name(f"scatter-n{n}-hover.png")))
     # Python heard it (running a cell scrolls the page, which may hover another point).
     assert str(pair) in run_cell(page, "print(hovered)").strip("[]").split(", ")
-    view.screenshot(path=str(shot.with_name(f"scatter-n{n}-hover.png")))
 
     # Hover latency: sweep the plot (pointer event -> every linked view updated). Running
     # a cell scrolled the notebook: find the view again.

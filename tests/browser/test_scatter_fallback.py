@@ -1,0 +1,59 @@
+"""The scatter draws with WebGL and falls back to canvas 2D where WebGL is unavailable.
+
+A static page (``save_html``) opened from file:// in headless Chromium, once as is
+(WebGL, software SwiftShader here) and once with WebGL taken away before the page's
+scripts run: both render every point and a box selection selects pairs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import amumo as am
+from amumo.widgets.export import save_html
+
+NO_WEBGL = """
+const original = HTMLCanvasElement.prototype.getContext;
+HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
+  if (String(kind).includes("webgl")) return null;
+  return original.call(this, kind, ...rest);
+};
+"""
+
+
+@pytest.mark.parametrize("webgl", [True, False], ids=["webgl", "canvas"])
+def test_scatter_renders_with_and_without_webgl(chromium_browser, tmp_path, artifacts_dir, webgl):
+    path = save_html(am.Scatter(am.datasets.clip_coco500()), tmp_path / "scatter.html")
+    context = chromium_browser.new_context(offline=True, viewport={"width": 900, "height": 800})
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        if not webgl:
+            page.add_init_script(NO_WEBGL)
+        page.goto(path.resolve().as_uri())
+        page.wait_for_selector(".amumo-scatter[data-rendered]", timeout=30_000)
+        view = page.locator(".amumo-scatter-view")
+        assert view.get_attribute("data-renderer") == ("webgl" if webgl else "canvas")
+        assert view.get_attribute("data-n") == "1000"
+        if webgl:
+            page.wait_for_selector(".amumo-scatter-view[data-drawn=true]", timeout=30_000)
+        page.wait_for_timeout(300)
+        # A box over the left half selects pairs (image points sit there).
+        geo = json.loads(view.get_attribute("data-geometry"))
+        box = view.locator("canvas.amumo-overlay").bounding_box()
+        x0, y0, s = box["x"] + geo["left"], box["y"] + geo["top"], geo["plot"]
+        page.mouse.move(x0 + 2, y0 + 2)
+        page.mouse.down()
+        page.mouse.move(x0 + s * 0.5, y0 + s - 2, steps=8)
+        page.mouse.up()
+        page.wait_for_function(
+            "() => Number(document.querySelector('.amumo-scatter').dataset.selected) > 100",
+            timeout=10_000,
+        )
+        view.screenshot(path=str(artifacts_dir / f"scatter-{'webgl' if webgl else 'canvas'}.png"))
+        assert not errors
+    finally:
+        context.close()
