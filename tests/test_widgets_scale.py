@@ -212,3 +212,20 @@ def test_metrics_panel_estimates_retrieval_above_the_exact_limit():
     assert not rows["gap_distance"].get("estimate")  # exact, from sums
     exact = am.gap_distance(ex.embeddings)
     assert rows["gap_distance"]["before"] == pytest.approx(exact, abs=1e-9)
+
+
+def test_scatter_sends_a_seeded_sample_of_pairs_above_max_points():
+    emb = am.datasets.clip_coco500()
+    w = Scatter(emb, max_points=400, color_by="pair")
+    pairs = np.frombuffer(w.scatter_pairs, dtype="<i4")
+    assert len(pairs) == 200 and np.all(np.diff(pairs) > 0)  # sorted, distinct
+    assert len(w.xy) == 400 * 8 and len(w.colors) == 400  # both modalities of each pair
+    xy = np.frombuffer(w.xy, dtype="<f4").reshape(-1, 2)
+    full = w._coords[:, [0, 1]]
+    assert np.array_equal(xy[:200], full[pairs]) and np.array_equal(xy[200:], full[500 + pairs])
+    again = Scatter(emb, max_points=400, color_by="pair")
+    assert again.scatter_pairs == w.scatter_pairs  # seeded: the same picture
+    w.max_points = 4_000_000
+    assert w.scatter_pairs == b"" and len(w.xy) == 1000 * 8
+    with pytest.raises(Exception, match="max_points"):
+        w.max_points = 10

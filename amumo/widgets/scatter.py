@@ -12,7 +12,7 @@ from amumo.analysis.gap_axis import gap_axes, gap_axis_label, gap_projection, pc
 from amumo.analysis.projection import PROJECTION_METHODS, project
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import STATIC, AmumoWidget, blas_threads, one_blas_thread
-from amumo.widgets._encode import color_codes, color_options, f32_bytes, u8_bytes
+from amumo.widgets._encode import color_codes, color_options, f32_bytes, i32_bytes, u8_bytes
 from amumo.widgets._items import ItemsMixin, check_embeddings_arg
 from amumo.widgets.heatmap import ClusterTraits
 
@@ -57,6 +57,14 @@ class ScatterMixin(ClusterTraits):
     legend = traitlets.Dict(
         help="Legend: {'kind': 'categorical', 'items': [...]} or {'kind': 'continuous', ...}."
     ).tag(sync=True)
+    max_points = traitlets.Int(
+        4_000_000,
+        help="Most points (items) sent to the browser; above, a seeded sample of pairs is "
+        "drawn (scatter_pairs says which) while selections and metrics use all pairs.",
+    ).tag(sync=True)
+    scatter_pairs = traitlets.Bytes(
+        b"", help="int32 shown-pair indices drawn when sampled (max_points); empty = all."
+    ).tag(sync=True)
     show_lines = traitlets.Bool(True, help="Draw a line between the items of each pair.").tag(
         sync=True
     )
@@ -65,8 +73,8 @@ class ScatterMixin(ClusterTraits):
     )
 
     _outputs = (
-        "xy", "projections", "n_components", "axis_prefix", "axis_labels", "color_options",
-        "colors", "palette", "legend", "projection_status",
+        "xy", "scatter_pairs", "projections", "n_components", "axis_prefix", "axis_labels",
+        "color_options", "colors", "palette", "legend", "projection_status",
     )
 
     @traitlets.validate("projection")
@@ -167,6 +175,31 @@ class ScatterMixin(ClusterTraits):
                 self.y_component = min(1, coords.shape[1] - 1)
             self._send_xy()
 
+    def _drawn_rows(self) -> np.ndarray | None:
+        """Item rows (modality blocks) of the pairs the browser draws; None for all.
+
+        Above ``max_points`` items a seeded sample of pairs is drawn (every modality of
+        a sampled pair), so the browser never receives more points than it can draw;
+        ``scatter_pairs`` tells it which. The kernel keeps computing on all pairs.
+        """
+        n, m = len(self._ids), len(self._base.modalities)
+        if n * m <= self.max_points:
+            if self.scatter_pairs:
+                self.scatter_pairs = b""
+            return None
+        key = (n, m, self.max_points, self.seed)
+        cached = getattr(self, "_drawn_cache", None)
+        if cached is None or cached[0] != key:
+            rng = np.random.default_rng(self.seed)
+            pairs = np.sort(rng.choice(n, size=self.max_points // m, replace=False))
+            rows = (np.arange(m)[:, None] * n + pairs[None, :]).ravel()
+            self._drawn_cache = (key, pairs, rows)
+        _, pairs, rows = self._drawn_cache
+        data = i32_bytes(pairs)
+        if self.scatter_pairs != data:
+            self.scatter_pairs = data
+        return rows
+
     def _send_xy(self) -> None:
         if self._coords is None:
             return
@@ -177,7 +210,9 @@ class ScatterMixin(ClusterTraits):
                 self.axis_labels = [gap_axis_label(x), gap_axis_label(y)]
             else:
                 self.axis_labels = [f"{prefix} {x + 1}", f"{prefix} {y + 1}"]
-            self.xy = f32_bytes(self._coords[:, [x, y]])
+            rows = self._drawn_rows()
+            xy = self._coords[:, [x, y]] if rows is None else self._coords[rows][:, [x, y]]
+            self.xy = f32_bytes(xy)
 
     def _set_gap_coords(self, emb: Embeddings) -> bool:
         """Gap-axis coordinates in the frame of the unshifted pairs; False if there is no gap."""
@@ -204,6 +239,23 @@ class ScatterMixin(ClusterTraits):
         if getattr(self, "_ready", False):
             self._send_xy()
 
+    @traitlets.validate("max_points")
+    def _valid_max_points(self, proposal: dict) -> int:
+        value = int(proposal["value"])
+        if value < 100:
+            raise traitlets.TraitError(
+                f"max_points={value} is too small; the browser draws at least 100 points "
+                "(default 4,000,000)."
+            )
+        return value
+
+    @traitlets.observe("max_points")
+    def _on_max_points(self, _change: dict) -> None:
+        if getattr(self, "_ready", False):
+            with self.hold_sync():
+                self._send_xy()
+                self._update_colors()
+
     @traitlets.observe("projection", "seed", "fit_on")
     def _on_projection(self, _change: dict) -> None:
         if getattr(self, "_ready", False):
@@ -223,8 +275,9 @@ class ScatterMixin(ClusterTraits):
         )
         if by == "cluster":
             legend = self._named_legend(legend)  # "2 · toilet | bathroom | sink"
+        rows = self._drawn_rows()
         with self.hold_sync():
-            self.colors = u8_bytes(codes)
+            self.colors = u8_bytes(codes if rows is None else np.asarray(codes)[rows])
             self.palette = palette
             self.legend = legend
 

@@ -218,6 +218,7 @@ export function scatterData(model, items) {
   const labels = model.get("axis_labels") || ["x", "y"];
   return {
     xy: f32(model.get("xy")),
+    sample: i32(model.get("scatter_pairs")),
     N: items.N,
     modalities: items.modalities,
     codes: u8(model.get("colors")),
@@ -416,7 +417,7 @@ export function scatterPanel(model, rpc, hub, items, opts = {}) {
     root: p.root,
     view,
     refresh,
-    traits: ["xy", "colors", "palette", "legend", "show_lines", "axis_labels"],
+    traits: ["xy", "scatter_pairs", "colors", "palette", "legend", "show_lines", "axis_labels"],
     dispose() {
       unbind.forEach((f) => f());
       model.off("change:projection_status", syncBusy);

@@ -194,12 +194,18 @@ export class ScatterView {
   // ---------------------------------------------------------------- data
   /**
    * @param {object} data {xy: Float32Array(n*2), N, modalities, codes: Uint8Array|Uint16Array(n),
-   *   palette: [css], legend: [{label, color}] | {continuous...}, showLines, xLabel, yLabel, texts, pairIds}
+   *   palette: [css], legend: [{label, color}] | {continuous...}, showLines, xLabel, yLabel, texts, pairIds,
+   *   sample: Int32Array of the shown pairs drawn (max_points) or empty for all}
+   * Inside the view, pair k is the k-th drawn pair; `shown(k)` is its index among the shown
+   * pairs (what the hub, texts and pair ids use).
    */
   setData(data) {
     const old = this.data;
     const d = { ...data };
     d.M = d.modalities.length;
+    d.sample = data.sample && data.sample.length ? data.sample : null;
+    d.Nshown = data.N;
+    d.N = d.sample ? d.sample.length : data.N;
     d.n = d.M * d.N;
     if (!(d.xy && d.xy.length >= d.n * 2)) d.xy = new Float32Array(d.n * 2);
     this.data = d;
@@ -319,12 +325,40 @@ export class ScatterView {
     this.root.dataset.busy = text ? "true" : "false";
   }
 
+  /** Shown pair index of drawn pair k. */
+  _shown(k) {
+    const d = this.data;
+    return d.sample ? d.sample[k] : k;
+  }
+
+  /** Drawn pair index of shown pair p (-1 when p is not in the drawn sample). */
+  _drawn(p) {
+    const d = this.data;
+    if (!d.sample) return p >= 0 && p < d.N ? p : -1;
+    if (!d.inverse) {
+      d.inverse = new Int32Array(d.Nshown).fill(-1);
+      d.sample.forEach((pair, k) => (d.inverse[pair] = k));
+    }
+    return p >= 0 && p < d.Nshown ? d.inverse[p] : -1;
+  }
+
   setLinked(linked) {
+    const d = this.data;
+    if (linked && d && d.sample) {
+      // Hub items are m * shown N + shown pair: to this view's drawn indices.
+      const items = [];
+      for (const i of linked.items || []) {
+        const k = this._drawn(i % d.Nshown);
+        if (k >= 0) items.push(Math.floor(i / d.Nshown) * d.N + k);
+      }
+      linked = { ...linked, items };
+    }
     this.linked = linked;
     this.drawOverlay();
   }
 
   setSelection(pairs) {
+    if (this.data && this.data.sample) pairs = (pairs || []).map((p) => this._drawn(p)).filter((k) => k >= 0);
     this.selected = SortedPairs.from(pairs || []);
     this.selectionShape = null;
     this._highlight();
@@ -523,6 +557,9 @@ export class ScatterView {
     const d = this.data;
     if (!d) return;
     const parts = [`${d.n.toLocaleString()} points`];
+    if (d.sample) {
+      parts.push(`a seeded sample of ${d.N.toLocaleString()} of ${d.Nshown.toLocaleString()} pairs (max_points); selections pick among them`);
+    }
     if (d.showLines && d.M > 1 && d.N > LINE_LIMIT) {
       parts.push(`pair lines for hovered${this.selected.size && this.selected.size <= LINE_LIMIT ? " and selected" : ""} pairs (over ${LINE_LIMIT.toLocaleString()} pairs)`);
     }
@@ -834,7 +871,8 @@ export class ScatterView {
     this.drawBase();
     this.drawOverlay();
     const t2 = now();
-    if (this.opts.onSelect) this.opts.onSelect(Array.from(this.selected.list));
+    const list = this.selected.list;
+    if (this.opts.onSelect) this.opts.onSelect(this.data.sample ? Array.from(list, (k) => this.data.sample[k]) : Array.from(list));
     const t3 = now();
     this.root.dataset.selectParts = [t1 - t0, t2 - t1, t3 - t2].map((v) => v.toFixed(1)).join(",");
   }
@@ -853,7 +891,7 @@ export class ScatterView {
       if (this.opts.onHover) this.opts.onHover(null);
       return;
     }
-    const m = Math.floor(i / d.N), pair = i % d.N;
+    const m = Math.floor(i / d.N), pair = this._shown(i % d.N);
     const id = d.pairIds ? d.pairIds[pair] : pair;
     const text = d.texts && d.texts[pair] ? d.texts[pair] : "";
     const row = h("div", { class: "amumo-tip-row", text });
@@ -874,7 +912,7 @@ export class ScatterView {
     this.tooltip.hidden = false;
     this.root.dataset.hovered = String(id);
     this._placeTooltip(px, py);
-    if (this.opts.onHover) this.opts.onHover({ item: i, m, modality: d.modalities[m], pair, t0, start: this.handlerStart });
+    if (this.opts.onHover) this.opts.onHover({ item: m * d.Nshown + pair, m, modality: d.modalities[m], pair, t0, start: this.handlerStart });
   }
 
   _placeTooltip(px, py) {

@@ -57,3 +57,41 @@ def test_scatter_renders_with_and_without_webgl(chromium_browser, tmp_path, arti
         assert not errors
     finally:
         context.close()
+
+
+def test_scatter_draws_a_seeded_sample_above_max_points(chromium_browser, tmp_path):
+    import numpy as np
+
+    widget = am.Scatter(am.datasets.clip_coco500(), max_points=400)
+    drawn = set(np.frombuffer(widget.scatter_pairs, dtype="<i4").tolist())
+    assert len(drawn) == 200
+    path = save_html(widget, tmp_path / "sample.html")
+    context = chromium_browser.new_context(offline=True, viewport={"width": 900, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(path.resolve().as_uri())
+        page.wait_for_selector(".amumo-scatter-view[data-drawn=true]", timeout=30_000)
+        view = page.locator(".amumo-scatter-view")
+        assert view.get_attribute("data-n") == "400"
+        assert "sample of 200 of 500 pairs" in view.locator(".amumo-statusline").inner_text()
+        geo = json.loads(view.get_attribute("data-geometry"))
+        box = view.locator("canvas.amumo-overlay").bounding_box()
+        x0, y0, s = box["x"] + geo["left"], box["y"] + geo["top"], geo["plot"]
+        hovered = set()
+        for k in range(60):  # sweep: every hovered pair is one of the drawn sample
+            page.mouse.move(x0 + s * (0.05 + 0.015 * k), y0 + s * (0.3 + 0.006 * k))
+            value = view.get_attribute("data-hovered")
+            if value and value != "-1":
+                hovered.add(int(value))
+        assert hovered and hovered <= drawn
+        # A box over everything selects exactly the drawn pairs (shown-pair indices).
+        page.mouse.move(x0 + 1, y0 + 1)
+        page.mouse.down()
+        page.mouse.move(x0 + s - 1, y0 + s - 1, steps=8)
+        page.mouse.up()
+        page.wait_for_function(
+            "() => document.querySelector('.amumo-scatter').dataset.selected === '200'",
+            timeout=10_000,
+        )
+    finally:
+        context.close()
