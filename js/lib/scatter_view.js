@@ -18,7 +18,7 @@
 //
 // Without WebGL the canvas-2D view (scatter_canvas_view.js) is used instead.
 
-import createScatterplot, { createRenderer } from "regl-scatterplot";
+import createScatterplot, { createRenderer, createSpatialIndex } from "regl-scatterplot";
 import { CanvasScatterView } from "./scatter_canvas_view.js";
 import { ClickGate } from "./clicks.js";
 import { h, sizeCanvas, niceTicks, tickDigits, fmt, now, placeTip } from "./util.js";
@@ -50,6 +50,14 @@ export function webglAvailable() {
     webglChecked = false;
   }
   return webglChecked;
+}
+
+let emptyIndex = null;
+
+/** The ArrayBuffer of a KDBush index of no points (made once per page). */
+function emptySpatialIndex() {
+  if (!emptyIndex) emptyIndex = createSpatialIndex([], false);
+  return emptyIndex;
 }
 
 function renderer() {
@@ -169,13 +177,16 @@ export class ScatterView {
       deselectOnDblClick: false,
       deselectOnEscape: false,
       showReticle: false,
-      // The KDBush index on the main thread: a worker would get 2M small arrays by
-      // structured clone (slower than building it here).
-      spatialIndexUseWorker: false,
+      spatialIndexUseWorker: false, // (the index given to draw() is empty, see _upload)
     });
     // Hover is answered here from a grid index (regl-scatterplot's own hover would redraw
-    // every point on each change: ~0.3 s per hover at 400k points in software WebGL).
+    // every point on each change: ~0.3 s per hover at 400k points in software WebGL; it is
+    // given an empty spatial index, see _upload).
     this.sp.subscribe("view", () => this._onView());
+    // dom-2d-camera reserves alt-drag for rotation (no pan while alt is down); alt-drag is
+    // this view's pan gesture, so move that reservation to a key the view does not use.
+    const camera = this.sp.get("camera");
+    if (camera && camera.config) camera.config({ mouseDownMoveModKey: "ctrl" });
   }
 
   // ---------------------------------------------------------------- index maps
@@ -297,21 +308,18 @@ export class ScatterView {
     };
     // Lines follow the points only once they arrive (not during a transition).
     if (transition && moved) this.drawBase(true);
-    sp.draw({ x, y, z }, {
-      transition,
-      transitionDuration: 300,
-      preventFilterReset: !resetCamera,
-      zDataType: "categorical",
-    }).then(done, (err) => {
-      // A spatial index built in a worker can fail where workers are not allowed
-      // (some sandboxed pages): build it on the main thread instead.
-      if (sp.get("spatialIndexUseWorker") !== false) {
-        sp.set({ spatialIndexUseWorker: false });
-        sp.draw({ x, y, z }, { zDataType: "categorical" }).then(done);
-      } else {
-        this.setBusy(`drawing failed: ${err}`);
-      }
-    });
+    // regl-scatterplot's own KDBush index serves only its hover and lasso, which this view
+    // replaces (grid index, rasterised lasso): an empty index saves building one over
+    // every point (~1-2 s at 2M points) and its memory.
+    emptySpatialIndex()
+      .then((spatialIndex) => sp.draw({ x, y, z }, {
+        transition,
+        transitionDuration: 300,
+        preventFilterReset: !resetCamera,
+        zDataType: "categorical",
+        spatialIndex,
+      }))
+      .then(done, (err) => this.setBusy(`drawing failed: ${err}`));
   }
 
   pointSize() {
@@ -750,17 +758,15 @@ export class ScatterView {
         this._setHover(this.nearest(...this.mouse), ...this.mouse, this.moveT0);
       }
     }, true);
-    // regl-scatterplot's hover (a full redraw per hovered point) never sees plain moves;
-    // moves with a button pressed still reach its camera (pan).
-    stage.addEventListener("mousemove", (event) => {
-      if (event.buttons === 0) event.stopPropagation();
-    }, true);
+    // regl-scatterplot also hears every move (its camera needs them to pan); its own hover
+    // finds nothing in the empty spatial index it is given, so it never redraws for one.
     stage.addEventListener("pointerdown", (event) => {
       if (!onGl(event) || !this.data || event.button !== 0) return;
       this.downAt = local(event);
       this.dragging = true;
       suppressClick = false;
       const pan = event.altKey || (this.mode === "pan" && !event.shiftKey);
+      this._setHover(-1);
       if (pan) return; // regl-scatterplot's camera pans
       // No compatibility mouse events: regl-scatterplot does not pan, JupyterLab does not
       // start a cell selection.

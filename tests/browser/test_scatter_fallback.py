@@ -95,3 +95,43 @@ def test_scatter_draws_a_seeded_sample_above_max_points(chromium_browser, tmp_pa
         )
     finally:
         context.close()
+
+
+def test_webgl_scatter_zooms_pans_and_hovers_in_the_moved_view(chromium_browser, tmp_path):
+    path = save_html(am.Scatter(am.datasets.clip_coco500()), tmp_path / "pan.html")
+    context = chromium_browser.new_context(offline=True, viewport={"width": 900, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(path.resolve().as_uri())
+        page.wait_for_selector(".amumo-scatter-view[data-drawn=true]", timeout=30_000)
+        view = page.locator(".amumo-scatter-view")
+        geo = json.loads(view.get_attribute("data-geometry"))
+        box = view.locator("canvas.amumo-overlay").bounding_box()
+        x0, y0, s = box["x"] + geo["left"], box["y"] + geo["top"], geo["plot"]
+        before = json.loads(view.get_attribute("data-window"))
+        page.mouse.move(x0 + s * 0.5, y0 + s * 0.5)
+        for _ in range(3):
+            page.mouse.wheel(0, -200)
+        page.wait_for_timeout(300)
+        zoomed = json.loads(view.get_attribute("data-window"))
+        width = zoomed["x1"] - zoomed["x0"]
+        assert width < 0.8 * (before["x1"] - before["x0"])
+        # Alt-drag 30 % of the plot to the right: the window moves 30 % of its width left,
+        # not at all vertically, and nothing gets selected.
+        page.keyboard.down("Alt")
+        page.mouse.down()
+        page.mouse.move(x0 + s * 0.8, y0 + s * 0.5, steps=8)
+        page.mouse.up()
+        page.keyboard.up("Alt")
+        page.wait_for_timeout(300)
+        panned = json.loads(view.get_attribute("data-window"))
+        assert panned["x0"] - zoomed["x0"] == pytest.approx(-0.3 * width, rel=0.1)
+        assert panned["y0"] == pytest.approx(zoomed["y0"], abs=1e-3 * width)
+        assert not page.locator(".amumo-scatter").get_attribute("data-selected")
+        # Double-click resets the view.
+        page.mouse.dblclick(x0 + s * 0.5, y0 + s * 0.5)
+        page.wait_for_timeout(300)
+        reset = json.loads(view.get_attribute("data-window"))
+        assert reset["x0"] == pytest.approx(before["x0"], abs=1e-6)
+    finally:
+        context.close()
