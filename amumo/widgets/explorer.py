@@ -632,14 +632,7 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
             change["name"] == "lam" and (self.closed or self.mitigation != "shift")
         ):
             return
-        try:
-            self._shift_and_update()
-        except (ValueError, RuntimeError, ArithmeticError) as err:
-            # Views, metrics and the trait must agree: go back to the last value shown.
-            message = f"{change['name']}={change['new']!r} cannot be shown: {err}"
-            if change["old"] != change["new"]:
-                setattr(self, change["name"], change["old"])
-            self.error = message
+        if not self._update_or_revert(change):
             return
         if self.error.startswith(("lam=", "closed=")):
             self.error = ""

@@ -157,14 +157,24 @@ class ScienceMixin(traitlets.HasTraits):
             return
         if change["name"] == "strength" and self.mitigation == "shift":
             return
+        self._update_or_revert(change)
+
+    def _update_or_revert(self, change: dict) -> bool:
+        """Re-derive the shown embeddings for a changed control, or undo the change.
+
+        Views, metrics and the trait must agree: when the new value cannot be shown
+        (e.g. a shift that sends rows to the origin) the trait goes back to the last
+        value shown and the reason lands in ``error``. Returns True when it was shown.
+        """
         try:
             self._shift_and_update()
         except (ValueError, RuntimeError, ArithmeticError) as err:
-            # Views, metrics and the trait must agree: go back to the last value shown.
             message = f"{change['name']}={change['new']!r} cannot be shown: {err}"
             if change["old"] != change["new"]:
                 setattr(self, change["name"], change["old"])
             self.error = message
+            return False
+        return True
 
     # ------------------------------------------------------------------ helpers
     def _text_of(self, original: int) -> str:
