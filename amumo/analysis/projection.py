@@ -41,12 +41,15 @@ TSNE_MAX_FIT = 5000
 #: Up to this many rows PCA is scikit-learn's exact SVD; above, a blocked randomized one.
 PCA_EXACT_LIMIT = 10_000
 _CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
+#: PCA frames fitted on a ``reference`` (see project): shifted views only place rows.
+_FRAMES: OrderedDict[tuple, Callable] = OrderedDict()
 _CACHE_SIZE = 32
 
 
 def clear_projection_cache() -> None:
     """Forget every cached projection."""
     _CACHE.clear()
+    _FRAMES.clear()
 
 
 def _fit_pca(train: np.ndarray, n_components: int, seed: int, **kwargs: Any):
@@ -56,6 +59,49 @@ def _fit_pca(train: np.ndarray, n_components: int, seed: int, **kwargs: Any):
     model = PCA(n_components=n_components, random_state=seed, **options)
     model.fit(train)
     return model.transform
+
+
+def _pca_frame(
+    stack: RowStack, lo: int, hi: int, k: int, seed: int, hook: Hook, **kwargs: Any
+) -> Callable[[RowStack, Hook], np.ndarray]:
+    """Fit PCA on rows ``lo … hi`` of ``stack``; return ``place(rows, hook) -> coords``.
+
+    Exact SVD (scikit-learn) up to :data:`PCA_EXACT_LIMIT` rows, blocked randomized
+    subspace iteration above (keyword ``n_iter``); placing works in blocks, float32.
+    """
+    if len(stack) <= PCA_EXACT_LIMIT:
+        rows = stack.take(np.arange(lo, hi), np.float64)
+        transform = _fit_pca(rows, k, seed, **kwargs)
+        return lambda target, step: blocked_transform(
+            transform, target, np.arange(len(target)), k, step
+        )
+    unknown = set(kwargs) - {"n_iter"}
+    if unknown:
+        raise TypeError(
+            f"unexpected keyword(s) {sorted(unknown)} for the randomized PCA used above "
+            f"{PCA_EXACT_LIMIT:,} rows; it accepts n_iter (default 4)."
+        )
+    mean, comps, _ = randomized_pca(stack, lo, hi, k, seed, hook=hook,
+                                    n_iter=int(kwargs.get("n_iter", 4)))
+    return lambda target, step: pca_transform(target, mean, comps, step)
+
+
+def _check_reference(
+    reference: Any, emb: Embeddings, names: Sequence[str], method: str
+) -> Embeddings:
+    if method != "pca":
+        raise ValueError(
+            f"reference= fits the frame of method 'pca' or 'gap', not method={method!r}."
+        )
+    if not isinstance(reference, Embeddings):
+        raise TypeError(f"reference is a {type(reference).__name__}; pass an Embeddings.")
+    missing = [m for m in names if m not in reference.modalities]
+    if missing or reference.dim != emb.dim:
+        raise ValueError(
+            f"reference has modalities {reference.modalities} and dim {reference.dim}; it "
+            f"must have {tuple(names)} and dim {emb.dim} like the projected embeddings."
+        )
+    return reference
 
 
 def _fit_umap(
@@ -129,6 +175,11 @@ def project(
     should_stop : callable, optional
         Returning True stops the job between blocks with
         :class:`amumo.analysis.retrieval.Cancelled` (a superseded request).
+    reference : Embeddings, optional
+        ``"pca"`` and ``"gap"``: fit the frame on ``reference`` (same modalities and
+        dimension, e.g. the pairs before a shift) and place the rows of ``emb`` in it,
+        so a shifted view is drawn in the axes of the unshifted one. The PCA frame of a
+        reference is fitted once and kept (keyed by its fingerprint).
     **kwargs
         Passed to the estimator (e.g. ``n_neighbors=30`` for UMAP).
 
@@ -171,10 +222,14 @@ def project(
             "method='tsne' has no out-of-sample transform, so fit_on must be 'all' "
             "(use 'pca' or 'umap' to fit on one modality)."
         )
+    reference = kwargs.pop("reference", None)
+    if reference is not None:
+        reference = _check_reference(reference, emb, names, method)
     # The fingerprint hashes every row (seconds at a million pairs): only when caching.
     key = (
         emb.fingerprint, method, fit_on, int(n_components), int(seed), names, max_fit,
         tuple(sorted((k, repr(v)) for k, v in kwargs.items())),
+        None if reference is None else reference.fingerprint,
     ) if cache else None
     if cache and key in _CACHE:
         _CACHE.move_to_end(key)
@@ -199,19 +254,20 @@ def project(
             "more pairs, fit_on='all'" + (" or method='pca'." if method != "pca" else ".")
         )
     k = int(n_components)
-    if method == "pca" and len(stack) <= PCA_EXACT_LIMIT:
-        rows = stack.take(np.arange(len(stack)), np.float64)
-        coords = _fit_pca(rows[train_index], k, seed, **kwargs)(rows)
+    if method == "pca" and reference is not None:
+        frame_key = (reference.fingerprint, fit_on, k, int(seed), names,
+                     tuple(sorted((k_, repr(v)) for k_, v in kwargs.items())))
+        frame = _FRAMES.get(frame_key)
+        if frame is None:
+            fit_stack = RowStack([reference[m] for m in names])
+            frame = _pca_frame(fit_stack, lo, hi, k, seed, hook.sub(0.0, 0.8), **kwargs)
+            _FRAMES[frame_key] = frame
+            while len(_FRAMES) > _CACHE_SIZE:
+                _FRAMES.popitem(last=False)
+        coords = frame(stack, hook.sub(0.8, 0.2))
     elif method == "pca":
-        unknown = set(kwargs) - {"n_iter"}
-        if unknown:
-            raise TypeError(
-                f"unexpected keyword(s) {sorted(unknown)} for the randomized PCA used above "
-                f"{PCA_EXACT_LIMIT:,} rows; it accepts n_iter (default 4)."
-            )
-        mean, comps, _ = randomized_pca(stack, lo, hi, k, seed, hook=hook.sub(0.0, 0.8),
-                                        n_iter=int(kwargs.get("n_iter", 4)))
-        coords = pca_transform(stack, mean, comps, hook.sub(0.8, 0.2))
+        frame = _pca_frame(stack, lo, hi, k, seed, hook.sub(0.0, 0.8), **kwargs)
+        coords = frame(stack, hook.sub(0.8, 0.2))
     elif method == "umap":
         limit = UMAP_MAX_FIT if max_fit is None else int(max_fit)
         if len(train_index) > limit:

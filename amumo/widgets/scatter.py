@@ -129,8 +129,16 @@ class ScatterMixin(ClusterTraits):
             options = (
                 {"svd_solver": "covariance_eigh"} if exact and emb.dim < 2 * len(emb) else {}
             )
+            # A shifted / mitigated view (Explorer) is drawn in the PCA frame of the pairs
+            # before the shift, like the gap axis: the points move within one set of axes,
+            # and a λ step or close-gap click only places rows (no refit, 14 s at 1M).
+            reference = getattr(self, "_base", None)
+            if reference is not None and len(reference) != len(emb):
+                reference = None
+            if reference is not None and reference is not emb:
+                options = {**options, "reference": reference, "cache": False}
             coords = project(emb, "pca", fit_on=fit_on, n_components=k, seed=seed, **options)
-            self._set_coords(coords, "pca")
+            self._set_coords(coords, "pca", frame=reference)
             if method in ("pca", "gap"):
                 return
 
@@ -151,11 +159,20 @@ class ScatterMixin(ClusterTraits):
             error=fail,
         )
 
-    def _set_coords(self, coords: np.ndarray, method: str) -> None:
+    def _set_coords(self, coords: np.ndarray, method: str, frame: object = None) -> None:
+        """Show ``coords``; ``frame`` names the fitted frame they are in (PCA of ``_base``)."""
         old = self._coords
         # float32: what the browser draws; a float64 copy of 2M x 6 would be 96 MB.
         coords = np.array(coords, dtype=np.float32)
-        if (
+        signs = np.ones(coords.shape[1], dtype=np.float32)
+        same_frame = (
+            frame is not None and getattr(self, "_coords_frame", None) is frame
+            and self._coords_method == method
+        )
+        if same_frame:
+            # The same fitted axes: keep the orientation chosen when they were first shown.
+            signs = self._coords_signs
+        elif (
             old is not None and old.shape[0] == coords.shape[0] and self._coords_method == method
             and method != "gap"  # a fixed frame (fitted before any shift): signs are meaningful
         ):
@@ -163,7 +180,9 @@ class ScatterMixin(ClusterTraits):
             # slider step moves points instead of mirroring the plot.
             for j in range(min(old.shape[1], coords.shape[1])):
                 if float(np.dot(old[:, j], coords[:, j].astype(np.float64))) < 0:
-                    coords[:, j] = -coords[:, j]
+                    signs[j] = -1.0
+        coords *= signs
+        self._coords_frame, self._coords_signs = frame, signs
         self._coords = coords
         self._coords_method = method
         with self.hold_sync():

@@ -1,0 +1,100 @@
+"""PCA in a fixed frame: a shifted view is placed in the axes fitted before the shift."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import amumo as am
+from amumo.analysis import projection as projection_module
+
+
+def _gap_pairs(n: int, d: int = 16, seed: int = 0) -> am.Embeddings:
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(size=(n, d)) * np.linspace(2.0, 0.2, d)  # distinct variances
+    offset = np.zeros(d)
+    offset[0] = 3.0
+    return am.Embeddings.from_arrays({
+        "image": shared + 0.5 * rng.normal(size=(n, d)) + offset,
+        "text": shared + 0.5 * rng.normal(size=(n, d)) - offset,
+    })
+
+
+def _sklearn_frame(reference: am.Embeddings, emb: am.Embeddings, k: int) -> np.ndarray:
+    from sklearn.decomposition import PCA
+
+    fit = np.vstack([reference["image"], reference["text"]]).astype(np.float64)
+    rows = np.vstack([emb["image"], emb["text"]]).astype(np.float64)
+    return PCA(n_components=k, svd_solver="full", random_state=0).fit(fit).transform(rows)
+
+
+def _equal_up_to_sign(a: np.ndarray, b: np.ndarray, atol: float) -> None:
+    for j in range(a.shape[1]):
+        err = min(np.abs(a[:, j] - b[:, j]).max(), np.abs(a[:, j] + b[:, j]).max())
+        assert err < atol, f"component {j}: max error {err}"
+
+
+def test_shifted_view_is_placed_in_the_reference_frame():
+    base = _gap_pairs(200)
+    closed = am.close_gap(base)
+    xy = am.project(closed, "pca", n_components=3, reference=base, cache=False)
+    _equal_up_to_sign(xy, _sklearn_frame(base, closed, 3), atol=1e-4)
+    # ... which is not the frame a refit on the closed pairs gives
+    refit = am.project(closed, "pca", n_components=3)
+    assert not np.allclose(np.abs(xy), np.abs(refit), atol=1e-2)
+    # the reference placed in its own frame is the plain projection
+    np.testing.assert_allclose(am.project(base, "pca", n_components=3, reference=base),
+                               am.project(base, "pca", n_components=3), atol=1e-5)
+
+
+def test_reference_frame_of_the_randomized_pca_is_fitted_once():
+    base = _gap_pairs(6000, d=24, seed=1)  # 12,000 rows: above the exact limit
+    assert 2 * len(base) > projection_module.PCA_EXACT_LIMIT
+    projection_module.clear_projection_cache()
+    shifted = am.shift(base, 0.5)
+    xy = am.project(shifted, "pca", n_components=2, reference=base, cache=False)
+    assert len(projection_module._FRAMES) == 1
+    again = am.project(am.shift(base, 0.7), "pca", n_components=2, reference=base, cache=False)
+    assert len(projection_module._FRAMES) == 1 and not np.allclose(xy, again)
+    # One affine frame: the map fitted from the base rows to their coordinates places
+    # the shifted rows exactly where project() put them.
+    base_xy = am.project(base, "pca", n_components=2)
+    rows = np.vstack([base["image"], base["text"]]).astype(np.float64)
+    design = np.hstack([rows, np.ones((len(rows), 1))])
+    frame, *_ = np.linalg.lstsq(design, base_xy.astype(np.float64), rcond=None)
+    moved = np.vstack([shifted["image"], shifted["text"]]).astype(np.float64)
+    predicted = np.hstack([moved, np.ones((len(moved), 1))]) @ frame
+    np.testing.assert_allclose(xy, predicted, atol=1e-4)
+
+
+def test_reference_must_match():
+    base = _gap_pairs(50)
+    other = am.Embeddings.from_arrays({"image": np.eye(50, 8) + 0.1, "text": np.eye(50, 8) - 0.1})
+    with pytest.raises(ValueError, match="reference has modalities"):
+        am.project(base, "pca", reference=other)
+    with pytest.raises(TypeError, match="reference is a"):
+        am.project(base, "pca", reference=np.zeros((50, 16)))
+    with pytest.raises(ValueError, match="reference= fits the frame"):
+        am.project(base, "umap", reference=base)
+
+
+def test_explorer_closes_the_gap_within_one_pca_frame():
+    base = _gap_pairs(150, seed=3)
+    ex = am.Explorer(base, projection="pca")
+    ex.wait()
+    before = ex._coords.copy()
+    ex.closed = True
+    ex.wait()
+    after = ex._coords
+    expected = am.project(ex.embeddings, "pca", n_components=after.shape[1], reference=base,
+                          cache=False)
+    _equal_up_to_sign(after, expected, atol=1e-4)
+    n = len(base)
+    centre_gap = lambda xy: np.linalg.norm(xy[:n, :2].mean(0) - xy[n:, :2].mean(0))  # noqa: E731
+    assert centre_gap(after) < 0.05 * centre_gap(before)
+    # the axes kept their orientation: the within-modality spread still correlates
+    for j in range(2):
+        assert np.corrcoef(before[:n, j], after[:n, j])[0, 1] > 0
+    ex.closed = False
+    ex.wait()
+    np.testing.assert_allclose(ex._coords, before, atol=1e-5)
