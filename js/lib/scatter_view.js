@@ -21,7 +21,8 @@
 import createScatterplot, { createRenderer, createSpatialIndex } from "regl-scatterplot";
 import { CanvasScatterView } from "./scatter_canvas_view.js";
 import { ClickGate } from "./clicks.js";
-import { h, sizeCanvas, niceTicks, tickDigits, fmt, now, placeTip } from "./util.js";
+import { BACKGROUND, drawAxes, renderLegend } from "./scatter_frame.js";
+import { h, sizeCanvas, now, placeTip } from "./util.js";
 
 const PAD = { left: 44, right: 12, top: 12, bottom: 34 };
 const HIT_RADIUS = 8;
@@ -34,7 +35,6 @@ const HIGHLIGHT_LIMIT = 100000;
 export const LINE_LIMIT = 20000;
 /** Points up to which a changed projection animates from the old positions. */
 const TRANSITION_LIMIT = 200000;
-const BACKGROUND = "#fbfbfd";
 
 let sharedRenderer = null;
 let webglChecked = null;
@@ -580,75 +580,11 @@ export class ScatterView {
   }
 
   _drawAxes(ctx) {
-    const x = PAD.left, y = PAD.top, S = this.plot;
-    ctx.fillStyle = BACKGROUND;
-    ctx.fillRect(x, y, S, S);
-    const d = this.data;
-    ctx.font = "11px system-ui, -apple-system, 'Segoe UI', sans-serif";
-    ctx.fillStyle = "#6b7280";
-    if (d && this.window) {
-      const { x0, x1, y0, y1 } = this.window;
-      const xt = niceTicks(x0, x1, 5), yt = niceTicks(y0, y1, 5);
-      const xd = tickDigits(xt), yd = tickDigits(yt);
-      ctx.strokeStyle = "#eceef2";
-      ctx.lineWidth = 1;
-      ctx.textAlign = "center";
-      ctx.textBaseline = "top";
-      for (const t of xt) {
-        const sx = x + ((t - x0) / (x1 - x0)) * S;
-        ctx.beginPath();
-        ctx.moveTo(Math.round(sx) + 0.5, y);
-        ctx.lineTo(Math.round(sx) + 0.5, y + S);
-        ctx.stroke();
-        ctx.fillText(fmt(t, xd), sx, y + S + 4);
-      }
-      ctx.textAlign = "right";
-      ctx.textBaseline = "middle";
-      for (const t of yt) {
-        const sy = y + S - ((t - y0) / (y1 - y0)) * S;
-        ctx.beginPath();
-        ctx.moveTo(x, Math.round(sy) + 0.5);
-        ctx.lineTo(x + S, Math.round(sy) + 0.5);
-        ctx.stroke();
-        ctx.fillText(fmt(t, yd), x - 5, sy);
-      }
-      ctx.fillStyle = "#374151";
-      ctx.font = "600 11.5px system-ui, -apple-system, 'Segoe UI', sans-serif";
-      ctx.textAlign = "center";
-      ctx.textBaseline = "bottom";
-      ctx.fillText(d.xLabel || "x", x + S / 2, y + S + 33);
-      ctx.save();
-      ctx.translate(11, y + S / 2);
-      ctx.rotate(-Math.PI / 2);
-      ctx.textBaseline = "middle";
-      ctx.fillText(d.yLabel || "y", 0, 0);
-      ctx.restore();
-      ctx.textAlign = "start";
-    }
-    ctx.strokeStyle = "rgba(0,0,0,0.25)";
-    ctx.strokeRect(x - 0.5, y - 0.5, S + 1, S + 1);
+    drawAxes(ctx, PAD.left, PAD.top, this.plot, this.data, this.window);
   }
 
   _renderLegend() {
-    const d = this.data;
-    const legend = d.legend || [];
-    if (!Array.isArray(legend)) {
-      const gradient = `linear-gradient(to right, ${legend.gradient.join(",")})`;
-      this.legend.replaceChildren(
-        h("div", { class: "amumo-legend-title", text: legend.label || "" }),
-        h("div", { class: "amumo-legend-gradient", style: { background: gradient } }),
-        h("div", { class: "amumo-legend-range" }, h("span", { text: fmt(legend.vmin, 2) }), h("span", { text: fmt(legend.vmax, 2) })),
-      );
-      this.legend.hidden = false;
-      return;
-    }
-    const shown = legend.slice(0, 12);
-    const rows = shown.map((entry) =>
-      h("div", { class: "amumo-legend-item" }, h("span", { class: "amumo-swatch", style: { background: entry.color } }), h("span", { text: entry.label })),
-    );
-    if (legend.length > shown.length) rows.push(h("div", { class: "amumo-legend-more", text: `+ ${legend.length - shown.length} more` }));
-    this.legend.replaceChildren(...rows);
-    this.legend.hidden = legend.length === 0;
+    renderLegend(this.legend, this.data.legend || []);
   }
 
   /** Hovered or linked pair (line + rings) and the box being dragged. */

@@ -1,0 +1,81 @@
+/**
+ * The frame both scatter views draw around their points: background, grid with tick
+ * labels, axis titles and the legend (the WebGL view and its canvas-2D fallback).
+ */
+import { h, niceTicks, tickDigits, fmt } from "./util.js";
+
+export const BACKGROUND = "#fbfbfd";
+
+/**
+ * Background, grid, ticks and axis titles of the square plot at (x, y) of side S.
+ * `window` is the data range shown ({x0, x1, y0, y1}); `data` gives xLabel / yLabel.
+ */
+export function drawAxes(ctx, x, y, S, data, window) {
+  ctx.fillStyle = BACKGROUND;
+  ctx.fillRect(x, y, S, S);
+  const d = data;
+  ctx.font = "11px system-ui, -apple-system, 'Segoe UI', sans-serif";
+  ctx.fillStyle = "#6b7280";
+  if (d && window) {
+    const { x0, x1, y0, y1 } = window;
+    const xt = niceTicks(x0, x1, 5), yt = niceTicks(y0, y1, 5);
+    const xd = tickDigits(xt), yd = tickDigits(yt);
+    ctx.strokeStyle = "#eceef2";
+    ctx.lineWidth = 1;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    for (const t of xt) {
+      const sx = x + ((t - x0) / (x1 - x0)) * S;
+      ctx.beginPath();
+      ctx.moveTo(Math.round(sx) + 0.5, y);
+      ctx.lineTo(Math.round(sx) + 0.5, y + S);
+      ctx.stroke();
+      ctx.fillText(fmt(t, xd), sx, y + S + 4);
+    }
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    for (const t of yt) {
+      const sy = y + S - ((t - y0) / (y1 - y0)) * S;
+      ctx.beginPath();
+      ctx.moveTo(x, Math.round(sy) + 0.5);
+      ctx.lineTo(x + S, Math.round(sy) + 0.5);
+      ctx.stroke();
+      ctx.fillText(fmt(t, yd), x - 5, sy);
+    }
+    ctx.fillStyle = "#374151";
+    ctx.font = "600 11.5px system-ui, -apple-system, 'Segoe UI', sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "bottom";
+    ctx.fillText(d.xLabel || "x", x + S / 2, y + S + 33);
+    ctx.save();
+    ctx.translate(11, y + S / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textBaseline = "middle";
+    ctx.fillText(d.yLabel || "y", 0, 0);
+    ctx.restore();
+    ctx.textAlign = "start";
+  }
+  ctx.strokeStyle = "rgba(0,0,0,0.25)";
+  ctx.strokeRect(x - 0.5, y - 0.5, S + 1, S + 1);
+}
+
+/** Fill `el` with the legend: categorical [{label, color}, ...] or a continuous gradient. */
+export function renderLegend(el, legend = []) {
+  if (!Array.isArray(legend)) {
+    const gradient = `linear-gradient(to right, ${legend.gradient.join(",")})`;
+    el.replaceChildren(
+      h("div", { class: "amumo-legend-title", text: legend.label || "" }),
+      h("div", { class: "amumo-legend-gradient", style: { background: gradient } }),
+      h("div", { class: "amumo-legend-range" }, h("span", { text: fmt(legend.vmin, 2) }), h("span", { text: fmt(legend.vmax, 2) })),
+    );
+    el.hidden = false;
+    return;
+  }
+  const shown = legend.slice(0, 12);
+  const rows = shown.map((entry) =>
+    h("div", { class: "amumo-legend-item" }, h("span", { class: "amumo-swatch", style: { background: entry.color } }), h("span", { text: entry.label })),
+  );
+  if (legend.length > shown.length) rows.push(h("div", { class: "amumo-legend-more", text: `+ ${legend.length - shown.length} more` }));
+  el.replaceChildren(...rows);
+  el.hidden = legend.length === 0;
+}
