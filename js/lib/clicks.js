@@ -51,3 +51,30 @@ export class ClickGate {
     this.timer = null;
   }
 }
+
+/**
+ * The action a click on a scatter view hands to ClickGate: select the pair of `item`
+ * (shift adds or removes it), or clear the selection when the click hit no point (-1).
+ * The action returns its undo, or null when it changed nothing. `view` has `data` (with
+ * N, checked unchanged when the action runs), `selected` (a Set of pairs) and
+ * `_commitSelection(pairs)`.
+ */
+export function selectPairOnClick(view, item, shift) {
+  const data = view.data;
+  return () => {
+    if (view.data !== data) return null;
+    const before = new Set(view.selected);
+    if (item >= 0) {
+      const p = item % data.N;
+      const next = shift ? new Set(view.selected) : new Set();
+      if (next.has(p)) next.delete(p);
+      else next.add(p);
+      view._commitSelection(next);
+    } else if (view.selected.size) {
+      view._commitSelection(new Set());
+    } else {
+      return null;
+    }
+    return () => view.data === data && view._commitSelection(before);
+  };
+}

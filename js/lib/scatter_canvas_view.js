@@ -6,7 +6,7 @@
 // Item index = m * N + pair (modality blocks, like the heatmap).
 
 import { h, sizeCanvas, now, placeTip } from "./util.js";
-import { ClickGate } from "./clicks.js";
+import { ClickGate, selectPairOnClick } from "./clicks.js";
 import { drawAxes, renderLegend } from "./scatter_frame.js";
 
 const PAD = { left: 44, right: 12, top: 12, bottom: 34 };
@@ -433,23 +433,7 @@ export class CanvasScatterView {
       if (!wasDrag.moved) {
         // A click: select the pair under the pointer (shift adds), or clear; deferred so
         // that the clicks of a double-click (reset view) select nothing (ClickGate).
-        const i = this.nearest(px, py), shift = event.shiftKey, data = this.data;
-        clicks.click(() => {
-          if (this.data !== data) return null;
-          const before = new Set(this.selected);
-          if (i >= 0) {
-            const p = i % data.N;
-            const next = shift ? new Set(this.selected) : new Set();
-            if (next.has(p)) next.delete(p);
-            else next.add(p);
-            this._commitSelection(next);
-          } else if (this.selected.size) {
-            this._commitSelection(new Set());
-          } else {
-            return null;
-          }
-          return () => this.data === data && this._commitSelection(before);
-        });
+        clicks.click(selectPairOnClick(this, this.nearest(px, py), event.shiftKey));
         return;
       }
       if (wasDrag.mode === "box" || wasDrag.mode === "lasso") {

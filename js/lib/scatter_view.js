@@ -20,7 +20,7 @@
 
 import createScatterplot, { createRenderer, createSpatialIndex } from "regl-scatterplot";
 import { CanvasScatterView } from "./scatter_canvas_view.js";
-import { ClickGate } from "./clicks.js";
+import { ClickGate, selectPairOnClick } from "./clicks.js";
 import { BACKGROUND, drawAxes, renderLegend } from "./scatter_frame.js";
 import { h, sizeCanvas, now, placeTip } from "./util.js";
 
@@ -738,24 +738,8 @@ export class ScatterView {
       if (!onGl(event)) return;
       event.stopPropagation();
       if (suppressClick || !this.data) return;
-      const i = this.hoverItem, shift = event.shiftKey, data = this.data;
       // Deferred (ClickGate): the clicks of a double-click (reset view) select nothing.
-      clicks.click(() => {
-        if (this.data !== data) return null;
-        const before = new Set(this.selected);
-        if (i >= 0) {
-          const p = i % data.N;
-          const next = shift ? new Set(this.selected) : new Set();
-          if (next.has(p)) next.delete(p);
-          else next.add(p);
-          this._commitSelection(next);
-        } else if (this.selected.size) {
-          this._commitSelection(new Set());
-        } else {
-          return null;
-        }
-        return () => this.data === data && this._commitSelection(before);
-      });
+      clicks.click(selectPairOnClick(this, this.hoverItem, event.shiftKey));
     }, true);
     stage.addEventListener("dblclick", (event) => {
       if (!onGl(event)) return;
