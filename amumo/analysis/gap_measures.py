@@ -21,13 +21,13 @@ of pairs without copying them in float64.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from amumo.analysis._checks import check_embeddings
-from amumo.embeddings._rows import release_rows
+from amumo.embeddings._rows import release_rows, row_blocks
 from amumo.embeddings.container import Embeddings
 
 __all__ = [
@@ -49,12 +49,6 @@ BLOCK = 4096
 RMG_EPS = 1e-3
 
 
-def _blocks(n: int, size: int | None = None) -> Iterator[slice]:
-    size = size or BLOCK
-    for start in range(0, n, size):
-        yield slice(start, min(n, start + size))
-
-
 def _rows64(array: np.ndarray, rows: slice) -> np.ndarray:
     block = np.array(array[rows], dtype=np.float64)
     release_rows(array, rows)  # memory-mapped input: keep RSS at one block (issue 11)
@@ -65,7 +59,7 @@ def _modality_sums(x: np.ndarray) -> tuple[np.ndarray, float]:
     """``(Σ_i x_i, Σ_i ‖x_i‖²)`` in float64, block by block."""
     total = np.zeros(x.shape[1])
     squares = 0.0
-    for rows in _blocks(len(x)):
+    for rows in row_blocks(len(x), BLOCK):
         block = _rows64(x, rows)
         total += block.sum(axis=0)
         squares += float(np.einsum("ij,ij->", block, block))
@@ -83,7 +77,7 @@ def _mean_within_cosine(x: np.ndarray) -> float:
 
 def _mean_paired_cosine(x: np.ndarray, y: np.ndarray) -> float:
     acc = 0.0
-    for rows in _blocks(len(x)):
+    for rows in row_blocks(len(x), BLOCK):
         acc += float(np.einsum("ij,ij->", _rows64(x, rows), _rows64(y, rows)))
     return acc / len(x)
 
@@ -181,7 +175,7 @@ def l2i(emb: Embeddings, a: str | None = None, b: str | None = None) -> float:
     a, b = emb.pair_modalities(a, b)
     x, y = emb[a], emb[b]
     acc = 0.0
-    for rows in _blocks(len(x)):
+    for rows in row_blocks(len(x), BLOCK):
         diff = _rows64(x, rows) - _rows64(y, rows)
         acc += float(np.sqrt(np.einsum("ij,ij->i", diff, diff)).sum())
     return acc / len(x)
@@ -320,7 +314,7 @@ def ablate_gap_dimensions(
     for name in emb.modalities:
         x = emb[name]
         out = np.empty(x.shape, dtype=np.float32)
-        for rows in _blocks(len(x)):  # float32 unit rows, no whole float64 copy
+        for rows in row_blocks(len(x), BLOCK):  # float32 unit rows, no whole float64 copy
             block = _rows64(x, rows)
             block[:, chosen] = 0.0
             norms = np.linalg.norm(block, axis=1)
@@ -392,7 +386,7 @@ def _mean_cov(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("a covariance needs at least 2 pairs.")
     total = np.zeros(d)
     scatter = np.zeros((d, d))
-    for rows in _blocks(len(x)):
+    for rows in row_blocks(len(x), BLOCK):
         block = _rows64(x, rows)
         total += block.sum(axis=0)
         scatter += block.T @ block

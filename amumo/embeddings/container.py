@@ -16,17 +16,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amumo.embeddings._rows import chunk_rows, hash_rows, release_rows, row_blocks
+from amumo.embeddings._rows import (
+    chunk_rows,
+    hash_rows,
+    list_rows,
+    release_rows,
+    row_blocks,
+)
 
 __all__ = ["Embeddings"]
 
 _MAX_LISTED_ROWS = 10
-
-
-def _list_rows(rows: np.ndarray) -> str:
-    shown = ", ".join(str(int(r)) for r in rows[:_MAX_LISTED_ROWS])
-    more = len(rows) - _MAX_LISTED_ROWS
-    return shown + (f" (and {more} more)" if more > 0 else "")
 
 
 def _unit_rows(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,19 +118,19 @@ def _normalise_rows(
     if derived and (nonfinite or zero):
         bad = np.unique(np.concatenate(nonfinite + zero))
         raise ValueError(
-            f"the derived {name!r} rows {_list_rows(bad)} are zero or not finite and "
+            f"the derived {name!r} rows {list_rows(bad)} are zero or not finite and "
             "have no direction; the operation that produced them is undefined there."
         )
     if nonfinite:
         bad = np.concatenate(nonfinite)
         raise ValueError(
-            f"arrays[{name!r}] has NaN or Inf in {len(bad)} row(s): {_list_rows(bad)}; "
+            f"arrays[{name!r}] has NaN or Inf in {len(bad)} row(s): {list_rows(bad)}; "
             "fix or remove those pairs (e.g. emb.subset(...)) before building Embeddings."
         )
     if zero:
         bad = np.concatenate(zero)
         raise ValueError(
-            f"arrays[{name!r}] has {len(bad)} all-zero row(s): {_list_rows(bad)}; a zero "
+            f"arrays[{name!r}] has {len(bad)} all-zero row(s): {list_rows(bad)}; a zero "
             "vector has no direction and cannot be normalised. Remove those pairs first."
         )
     return out, norms
