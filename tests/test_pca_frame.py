@@ -98,3 +98,23 @@ def test_explorer_closes_the_gap_within_one_pca_frame():
     ex.closed = False
     ex.wait()
     np.testing.assert_allclose(ex._coords, before, atol=1e-5)
+
+
+def test_the_frame_of_a_plain_projection_is_reused_by_shifted_views(monkeypatch):
+    """The Explorer projects the pairs at build, then a close-gap click places the closed
+    rows in that frame: the second call must not fit PCA again (14 s at 1M pairs)."""
+    base = _gap_pairs(6000, d=24, seed=2)
+    projection_module.clear_projection_cache()
+    fits = []
+    real = projection_module._pca_frame
+    monkeypatch.setattr(projection_module, "_pca_frame",
+                        lambda *a, **k: fits.append(1) or real(*a, **k))
+    plain = am.project(base, "pca", n_components=2)
+    assert len(fits) == 1
+    closed = am.close_gap(base)
+    xy = am.project(closed, "pca", n_components=2, reference=base, cache=False)
+    assert len(fits) == 1  # placed in the kept frame
+    assert not np.allclose(xy, plain, atol=1e-3)
+    # cache=False without a reference neither reads nor fills the frame store
+    am.project(base, "pca", n_components=2, cache=False, seed=5)
+    assert len(fits) == 2 and len(projection_module._FRAMES) == 1

@@ -127,28 +127,38 @@ def randomized_pca(
     n = hi - lo
     d = stack.dim
     k = min(d, n_components + oversample)
-    total = np.zeros(d)
-    for _, rows in stack.blocks(lo, hi):
-        total += rows.sum(axis=0, dtype=np.float64)
-    mean = total / n
-    mean32 = mean.astype(np.float32)
+    # The mean comes out of the first product pass (no pass of its own): rows are
+    # centred on a provisional mean μ₀ (the first block's) and, with r = x − μ₀ and
+    # r̄ its mean, Σ (r − r̄)(r − r̄)ᵀ z = Σ r (rᵀz) − n r̄ (r̄ᵀ z) exactly. Centring on
+    # μ₀ keeps the float32 products free of the cancellation that the large common
+    # mean of a cone of embeddings would cause.
+    shift = stack.block(lo, min(hi, lo + BLOCK)).mean(axis=0, dtype=np.float64)
+    shift32 = shift.astype(np.float32)
     rng = np.random.default_rng(seed)
     z = np.linalg.qr(rng.normal(size=(d, k)))[0]
     passes = n_iter + 1
+    offset = np.zeros(d)  # r̄, known after the first pass
 
-    def times_cov(z: np.ndarray) -> np.ndarray:
+    def times_cov(z: np.ndarray, first: bool = False) -> np.ndarray:
         z32 = z.astype(np.float32)
-        out = np.zeros((d, z.shape[1]))
+        out = np.zeros((d, z.shape[1] + int(first)))
         for _, rows in stack.blocks(lo, hi):
-            rows = rows - mean32
-            out += (rows.T @ (rows @ z32)).astype(np.float64)
-        return out / max(1, n - 1)
+            rows = rows - shift32
+            right = rows @ z32
+            if first:  # a column of ones: the same product also sums the rows
+                right = np.hstack([right, np.ones((len(rows), 1), dtype=np.float32)])
+            out += (rows.T @ right).astype(np.float64)
+        if first:
+            offset[:] = out[:, -1] / n
+            out = out[:, :-1]
+        return (out - n * np.outer(offset, offset @ z)) / max(1, n - 1)
 
     for step in range(n_iter):
-        z = np.linalg.qr(times_cov(z))[0]
+        z = np.linalg.qr(times_cov(z, first=step == 0))[0]
         if hook is not None:
             hook.step((step + 1) / passes)
-    cz = times_cov(z)
+    cz = times_cov(z, first=n_iter == 0)
+    mean = shift + offset
     small = z.T @ cz
     values, vectors = np.linalg.eigh((small + small.T) / 2.0)
     order = np.argsort(values)[::-1][:n_components]

@@ -10,8 +10,10 @@ what happens when every embedding is moved along it and re-normalised:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -20,6 +22,10 @@ from amumo.embeddings._rows import release_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["gap_vector", "gap_distance", "shift", "close_gap", "shift_arrays"]
+
+_T = TypeVar("_T")
+#: Below this many rows per modality the modalities are moved one after the other.
+PARALLEL_ROWS = 50_000
 
 
 def _centroid_gap(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -80,6 +86,32 @@ def _moved(
             release_rows(rows, slice(start, stop))  # memory-mapped source: RSS of one block
         total += out[start:stop].sum(axis=0, dtype=np.float64)
     return out, total
+
+
+def _per_modality(func: Callable[..., _T], *arg_lists: Sequence[Any]) -> list[_T]:
+    """``[func(*args) for args in zip(*arg_lists)]``, one thread per modality when large.
+
+    The blocked passes over different modalities are independent and numpy releases
+    the GIL in them, so on a machine with several cores the modalities of a million
+    pairs are moved at the same time (about half the wall time on two cores).
+    """
+    jobs = list(zip(*arg_lists, strict=True))
+    rows = len(jobs[0][0]) if jobs and hasattr(jobs[0][0], "__len__") else 0
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers < 2 or rows < PARALLEL_ROWS:
+        return [func(*args) for args in jobs]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amumo-gap") as pool:
+        return list(pool.map(lambda args: func(*args), jobs))
+
+
+def _centroid(rows: np.ndarray) -> np.ndarray:
+    """Float64 mean of ``rows`` in blocks (memory-mapped pages released on the way)."""
+    total = np.zeros(rows.shape[1])
+    for start in range(0, len(rows), BLOCK):
+        stop = min(len(rows), start + BLOCK)
+        total += rows[start:stop].sum(axis=0, dtype=np.float64)
+        release_rows(rows, slice(start, stop))
+    return total / max(1, len(rows))
 
 
 def gap_vector(emb: Embeddings, a: str | None = None, b: str | None = None) -> np.ndarray:
@@ -174,8 +206,9 @@ def shift(
     s = max(1.0, abs(float(lam)))
     step = (float(lam) / s / 2.0) * _centroid_gap(emb[a], emb[b])
     arrays = {m: emb[m] for m in emb.modalities}
-    arrays[a] = _moved(emb[a], -step, s, lam)[0]
-    arrays[b] = _moved(emb[b], step, s, lam)[0]
+    moved = _per_modality(lambda rows, offset: _moved(rows, offset, s, lam)[0],
+                          [emb[a], emb[b]], [-step, step])
+    arrays[a], arrays[b] = moved
     history = list(emb.provenance.get("gap_shifts", [])) + [{"lam": lam, "a": a, "b": b}]
     return emb._derive(arrays, normalized=True, gap_shifts=history)
 
@@ -240,20 +273,21 @@ def close_gap(
     # The centroids are those of the float32 rows that are finally stored.
     rows = [emb[m] for m in names]
     n = len(emb)
-    centroids = [r.mean(axis=0, dtype=np.float64) for r in rows]
+    centroids = _per_modality(_centroid, rows)
     before = _largest_gap(centroids)
     remaining = before
     iterations = 0
     target = tol * 0.5  # aim a little below tol to leave room for rounding
     while remaining >= target and iterations < int(max_iter):
         common = np.mean(centroids, axis=0)
-        moved = []
-        for i, (r, c) in enumerate(zip(rows, centroids, strict=True)):
-            own = r if iterations > 0 else None  # our own float32 buffer after step 1
-            new, total = _moved(r, common - c, out=own)
-            moved.append(new)
-            centroids[i] = total / n
-        rows = moved
+        # After step 1 the rows are our own float32 buffers: moved in place.
+        targets = [None] * len(rows) if iterations == 0 else rows
+        results = _per_modality(
+            lambda r, offset, out: _moved(r, offset, out=out),
+            rows, [common - c for c in centroids], targets,
+        )
+        rows = [new for new, _ in results]
+        centroids = [total / n for _, total in results]
         iterations += 1
         remaining = _largest_gap(centroids)
     if remaining >= tol:

@@ -254,19 +254,25 @@ def project(
             "more pairs, fit_on='all'" + (" or method='pca'." if method != "pca" else ".")
         )
     k = int(n_components)
-    if method == "pca" and reference is not None:
-        frame_key = (reference.fingerprint, fit_on, k, int(seed), names,
-                     tuple(sorted((k_, repr(v)) for k_, v in kwargs.items())))
-        frame = _FRAMES.get(frame_key)
+    if method == "pca":
+        # The fitted frame is kept (keyed by the fitted rows' fingerprint), so that a
+        # shifted view drawn in the frame of these rows later (reference=) only places
+        # rows: at a million pairs the fit is most of the cost.
+        fit_emb = emb if reference is None else reference
+        frame_key = (
+            fit_emb.fingerprint, fit_on, k, int(seed), names,
+            tuple(sorted((k_, repr(v)) for k_, v in kwargs.items())),
+        ) if cache or reference is not None else None
+        frame = None if frame_key is None else _FRAMES.get(frame_key)
         if frame is None:
-            fit_stack = RowStack([reference[m] for m in names])
+            fit_stack = stack if reference is None else RowStack([reference[m] for m in names])
             frame = _pca_frame(fit_stack, lo, hi, k, seed, hook.sub(0.0, 0.8), **kwargs)
-            _FRAMES[frame_key] = frame
-            while len(_FRAMES) > _CACHE_SIZE:
-                _FRAMES.popitem(last=False)
-        coords = frame(stack, hook.sub(0.8, 0.2))
-    elif method == "pca":
-        frame = _pca_frame(stack, lo, hi, k, seed, hook.sub(0.0, 0.8), **kwargs)
+            if frame_key is not None:
+                _FRAMES[frame_key] = frame
+                while len(_FRAMES) > _CACHE_SIZE:
+                    _FRAMES.popitem(last=False)
+        else:
+            _FRAMES.move_to_end(frame_key)
         coords = frame(stack, hook.sub(0.8, 0.2))
     elif method == "umap":
         limit = UMAP_MAX_FIT if max_fit is None else int(max_fit)

@@ -100,9 +100,13 @@ def block_edges(n: int, size: int) -> np.ndarray:
 def pooled(rows: np.ndarray | DisplayRows, size: int, chunk: int = 8192) -> np.ndarray:
     """Mean similarity of every block pair: ``(P, P)`` float32, ``P = min(n, size)``.
 
-    Above ``size`` rows the block sums are accumulated in float64 ``chunk`` rows at a
-    time, so memory stays ``O(chunk·D + P·D)`` whatever ``n`` (no float64 copy of the
-    rows, no ``n × n`` matrix)."""
+    Above ``size`` rows the block sums are accumulated ``chunk`` rows at a time, so
+    memory stays ``O(chunk·D + P·D)`` whatever ``n`` (no float64 copy of the rows, no
+    ``n × n`` matrix). Within a chunk the rows of each block are summed by one float32
+    product with a 0/1 membership matrix (BLAS; the overview is quantised to 256 levels,
+    so float32 sums of ≤ ``chunk`` rows are far below what can be seen), across chunks
+    in float64. At a million pairs this is 1 s instead of 8 s for ``np.add.reduceat``
+    over float64 copies."""
     n = rows.shape[0]
     if n <= size:
         dense = np.asarray(rows[0:n], dtype=np.float32)
@@ -114,11 +118,12 @@ def pooled(rows: np.ndarray | DisplayRows, size: int, chunk: int = 8192) -> np.n
     sums = np.zeros((len(edges) - 1, rows.shape[1]), dtype=np.float64)
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
-        block = np.asarray(rows[start:stop], dtype=np.float64)
-        first = int(np.searchsorted(edges, start, side="right")) - 1
-        last = int(np.searchsorted(edges, stop - 1, side="right")) - 1
-        local = np.maximum(edges[first : last + 1], start) - start
-        sums[first : last + 1] += np.add.reduceat(block, local, axis=0)
+        block = np.asarray(rows[start:stop], dtype=np.float32)
+        owner = np.searchsorted(edges, np.arange(start, stop), side="right") - 1
+        first = int(owner[0])
+        member = np.zeros((int(owner[-1]) - first + 1, stop - start), dtype=np.float32)
+        member[owner - first, np.arange(stop - start)] = 1.0
+        sums[first : first + len(member)] += member @ block
     means = sums / np.diff(edges)[:, None]
     out = (means @ means.T).astype(np.float32)
     np.clip(out, -1.0, 1.0, out=out)
