@@ -22,6 +22,7 @@ from amumo.embeddings._rows import (
     list_rows,
     release_rows,
     row_blocks,
+    take_rows,
 )
 
 __all__ = ["Embeddings"]
@@ -445,7 +446,8 @@ class Embeddings:
         idx = np.where(idx < 0, idx + n, idx)
         arrays = {}
         for name in self.modalities:
-            a = self._arrays[name][idx]
+            # take_rows: a memory-mapped source is gathered without mapping it whole
+            a = take_rows(self._arrays[name], idx)
             a.setflags(write=False)
             arrays[name] = a
         norms = {name: self._norms[name][idx] for name in self.modalities}

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from amumo.embeddings._rows import release_rows, take_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = [
@@ -61,7 +62,7 @@ class DisplayRows:
         for k, rows in enumerate(self._blocks):
             mask = block == k
             if mask.any():
-                out[mask] = rows[pair[mask]]
+                out[mask] = take_rows(rows, pair[mask])  # no read-ahead of a memory map
         return out
 
     def __getitem__(self, key: Any) -> np.ndarray:
@@ -76,6 +77,19 @@ class DisplayRows:
                 return np.asarray(self._blocks[k][start - k * n : stop - k * n], dtype=np.float32)
             return self._gather(np.arange(start, stop, step))
         return self._gather(np.asarray(key))
+
+    def release(self, start: int, stop: int) -> None:
+        """Drop from RSS the memory-mapped pages read for rows ``start … stop``
+        (:func:`~amumo.embeddings._rows.release_rows`; a no-op for arrays in RAM).
+        Rows gathered in a cluster order are scattered, so then every mapped page goes."""
+        n = self.n_pairs
+        for k, block in enumerate(self._blocks):
+            if self._order is not None:
+                release_rows(block)
+                continue
+            lo, hi = max(start, k * n), min(stop, (k + 1) * n)
+            if lo < hi:
+                release_rows(block, slice(lo - k * n, hi - k * n))
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self._gather(np.arange(self.shape[0]))
@@ -124,6 +138,10 @@ def pooled(rows: np.ndarray | DisplayRows, size: int, chunk: int = 8192) -> np.n
         member = np.zeros((int(owner[-1]) - first + 1, stop - start), dtype=np.float32)
         member[owner - first, np.arange(stop - start)] = 1.0
         sums[first : first + len(member)] += member @ block
+        if isinstance(rows, DisplayRows):  # memory-mapped rows: RSS of one chunk
+            rows.release(start, stop)
+        else:
+            release_rows(rows, slice(start, stop))
     means = sums / np.diff(edges)[:, None]
     out = (means @ means.T).astype(np.float32)
     np.clip(out, -1.0, 1.0, out=out)
