@@ -363,3 +363,30 @@ def test_metrics_agrees_with_the_single_metric_functions(small):
     assert "separability" not in m
     with pytest.raises(ValueError, match="k=0"):
         am.metrics(small, ks=(0,))
+
+
+@pytest.mark.parametrize("modalities", [2, 3])
+def test_moving_modalities_in_parallel_threads_gives_the_same_rows(monkeypatch, modalities):
+    """Above PARALLEL_ROWS pairs close_gap / shift move each modality in its own thread;
+    the result must be the sequential one, bit for bit."""
+    import threading
+
+    import amumo.analysis.gap as gap_module
+
+    rng = np.random.default_rng(3)
+    names = ["image", "text", "audio"][:modalities]
+    emb = am.Embeddings.from_arrays(
+        {m: rng.normal(size=(700, 16)) + 3.0 * (k == 0) for k, m in enumerate(names)}
+    )
+    sequential = am.close_gap(emb), am.shift(emb, 0.6)
+    calls = []
+    real = gap_module._moved
+    monkeypatch.setattr(gap_module, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(gap_module, "_moved", lambda *a, **k: calls.append(
+        threading.current_thread().name) or real(*a, **k))
+    parallel = am.close_gap(emb), am.shift(emb, 0.6)
+    assert any(name.startswith("amumo-gap") for name in calls)  # the threaded path ran
+    for seq, par in zip(sequential, parallel, strict=True):
+        for m in names:
+            np.testing.assert_array_equal(seq[m], par[m])
+    assert sequential[0].provenance["close_gap"] == parallel[0].provenance["close_gap"]
