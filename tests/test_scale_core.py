@@ -104,7 +104,7 @@ def test_mmap_argument_is_checked(tmp_path):
 _RSS_SCRIPT = textwrap.dedent(
     """
     import json, sys, numpy as np
-    def rss():
+    def _rss():
         for line in open("/proc/self/status"):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
@@ -121,9 +121,9 @@ _RSS_SCRIPT = textwrap.dedent(
             out.write(block.tobytes())
     del block
     import amumo as am
-    before = rss()
+    before = _rss()
     emb = am.Embeddings.load(path, mmap=True)
-    after = rss()
+    after = _rss()
     print(json.dumps({"extra": after - before, "n": len(emb), "how": emb.provenance["mmap"]}))
     """
 )
@@ -379,14 +379,15 @@ def test_cluster_pairs_small_n_is_the_hierarchical_order():
         cluster_pairs(emb, k=0)
 
 
+def _rss() -> int:
+    """Resident bytes of this process (Linux)."""
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) * 1024 for line in handle if line.startswith("VmRSS:"))
+
+
 @LINUX_ONLY
 def test_release_and_take_rows_keep_data_and_drop_resident_pages(tmp_path, cache_dir):
     from amumo.embeddings._rows import release_rows, take_rows
-
-    def rss():
-        with open("/proc/self/status") as handle:
-            return next(int(line.split()[1]) * 1024 for line in handle
-                        if line.startswith("VmRSS:"))
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 40_000, 256)).astype(np.float32)  # 82 MB
@@ -394,17 +395,17 @@ def test_release_and_take_rows_keep_data_and_drop_resident_pages(tmp_path, cache
     np.save(tmp_path / "x.npy", x)
     emb = am.Embeddings.load(tmp_path / "x.npy", mmap=True)
     rows = emb["image"]
-    before = rss()
+    before = _rss()
     total = rows.sum(axis=0, dtype=np.float64)  # maps every page (41 MB)
-    assert rss() - before > 30e6
+    assert _rss() - before > 30e6
     release_rows(rows)
-    assert rss() - before < 10e6
+    assert _rss() - before < 10e6
     np.testing.assert_array_equal(rows.sum(axis=0, dtype=np.float64), total)  # data intact
     release_rows(rows)
     idx = np.sort(rng.choice(40_000, size=500, replace=False))
-    before = rss()
+    before = _rss()
     got = take_rows(rows, idx, np.float64)
-    assert rss() - before < 15e6  # scattered gathers do not map the whole file
+    assert _rss() - before < 15e6  # scattered gathers do not map the whole file
     np.testing.assert_array_equal(got, x[0][idx].astype(np.float64))
     # in-memory arrays: plain indexing, release is a no-op
     plain = np.array(rows)
@@ -421,11 +422,6 @@ def test_view_passes_over_a_memory_map_do_not_map_the_whole_file(tmp_path, cache
     from amumo.embeddings._rows import release_rows
     from amumo.widgets._matrix import auto_scale, display_rows, pooled
 
-    def rss():
-        with open("/proc/self/status") as handle:
-            return next(int(line.split()[1]) * 1024 for line in handle
-                        if line.startswith("VmRSS:"))
-
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 80_000, 256)).astype(np.float32)  # 164 MB
     x /= np.linalg.norm(x, axis=2, keepdims=True)
@@ -440,13 +436,13 @@ def test_view_passes_over_a_memory_map_do_not_map_the_whole_file(tmp_path, cache
     for data in (in_ram, in_ram.subset(np.arange(9_000))):  # imports and first-call caches
         auto_scale(pooled(display_rows(data), 64), display_rows(data))
         cosine_samples(data.subset(every[:100]), max_samples=50)
-    before = rss()
+    before = _rss()
     part = emb.subset(every)
     rows = display_rows(emb)
     over = pooled(rows, 64)
     low, _ = auto_scale(over, rows)
     samples = cosine_samples(emb, max_samples=5_000)
-    assert rss() - before < 40e6  # of a 164 MB file: results + about one block
+    assert _rss() - before < 40e6  # of a 164 MB file: results + about one block
     np.testing.assert_array_equal(part["text"], raw["text"][every])
     np.testing.assert_allclose(over, pooled(display_rows(in_ram), 64), atol=1e-6)
     assert low == auto_scale(over, display_rows(in_ram))[0]
