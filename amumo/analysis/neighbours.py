@@ -21,8 +21,11 @@ from amumo.embeddings.container import Embeddings
 __all__ = ["neighbours", "failed_retrievals"]
 
 _BLOCK = 4096  # rows per float64 block: 16 MB at D = 512
-#: Queries ranked together in failed_retrievals (scores: QUERY_CHUNK × _BLOCK float64 = 64 MB).
+#: Queries ranked together in failed_retrievals ...
 QUERY_CHUNK = 2048
+#: ... against this many candidates at a time (scores: QUERY_CHUNK × SCORE_BLOCK float64 =
+#: 32 MB, one block alive at a time).
+SCORE_BLOCK = 2048
 #: Scores within this of the true pair's count as ties (not ranked above it).
 TIE = 1e-12
 
@@ -181,13 +184,14 @@ def failed_retrievals(
         # "strictly more similar" means by more than TIE (ties favour the true pair).
         threshold = true[chunk][:, None] + TIE
         rows = np.arange(len(q))
-        for c0 in range(0, n, _BLOCK):
+        for c0 in range(0, n, SCORE_BLOCK):
             hook.step((q0 * n + c0 * len(q)) / (len(queries) * n))
-            sims = q @ np.asarray(cand[c0:c0 + _BLOCK], dtype=np.float64).T
-            release_rows(cand, slice(c0, c0 + _BLOCK))  # memory-mapped candidates: RSS
-            ranks[chunk] += np.sum(sims > threshold, axis=1)
+            sims = q @ np.asarray(cand[c0:c0 + SCORE_BLOCK], dtype=np.float64).T
+            release_rows(cand, slice(c0, c0 + SCORE_BLOCK))  # memory-mapped candidates: RSS
+            ranks[chunk] += np.count_nonzero(sims > threshold, axis=1)
             arg = np.argmax(sims, axis=1)
             value = sims[rows, arg]
+            del sims  # before the next block's scores are allocated
             better = value > best_score[chunk]
             best[chunk] = np.where(better, c0 + arg, best[chunk])
             best_score[chunk] = np.where(better, value, best_score[chunk])

@@ -249,6 +249,7 @@ def rank_queries(
                 if cols_run is not None:
                     cols_run.add_lse(sims, cols, 0, scratch)
             release_rows(y, cols)  # memory-mapped candidates: RSS of one block
+            del sims  # one block of scores alive at a time
             done += 1
             if hook is not None:
                 hook.step(done / total)
