@@ -144,7 +144,7 @@ def test_failed_retrievals_can_be_stopped(clip, monkeypatch):
     from amumo.analysis._progress import Cancelled
 
     module = importlib.import_module("amumo.analysis.neighbours")
-    monkeypatch.setattr(module, "_BLOCK", 50)  # ten candidate blocks: checked ten times
+    monkeypatch.setattr(module, "SCORE_BLOCK", 50)  # ten candidate blocks: checked ten times
 
     calls = []
 
