@@ -118,3 +118,29 @@ def test_the_frame_of_a_plain_projection_is_reused_by_shifted_views(monkeypatch)
     # cache=False without a reference neither reads nor fills the frame store
     am.project(base, "pca", n_components=2, cache=False, seed=5)
     assert len(fits) == 2 and len(projection_module._FRAMES) == 1
+
+
+def test_randomized_pca_split_between_threads_matches_one_thread(monkeypatch):
+    """From PARALLEL_ROWS rows each pass is split into PARTS ranges run in threads; the
+    coordinates must be those of one thread (the split never depends on timing)."""
+    import threading
+
+    import amumo.analysis._projection_scale as scale_module
+
+    base = _gap_pairs(6000, d=24, seed=4)
+    projection_module.clear_projection_cache()
+    one = am.project(base, "pca", n_components=2, cache=False)
+    names = []
+    real = scale_module.RowStack.blocks
+
+    def blocks(self, *args, **kwargs):
+        names.append(threading.current_thread().name)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(scale_module.RowStack, "blocks", blocks)
+    monkeypatch.setattr(scale_module, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(scale_module.os, "cpu_count", lambda: 2)
+    split = am.project(base, "pca", n_components=2, cache=False)
+    assert any(name.startswith("amumo-pca") for name in names)
+    np.testing.assert_allclose(split, one, atol=1e-6)
+    assert split.shape == (12_000, 2) and split.dtype == np.float32
