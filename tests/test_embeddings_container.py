@@ -267,3 +267,24 @@ def test_load_foreign_npz(tmp_path):
 def test_load_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         am.Embeddings.load(tmp_path / "nope.npz")
+
+
+def test_fingerprint_follows_content_names_and_layout_on_both_hash_paths(monkeypatch):
+    import amumo.embeddings.container as container_module
+
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(50, 8)), rng.normal(size=(50, 8))
+    emb = am.Embeddings.from_arrays({"image": x, "text": y})
+    same = am.Embeddings.from_arrays({"image": x.copy(), "text": y.copy()})
+    edited = y.copy()
+    edited[17, 3] += 0.5
+    changed = am.Embeddings.from_arrays({"image": x, "text": edited})
+    renamed = am.Embeddings.from_arrays({"image": x, "caption": y})
+    swapped = am.Embeddings.from_arrays({"text": y, "image": x})
+    prints = [e.fingerprint for e in (emb, same, changed, renamed, swapped)]
+    assert prints[0] == prints[1]
+    assert len(set(prints[1:])) == 4  # one changed value, a name, the order: all differ
+    monkeypatch.setattr(container_module, "_PARALLEL_HASH_BYTES", 0)  # hashed in threads
+    again = [am.Embeddings.from_arrays({"image": x, "text": y}).fingerprint,
+             am.Embeddings.from_arrays({"image": x, "text": edited}).fingerprint]
+    assert again == [prints[0], prints[2]]
