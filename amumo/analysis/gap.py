@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from amumo.analysis._checks import check_embeddings, check_finite
-from amumo.embeddings._rows import release_rows
+from amumo.embeddings._rows import release_rows, unit_rows_or_fail
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["gap_vector", "gap_distance", "shift", "close_gap", "shift_arrays"]
@@ -33,18 +33,13 @@ def _centroid_gap(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _unit(rows: np.ndarray, lam: float | None = None, start: int = 0) -> np.ndarray:
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    zero = norms[:, 0] == 0
-    if zero.any():
-        where = f"shifting by lam={lam:g}" if lam is not None else "the shift along the gap"
-        first = start + int(np.flatnonzero(zero)[0])
-        raise ValueError(
-            f"{where} moves {int(zero.sum())} row(s) (first: {first}) "
-            "exactly onto the origin, where they have no direction (e.g. a single pair "
-            "whose items are antipodal: its gap cannot be closed by a shift). Remove those "
-            "pairs or use another lam."
-        )
-    return rows / norms
+    where = f"shifting by lam={lam:g}" if lam is not None else "the shift along the gap"
+    return unit_rows_or_fail(rows, start, lambda count, first: (
+        f"{where} moves {count} row(s) (first: {first}) "
+        "exactly onto the origin, where they have no direction (e.g. a single pair "
+        "whose items are antipodal: its gap cannot be closed by a shift). Remove those "
+        "pairs or use another lam."
+    ))
 
 
 #: Rows per block of the blocked shift (float64 working set ~ BLOCK × D × 8 bytes).

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from amumo.analysis._checks import check_embeddings
-from amumo.embeddings._rows import release_rows, row_blocks
+from amumo.embeddings._rows import release_rows, row_blocks, unit_rows_or_fail
 from amumo.embeddings.container import Embeddings
 
 __all__ = [
@@ -317,15 +317,12 @@ def ablate_gap_dimensions(
         for rows in row_blocks(len(x), BLOCK):  # float32 unit rows, no whole float64 copy
             block = _rows64(x, rows)
             block[:, chosen] = 0.0
-            norms = np.linalg.norm(block, axis=1)
-            empty = np.flatnonzero(norms == 0)
-            if len(empty):
-                raise ValueError(
-                    f"removing dims {chosen.tolist()[:10]} leaves {len(empty)} all-zero row(s) "
-                    f"in {name!r} (e.g. pair {rows.start + int(empty[0])}); remove fewer "
-                    "dimensions."
-                )
-            out[rows] = block / norms[:, None]
+            out[rows] = unit_rows_or_fail(
+                block, rows.start, lambda count, first, name=name: (
+                    f"removing dims {chosen.tolist()[:10]} leaves {count} all-zero row(s) "
+                    f"in {name!r} (e.g. pair {first}); remove fewer dimensions."
+                ),
+            )
         arrays[name] = out
     history = list(emb.provenance.get("ablated_dims", [])) + [int(d) for d in chosen]
     return emb._derive(arrays, normalized=True, ablated_dims=history)

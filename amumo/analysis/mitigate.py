@@ -30,6 +30,7 @@ import pandas as pd
 from amumo.analysis._checks import check_embeddings, check_finite
 from amumo.analysis.gap import shift
 from amumo.analysis.gap_measures import gap_summary
+from amumo.embeddings._rows import unit_rows_or_fail
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["mitigate", "MITIGATIONS", "gap_report"]
@@ -62,14 +63,12 @@ def _affine_unit(
         block = np.asarray(x[start:start + _BLOCK], dtype=np.float64) - offset
         if scale is not None:
             block /= scale
-        norms = np.linalg.norm(block, axis=1)
-        zero = np.flatnonzero(norms == 0)
-        if len(zero):
-            raise ValueError(
-                f"method={method!r} maps {len(zero)} row(s) of {name!r} to zero (e.g. pair "
-                f"{start + int(zero[0])}); lower strength."
-            )
-        out[start:start + len(block)] = block / norms[:, None]
+        out[start:start + len(block)] = unit_rows_or_fail(
+            block, start, lambda count, first: (
+                f"method={method!r} maps {count} row(s) of {name!r} to zero (e.g. pair "
+                f"{first}); lower strength."
+            ),
+        )
     return out
 
 

@@ -10,7 +10,7 @@ memory map would map every page in).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -42,6 +42,32 @@ def list_rows(rows: np.ndarray) -> str:
     shown = ", ".join(str(int(r)) for r in rows[:_MAX_LISTED_ROWS])
     more = len(rows) - _MAX_LISTED_ROWS
     return shown + (f" (and {more} more)" if more > 0 else "")
+
+
+def unit_rows_or_fail(
+    block: np.ndarray, start: int, failure: Callable[[int, int], str]
+) -> np.ndarray:
+    """``block`` with every row divided by its norm; the block holds rows ``start …`` of a
+    larger array.
+
+    A row of norm 0 has no direction: then ``ValueError(failure(count, first))`` is raised,
+    with the number of such rows and the index of the first one in the whole array, so
+    the caller's message can say what produced them and what to do.
+
+    Examples
+    --------
+    >>> unit_rows_or_fail(np.array([[3.0, 4.0]]), 0, "{} zero rows, first {}".format)
+    array([[0.6, 0.8]])
+    >>> unit_rows_or_fail(np.zeros((2, 2)), 10, "{} zero rows, first {}".format)
+    Traceback (most recent call last):
+    ...
+    ValueError: 2 zero rows, first 10
+    """
+    norms = np.linalg.norm(block, axis=1)
+    zero = np.flatnonzero(norms == 0)
+    if len(zero):
+        raise ValueError(failure(len(zero), start + int(zero[0])))
+    return block / norms[:, None]
 
 
 def chunk_rows(dim: int, itemsize: int = 8, target: int = CHUNK_BYTES) -> int:
