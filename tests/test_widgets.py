@@ -81,6 +81,25 @@ def test_pooled_overview_is_block_mean_of_similarity():
     np.testing.assert_allclose(over, expected, atol=2e-6)
 
 
+def test_pooled_overview_across_chunks_and_in_cluster_order():
+    """Chunks that end inside a block, several blocks in one chunk, and rows gathered in a
+    display (cluster) order: every cell is still the block mean of the ordered matrix."""
+    from amumo.widgets._matrix import display_rows
+
+    emb = make_emb(n=150, seed=3)
+    order = np.random.default_rng(0).permutation(150)
+    ordered = np.concatenate([emb["image"][order], emb["text"][order]]).astype(np.float64)
+    sim = ordered @ ordered.T
+    edges = block_edges(300, 41)
+    expected = np.array([
+        [sim[edges[i]:edges[i + 1], edges[j]:edges[j + 1]].mean() for j in range(41)]
+        for i in range(41)
+    ])
+    for chunk in (5, 7, 37, 300):
+        over = pooled(display_rows(emb, order), 41, chunk=chunk)
+        np.testing.assert_allclose(over, np.clip(expected, -1, 1), atol=2e-6)
+
+
 def test_window_and_quantise_match_similarity():
     emb = make_emb()
     rows = np.concatenate([emb["image"], emb["text"]])
