@@ -324,6 +324,34 @@ def test_tsne_on_a_sample_places_the_rest_in_their_cluster():
     assert np.mean(labels[nearest] == labels[placed]) > 0.95
 
 
+def test_umap_places_many_rows_by_neighbours_and_few_by_its_transform(monkeypatch):
+    """UMAP's own transform optimises every placed row (~20 min for 100k pairs on this
+    machine); above UMAP_TRANSFORM_LIMIT rows to place, "auto" places them like t-SNE's."""
+    import amumo.analysis.projection as projection
+
+    emb, truth = _blobs(n_per=100, seed=2)
+    calls = []
+    real = projection.knn_place
+    monkeypatch.setattr(projection, "knn_place",
+                        lambda *a, **k: calls.append("knn") or real(*a, **k))
+    monkeypatch.setattr(projection, "UMAP_TRANSFORM_LIMIT", 100)
+    xy = am.project(emb, "umap", max_fit=250, cache=False, seed=0, n_epochs=50)
+    assert calls == ["knn"] and xy.shape == (600, 2) and np.isfinite(xy).all()
+    labels = np.concatenate([truth, truth])
+    fitted = np.sort(np.random.default_rng(0).choice(600, size=250, replace=False))
+    placed = np.setdiff1d(np.arange(600), fitted)
+    dist = np.linalg.norm(xy[placed][:, None, :] - xy[fitted][None, :, :], axis=2)
+    assert np.mean(labels[fitted[np.argmin(dist, axis=1)]] == labels[placed]) > 0.95
+    forced = am.project(emb, "umap", max_fit=250, cache=False, seed=0, n_epochs=50,
+                        placement="transform")
+    assert calls == ["knn"]  # UMAP's transform placed them
+    np.testing.assert_array_equal(forced[fitted], xy[fitted])  # same fit either way
+    with pytest.raises(ValueError, match="placement="):
+        am.project(emb, "umap", placement="nearest")
+    with pytest.raises(ValueError, match="no out-of-sample transform"):
+        am.project(emb, "tsne", placement="transform")
+
+
 # ---------------------------------------------------------------- clustering at scale
 def _blobs(n_per=400, d=16, seed=0):
     rng = np.random.default_rng(seed)
