@@ -19,6 +19,9 @@ Kernel columns (this file's owner, scale-core):
 - ``close_gap``  ``am.close_gap(emb)`` (blocked float32)
 - ``pca``        ``am.project(emb, "pca")`` (randomized above 10,000 rows)
 - ``cluster``    ``cluster_pairs(emb, k=6)`` (k-means above 3,000 pairs)
+- ``umap`` / ``tsne`` (only when named) ``am.project(emb, "umap" | "tsne")``: fit on a
+                 seeded sample, the rest placed out of sample; seconds to the end of the
+                 fit and in all
 
 Browser / widget columns ("Explorer drawn", "state sent", hover, lasso) belong
 to the scale-widgets helper: add a function ``f(ctx) -> dict`` decorated with
@@ -30,6 +33,7 @@ Run::
     .venv/bin/python benchmarks/scale.py                        # 10k and 100k
     .venv/bin/python benchmarks/scale.py --sizes 1000000        # 4 GB on disk, once
     .venv/bin/python benchmarks/scale.py --sizes 10000 --columns load,gap_stats
+    .venv/bin/python benchmarks/scale.py --sizes 100000 --columns load,umap,tsne
 
 The data go to ``--data-dir`` (default ``$TMPDIR/amumo-scale-bench``), reused
 between runs; ``--keep`` leaves them there (default: files of the sizes run are
@@ -186,6 +190,36 @@ def col_cluster(ctx: SimpleNamespace) -> dict[str, Any]:
     return {"cluster_s": seconds}
 
 
+def _sampled_projection(ctx: SimpleNamespace, method: str) -> dict[str, Any]:
+    """Seeded fit on a sample, the rest placed out of sample; seconds to the fit's end
+    (progress 0.5 / 0.7) and in all."""
+    import amumo as am
+
+    start = time.perf_counter()
+    marks: list[tuple[float, float]] = []
+    seconds, xy = _timed(lambda: am.project(
+        ctx.emb, method, cache=False,
+        progress=lambda f: marks.append((time.perf_counter() - start, f)),
+    ))
+    fitted = next((t for t, f in marks if f >= (0.5 if method == "umap" else 0.7)), seconds)
+    return {f"{method}_fit_s": fitted, f"{method}_s": seconds,
+            f"{method}_finite": bool(np.isfinite(xy).all())}
+
+
+@column("umap")
+def col_umap(ctx: SimpleNamespace) -> dict[str, Any]:
+    return _sampled_projection(ctx, "umap")
+
+
+@column("tsne")
+def col_tsne(ctx: SimpleNamespace) -> dict[str, Any]:
+    return _sampled_projection(ctx, "tsne")
+
+
+#: Columns that run only when named in --columns (minutes at 1M pairs).
+OPT_IN = ("umap", "tsne")
+
+
 # ---------------------------------------------------------------------------- widget columns
 # (scale-widgets) The kernel side of the Explorer; the browser figures (drawn, hover,
 # lasso in headless Chromium) are benchmarks/scale_browser.py.
@@ -273,7 +307,9 @@ def _fmt(value: Any) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--columns", default=",".join(COLUMNS))
+    parser.add_argument("--columns",
+                        default=",".join(c for c in COLUMNS if c not in OPT_IN),
+                        help=f"comma-separated, in order; {', '.join(OPT_IN)} only when named")
     parser.add_argument("--data-dir", default=str(Path(tempfile.gettempdir())
                                                   / "amumo-scale-bench"))
     parser.add_argument("--keep", action="store_true")
