@@ -139,7 +139,7 @@ def test_randomized_pca_split_between_threads_matches_one_thread(monkeypatch):
 
     monkeypatch.setattr(scale_module.RowStack, "blocks", blocks)
     monkeypatch.setattr(scale_module, "PARALLEL_ROWS", 1)
-    monkeypatch.setattr(scale_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
     split = am.project(base, "pca", n_components=2, cache=False)
     assert any(name.startswith("amumo-pca") for name in names)
     np.testing.assert_allclose(split, one, atol=1e-6)

@@ -28,13 +28,12 @@ which is what a scatter needs; it is not a t-SNE optimisation of those rows.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
 
+from amumo._util import map_in_threads
 from amumo.analysis._progress import Hook
 from amumo.embeddings._rows import release_rows, take_rows
 
@@ -63,12 +62,7 @@ def _ranges(lo: int, hi: int) -> list[tuple[int, int]]:
 
 def _over_ranges(func: Callable[[int, int], _T], lo: int, hi: int) -> list[_T]:
     """``[func(a, b) for a, b in _ranges(lo, hi)]``, the ranges spread over the cores."""
-    ranges = _ranges(lo, hi)
-    workers = min(len(ranges), os.cpu_count() or 1)
-    if workers < 2:
-        return [func(*r) for r in ranges]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amumo-pca") as pool:
-        return list(pool.map(lambda r: func(*r), ranges))
+    return map_in_threads(lambda r: func(*r), _ranges(lo, hi), name="amumo-pca")
 
 
 class RowStack:

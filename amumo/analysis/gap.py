@@ -10,13 +10,12 @@ what happens when every embedding is moved along it and re-normalised:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
 
+from amumo._util import map_in_threads
 from amumo.analysis._checks import check_embeddings, check_finite
 from amumo.embeddings._rows import release_rows, unit_rows_or_fail
 from amumo.embeddings.container import Embeddings
@@ -84,19 +83,15 @@ def _moved(
 
 
 def _per_modality(func: Callable[..., _T], *arg_lists: Sequence[Any]) -> list[_T]:
-    """``[func(*args) for args in zip(*arg_lists)]``, one thread per modality when large.
-
-    The blocked passes over different modalities are independent and numpy releases
-    the GIL in them, so on a machine with several cores the modalities of a million
-    pairs are moved at the same time (about half the wall time on two cores).
+    """``[func(*args) for args in zip(*arg_lists)]``, one thread per modality from
+    :data:`PARALLEL_ROWS` rows (the first argument holds the rows). The blocked passes
+    over different modalities are independent and numpy releases the GIL in them, so on
+    two cores the modalities of a million pairs move in about half the wall time.
     """
     jobs = list(zip(*arg_lists, strict=True))
-    rows = len(jobs[0][0]) if jobs and hasattr(jobs[0][0], "__len__") else 0
-    workers = min(len(jobs), os.cpu_count() or 1)
-    if workers < 2 or rows < PARALLEL_ROWS:
-        return [func(*args) for args in jobs]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amumo-gap") as pool:
-        return list(pool.map(lambda args: func(*args), jobs))
+    rows = len(jobs[0][0]) if jobs else 0
+    return map_in_threads(lambda args: func(*args), jobs, parallel=rows >= PARALLEL_ROWS,
+                          name="amumo-gap")
 
 
 def _centroid(rows: np.ndarray) -> np.ndarray:

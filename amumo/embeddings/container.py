@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from amumo._util import map_in_threads
 from amumo.embeddings._rows import (
     chunk_rows,
     hash_rows,
@@ -426,12 +425,8 @@ class Embeddings:
                 return part.digest()
 
             size = sum(self._arrays[name].nbytes for name in names)
-            workers = min(len(names), os.cpu_count() or 1)
-            if size > _PARALLEL_HASH_BYTES and workers > 1:
-                with ThreadPoolExecutor(workers, thread_name_prefix="amumo-hash") as pool:
-                    parts = list(pool.map(modality_digest, names))
-            else:
-                parts = [modality_digest(name) for name in names]
+            parts = map_in_threads(modality_digest, names,
+                                   parallel=size > _PARALLEL_HASH_BYTES, name="amumo-hash")
             digest = hashlib.sha1()
             for name, part in zip(names, parts, strict=True):
                 digest.update(name.encode())
