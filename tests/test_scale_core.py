@@ -443,9 +443,9 @@ def test_release_and_take_rows_keep_data_and_drop_resident_pages(tmp_path, cache
 
 @LINUX_ONLY
 def test_view_passes_over_a_memory_map_do_not_map_the_whole_file(tmp_path, cache_dir):
-    """Subsets, the heatmap overview and colour range and the calibration samples read a
-    memory-mapped file without leaving it resident (each once mapped all of it: a 100k-pair
-    Explorer held its 0.4 GB source in RSS on top of the closed copy)."""
+    """Subsets, the heatmap overview and colour range, the calibration samples and the gap
+    vector read a memory-mapped file without leaving it resident (each once mapped all of
+    it: a 100k-pair Explorer held its 0.4 GB source in RSS on top of the closed copy)."""
     from amumo.analysis.calibration import cosine_samples
     from amumo.embeddings._rows import release_rows
     from amumo.widgets._matrix import auto_scale, display_rows, pooled
@@ -470,7 +470,10 @@ def test_view_passes_over_a_memory_map_do_not_map_the_whole_file(tmp_path, cache
     over = pooled(rows, 64)
     low, _ = auto_scale(over, rows)
     samples = cosine_samples(emb, max_samples=5_000)
+    gap = am.gap_vector(emb)  # also the start of every λ step of the Explorer
     assert _rss() - before < 40e6  # of a 164 MB file: results + about one block
+    means = {m: raw[m].mean(axis=0, dtype=np.float64) for m in raw}
+    np.testing.assert_allclose(gap, means["image"] - means["text"], atol=1e-12)
     np.testing.assert_array_equal(part["text"], raw["text"][every])
     np.testing.assert_allclose(over, pooled(display_rows(in_ram), 64), atol=1e-6)
     assert low == auto_scale(over, display_rows(in_ram))[0]

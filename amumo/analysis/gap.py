@@ -17,7 +17,7 @@ import numpy as np
 
 from amumo._util import map_in_threads
 from amumo.analysis._checks import check_embeddings, check_finite
-from amumo.embeddings._rows import release_rows, unit_rows_or_fail
+from amumo.embeddings._rows import release_rows, row_blocks, unit_rows_or_fail
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["gap_vector", "gap_distance", "shift", "close_gap", "shift_arrays"]
@@ -27,8 +27,22 @@ _T = TypeVar("_T")
 PARALLEL_ROWS = 50_000
 
 
+#: Rows per block of the blocked shift (float64 working set ~ BLOCK × D × 8 bytes).
+BLOCK = 4096
+
+
+def _centroid(rows: np.ndarray) -> np.ndarray:
+    """Float64 mean of ``rows`` in blocks (memory-mapped pages released on the way, so a
+    million pairs on disk do not stay resident after the gap vector is known)."""
+    total = np.zeros(rows.shape[1])
+    for block in row_blocks(len(rows), BLOCK):
+        total += rows[block].sum(axis=0, dtype=np.float64)
+        release_rows(rows, block)
+    return total / max(1, len(rows))
+
+
 def _centroid_gap(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return x.mean(axis=0, dtype=np.float64) - y.mean(axis=0, dtype=np.float64)
+    return _centroid(x) - _centroid(y)
 
 
 def _unit(rows: np.ndarray, lam: float | None = None, start: int = 0) -> np.ndarray:
@@ -39,10 +53,6 @@ def _unit(rows: np.ndarray, lam: float | None = None, start: int = 0) -> np.ndar
         "whose items are antipodal: its gap cannot be closed by a shift). Remove those "
         "pairs or use another lam."
     ))
-
-
-#: Rows per block of the blocked shift (float64 working set ~ BLOCK × D × 8 bytes).
-BLOCK = 4096
 
 
 def _moved(
@@ -92,16 +102,6 @@ def _per_modality(func: Callable[..., _T], *arg_lists: Sequence[Any]) -> list[_T
     rows = len(jobs[0][0]) if jobs else 0
     return map_in_threads(lambda args: func(*args), jobs, parallel=rows >= PARALLEL_ROWS,
                           name="amumo-gap")
-
-
-def _centroid(rows: np.ndarray) -> np.ndarray:
-    """Float64 mean of ``rows`` in blocks (memory-mapped pages released on the way)."""
-    total = np.zeros(rows.shape[1])
-    for start in range(0, len(rows), BLOCK):
-        stop = min(len(rows), start + BLOCK)
-        total += rows[start:stop].sum(axis=0, dtype=np.float64)
-        release_rows(rows, slice(start, stop))
-    return total / max(1, len(rows))
 
 
 def gap_vector(emb: Embeddings, a: str | None = None, b: str | None = None) -> np.ndarray:
