@@ -23,6 +23,21 @@ HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
 """
 
 
+def _plot_square(view) -> tuple[float, float, float]:
+    """Page coordinates of the plot's top-left corner and the side of the square plot."""
+    geo = json.loads(view.get_attribute("data-geometry"))
+    box = view.locator("canvas.amumo-overlay").bounding_box()
+    return box["x"] + geo["left"], box["y"] + geo["top"], geo["plot"]
+
+
+def _open_drawn(context, path):
+    """Open a saved page and wait until WebGL has drawn the scatter: ``(page, view)``."""
+    page = context.new_page()
+    page.goto(path.resolve().as_uri())
+    page.wait_for_selector(".amumo-scatter-view[data-drawn=true]", timeout=30_000)
+    return page, page.locator(".amumo-scatter-view")
+
+
 @pytest.mark.parametrize("webgl", [True, False], ids=["webgl", "canvas"])
 def test_scatter_renders_with_and_without_webgl(chromium_browser, tmp_path, artifacts_dir, webgl):
     path = save_html(am.Scatter(am.datasets.clip_coco500()), tmp_path / "scatter.html")
@@ -42,9 +57,7 @@ def test_scatter_renders_with_and_without_webgl(chromium_browser, tmp_path, arti
             page.wait_for_selector(".amumo-scatter-view[data-drawn=true]", timeout=30_000)
         page.wait_for_timeout(300)
         # A box over the left half selects pairs (image points sit there).
-        geo = json.loads(view.get_attribute("data-geometry"))
-        box = view.locator("canvas.amumo-overlay").bounding_box()
-        x0, y0, s = box["x"] + geo["left"], box["y"] + geo["top"], geo["plot"]
+        x0, y0, s = _plot_square(view)
         page.mouse.move(x0 + 2, y0 + 2)
         page.mouse.down()
         page.mouse.move(x0 + s * 0.5, y0 + s - 2, steps=8)
@@ -68,15 +81,10 @@ def test_scatter_draws_a_seeded_sample_above_max_points(chromium_browser, tmp_pa
     path = save_html(widget, tmp_path / "sample.html")
     context = chromium_browser.new_context(offline=True, viewport={"width": 900, "height": 800})
     try:
-        page = context.new_page()
-        page.goto(path.resolve().as_uri())
-        page.wait_for_selector(".amumo-scatter-view[data-drawn=true]", timeout=30_000)
-        view = page.locator(".amumo-scatter-view")
+        page, view = _open_drawn(context, path)
         assert view.get_attribute("data-n") == "400"
         assert "sample of 200 of 500 pairs" in view.locator(".amumo-statusline").inner_text()
-        geo = json.loads(view.get_attribute("data-geometry"))
-        box = view.locator("canvas.amumo-overlay").bounding_box()
-        x0, y0, s = box["x"] + geo["left"], box["y"] + geo["top"], geo["plot"]
+        x0, y0, s = _plot_square(view)
         hovered = set()
         for k in range(60):  # sweep: every hovered pair is one of the drawn sample
             page.mouse.move(x0 + s * (0.05 + 0.015 * k), y0 + s * (0.3 + 0.006 * k))
@@ -101,13 +109,8 @@ def test_webgl_scatter_zooms_pans_and_hovers_in_the_moved_view(chromium_browser,
     path = save_html(am.Scatter(am.datasets.clip_coco500()), tmp_path / "pan.html")
     context = chromium_browser.new_context(offline=True, viewport={"width": 900, "height": 800})
     try:
-        page = context.new_page()
-        page.goto(path.resolve().as_uri())
-        page.wait_for_selector(".amumo-scatter-view[data-drawn=true]", timeout=30_000)
-        view = page.locator(".amumo-scatter-view")
-        geo = json.loads(view.get_attribute("data-geometry"))
-        box = view.locator("canvas.amumo-overlay").bounding_box()
-        x0, y0, s = box["x"] + geo["left"], box["y"] + geo["top"], geo["plot"]
+        page, view = _open_drawn(context, path)
+        x0, y0, s = _plot_square(view)
         before = json.loads(view.get_attribute("data-window"))
         page.mouse.move(x0 + s * 0.5, y0 + s * 0.5)
         for _ in range(3):
