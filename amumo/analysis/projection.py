@@ -246,11 +246,11 @@ def project(
     reference = kwargs.pop("reference", None)
     if reference is not None:
         reference = _check_reference(reference, emb, names, method)
+    options = tuple(sorted((name, repr(value)) for name, value in kwargs.items()))
     # The fingerprint hashes every row (seconds at a million pairs): only when caching.
     key = (
         emb.fingerprint, method, fit_on, int(n_components), int(seed), names, max_fit,
-        placement if method == "umap" else "auto",
-        tuple(sorted((k, repr(v)) for k, v in kwargs.items())),
+        placement if method == "umap" else "auto", options,
         None if reference is None else reference.fingerprint,
     ) if cache else None
     if cache and key in _CACHE:
@@ -282,9 +282,9 @@ def project(
         # rows: at a million pairs the fit is most of the cost.
         fit_emb = emb if reference is None else reference
         frame_key = (
-            fit_emb.fingerprint, fit_on, k, int(seed), names,
-            tuple(sorted((k_, repr(v)) for k_, v in kwargs.items())),
-        ) if cache or reference is not None else None
+            (fit_emb.fingerprint, fit_on, k, int(seed), names, options)
+            if cache or reference is not None else None
+        )
         frame = None if frame_key is None else _FRAMES.get(frame_key)
         if frame is None:
             fit_stack = stack if reference is None else RowStack([reference[m] for m in names])
