@@ -1,6 +1,8 @@
 // Mount helper shared by the widget entry points: root element, RPC, items, hub, panels.
 
-import { Items, Hub, connect } from "./panels.js";
+import { Items } from "./items.js";
+import { Hub } from "./hub.js";
+import { connect } from "./panels/connect.js";
 import { Rpc, h, now } from "./util.js";
 import { applyStaticExport, staticExport } from "./offline.js";
 

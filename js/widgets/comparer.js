@@ -1,7 +1,8 @@
 // Comparer: one heatmap per model over the same items, hover linked across them in the browser.
 import { mount } from "../lib/mount.js";
 import { HeatmapView } from "../lib/heatmap_view.js";
-import { heatmapData, requestWindow, requestCell } from "../lib/panels.js";
+import { heatmapData } from "../lib/decode.js";
+import { requestWindow, requestCell } from "../lib/requests.js";
 import { h, u8, bind, setOptions, fmt } from "../lib/util.js";
 import { COLORMAPS } from "../lib/colormaps.js";
 import { clusterBySelect } from "../lib/cluster_names.js";

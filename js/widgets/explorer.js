@@ -1,6 +1,8 @@
 // Explorer: controls + heatmap + scatter + preview + metrics in one widget, linked in the browser.
 import { mount } from "../lib/mount.js";
-import { heatmapPanel, scatterPanel, previewPanel } from "../lib/panels.js";
+import { heatmapPanel } from "../lib/panels/heatmap.js";
+import { scatterPanel } from "../lib/panels/scatter.js";
+import { previewPanel } from "../lib/panels/preview.js";
 import { pairPicker, metricsGapMatrix } from "../lib/gap_pair.js";
 import { h, bind, setOptions, throttle, debounce, fmt } from "../lib/util.js";
 import { mitigationPicker, retrievalPanel, calibrationPanel } from "../lib/science_view.js";

@@ -1,6 +1,6 @@
 // Heatmap widget: similarity matrix with a preview-free tooltip.
 import { mount } from "../lib/mount.js";
-import { heatmapPanel } from "../lib/panels.js";
+import { heatmapPanel } from "../lib/panels/heatmap.js";
 
 export default {
   render({ model, el }) {

@@ -1,6 +1,6 @@
 // Preview widget: follows its `hovered` / `selected` traits (link them with ipywidgets.jslink).
 import { mount } from "../lib/mount.js";
-import { previewPanel } from "../lib/panels.js";
+import { previewPanel } from "../lib/panels/preview.js";
 
 export default {
   render({ model, el }) {

@@ -1,6 +1,6 @@
 // Scatter widget: projection with pair lines, hover and box/lasso selection.
 import { mount } from "../lib/mount.js";
-import { scatterPanel } from "../lib/panels.js";
+import { scatterPanel } from "../lib/panels/scatter.js";
 
 export default {
   render({ model, el }) {

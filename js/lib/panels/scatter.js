@@ -1,0 +1,88 @@
+// Scatter panel: the projection view with its toolbar bound to the widget's traits.
+
+import { ScatterView } from "../scatter_view.js";
+import { scatterData } from "../decode.js";
+import { fetchItem } from "../requests.js";
+import { h, bind, setOptions } from "../util.js";
+import { panel, labelled, iconButton } from "./frame.js";
+
+/** Scatter panel: toolbar (projection, components, colour, lines, selection mode) + view. */
+export function scatterPanel(model, rpc, hub, items, opts = {}) {
+  const unbind = [];
+  const projection = h("select", { class: "amumo-projection" });
+  setOptions(projection, (model.get("projections") || ["pca"]).map((m) => [m, m === "gap" ? "gap axis" : m.toUpperCase().replace("TSNE", "t-SNE")]));
+  const xc = h("select", { class: "amumo-x-component" });
+  const yc = h("select", { class: "amumo-y-component" });
+  const colorBy = h("select", { class: "amumo-color-by" });
+  const lines = h("input", { type: "checkbox", class: "amumo-lines-toggle" });
+  const syncOptions = () => {
+    const count = model.get("n_components") || 2;
+    const prefix = (model.get("axis_prefix") || "PC").trim();
+    const name = (i) => (prefix !== "gap" ? `${prefix} ${i + 1}` : i === 0 ? "gap axis" : `PC ${i} ⊥ Δ`);
+    const opt = Array.from({ length: count }, (_, i) => [String(i), name(i)]);
+    setOptions(xc, opt, String(model.get("x_component")));
+    setOptions(yc, opt, String(model.get("y_component")));
+    setOptions(colorBy, (model.get("color_options") || ["modality"]).map((c) => [c, c]), model.get("color_by"));
+  };
+  syncOptions();
+  unbind.push(bind(model, "projection", projection));
+  unbind.push(bind(model, "x_component", xc, { parse: Number, format: String }));
+  unbind.push(bind(model, "y_component", yc, { parse: Number, format: String }));
+  unbind.push(bind(model, "color_by", colorBy));
+  unbind.push(bind(model, "show_lines", lines, { kind: "checked" }));
+  const modes = ["box", "lasso", "pan"].map((mode) =>
+    iconButton({ box: "▭", lasso: "◌", pan: "✥" }[mode], { box: "Box select (drag)", lasso: "Lasso select (or shift-drag)", pan: "Pan (or alt-drag)" }[mode], () => setMode(mode), `amumo-mode amumo-mode-${mode}`),
+  );
+  const setMode = (mode) => {
+    view.setMode(mode);
+    modes.forEach((b) => b.classList.toggle("amumo-active", b.classList.contains(`amumo-mode-${mode}`)));
+  };
+  const p = panel(
+    opts.title || "Projection",
+    "amumo-scatter-panel",
+    [
+      ...modes,
+      iconButton("⤢", "Reset view (double-click)", () => view.resetView()),
+      iconButton("✕", "Clear selection", () => hub.applySelection([], undefined), "amumo-clear-selection"),
+    ],
+    [
+      projection,
+      xc,
+      yc,
+      labelled("colour", colorBy),
+      h("label", { class: "amumo-switch", title: "Draw a line between the items of each pair" }, lines, h("span", { text: "pairs" })),
+    ],
+  );
+  const view = new ScatterView(p.body, {
+    onHover: (info) => (info ? hub.pairHover(info, view) : hub.clearHover(view)),
+    onSelect: (pairs) => hub.applySelection(pairs, view),
+    // Above the kernel's TEXTS_LIMIT no texts are sent: the tooltip asks for the hovered one.
+    fetchText: (pair) => fetchItem(rpc, items)(pair, null).then((r) => (r.fields && items.textField ? String(r.fields[items.textField] ?? "") : "")),
+    maxSide: opts.maxSide,
+  });
+  setMode("box");
+  hub.scatters.push(view);
+  const syncBusy = () => view.setBusy(model.get("projection_status") || (model.get("busy") || {}).scatter || "");
+  syncBusy();
+  model.on("change:busy", syncBusy);
+  const refresh = () => view.setData(scatterData(model, items));
+  model.on("change:projection_status", syncBusy);
+  model.on("change:n_components", syncOptions);
+  model.on("change:color_options", syncOptions);
+  model.on("change:axis_prefix", syncOptions);
+  return {
+    root: p.root,
+    view,
+    refresh,
+    traits: ["xy", "scatter_pairs", "colors", "palette", "legend", "show_lines", "axis_labels"],
+    dispose() {
+      unbind.forEach((f) => f());
+      model.off("change:projection_status", syncBusy);
+      model.off("change:busy", syncBusy);
+      model.off("change:n_components", syncOptions);
+      model.off("change:color_options", syncOptions);
+      model.off("change:axis_prefix", syncOptions);
+      view.dispose();
+    },
+  };
+}

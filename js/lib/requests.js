@@ -1,0 +1,33 @@
+// Requests the views send to the kernel (custom messages through Rpc): a window of exact
+// heatmap cells, one cell, one item (thumbnail, meta row, media).
+
+import { f32 } from "./util.js";
+
+export function requestWindow(rpc, extra = {}) {
+  return ({ r0, r1, c0, c1 }) =>
+    rpc.call({ type: "window", r0, r1, c0, c1, ...extra }).then(({ msg, buffers }) => {
+      if (msg.error) throw new Error(msg.error);
+      return { values: f32(buffers[0]) };
+    });
+}
+
+export function requestCell(rpc, extra = {}) {
+  return (r, c) =>
+    rpc.call({ type: "cell", r, c, ...extra }).then(({ msg }) => {
+      if (msg.error) throw new Error(msg.error);
+      return msg.value;
+    });
+}
+
+export function fetchItem(rpc, items) {
+  return (pair, modality) =>
+    rpc.call({ type: "item", pair: items.id(pair), modality }).then(({ msg, buffers }) => ({
+      fields: msg.fields || null,
+      error: msg.error || null,
+      credit: msg.credit || null,
+      text: msg.text ?? null, // molecules: the SMILES string
+      duration: msg.duration ?? null, // audio: seconds
+      fullDuration: msg.full_duration ?? null, // audio cut to the preview's limit
+      image: buffers && buffers.length && msg.mime ? new Blob([buffers[0]], { type: msg.mime }) : null,
+    }));
+}
