@@ -1,7 +1,9 @@
-// Mount helper shared by the widget entry points: root element, RPC, items, hub, panels.
+// Mount helper shared by the widget entry points: root element, RPC, items, the link bus
+// (with the kernel subscribed to it), panels.
 
 import { Items } from "./items.js";
-import { Hub } from "./hub.js";
+import { LinkBus } from "./link/bus.js";
+import { linkKernel } from "./link/kernel.js";
 import { connect } from "./panels/connect.js";
 import { Rpc, h, now } from "./util.js";
 import { applyStaticExport, staticExport } from "./offline.js";
@@ -9,7 +11,9 @@ import { applyStaticExport, staticExport } from "./offline.js";
 /**
  * Build a widget: `build(ctx)` returns the panels (each {root, refresh, traits, dispose}) and may
  * append extra DOM; mount refreshes them once, marks `data-rendered` after the first frame is
- * drawn, and returns anywidget's cleanup function.
+ * drawn, and returns anywidget's cleanup function. `ctx` is {model, root, rpc, items, bus,
+ * kernel}: views join the linking by subscribing to `bus` (link/bus.js); `kernel.pull()`
+ * publishes the `hovered` / `selected` traits' current values.
  */
 export function mount(model, el, cls, build) {
   const t0 = now();
@@ -22,15 +26,17 @@ export function mount(model, el, cls, build) {
     rpc.call = () => Promise.resolve({ msg: { error: "needs the Python kernel: this is an exported page (open the notebook)" }, buffers: [] });
   }
   const items = new Items(model);
-  const hub = new Hub(model, root, items);
-  const ctx = { model, root, rpc, items, hub };
+  const bus = new LinkBus(root);
+  const kernel = linkKernel(model, bus, items);
+  const ctx = { model, root, rpc, items, bus, kernel };
   const { panels, extra = [], dispose = () => {} } = build(ctx);
   const offStatic = applyStaticExport(model, root); // save_html page: note, greyed-out controls
   let version = 0;
-  const off = connect(model, items, panels, () => {
+  bus.on("data", () => {
     version += 1;
     root.dataset.version = String(version);
   });
+  const off = connect(model, items, panels, bus);
   for (const p of panels) p.refresh();
   requestAnimationFrame(() => {
     root.dataset.renderMs = (now() - t0).toFixed(1);
@@ -40,7 +46,8 @@ export function mount(model, el, cls, build) {
   return () => {
     off();
     offStatic();
-    hub.dispose();
+    kernel.dispose();
+    bus.dispose();
     rpc.dispose();
     for (const p of panels) p.dispose();
     for (const fn of extra) fn();

@@ -208,7 +208,7 @@ export class ScatterView {
    *   palette: [css], legend: [{label, color}] | {continuous...}, showLines, xLabel, yLabel, texts, pairIds,
    *   sample: Int32Array of the shown pairs drawn (max_points) or empty for all}
    * Inside the view, pair k is the k-th drawn pair; `shown(k)` is its index among the shown
-   * pairs (what the hub, texts and pair ids use).
+   * pairs (what the link bus, texts and pair ids use).
    */
   setData(data) {
     const old = this.data;
@@ -786,7 +786,7 @@ export class ScatterView {
     return best < 0 ? -1 : this._item(best);
   }
 
-  /** A new selection from this view: highlight it, tell the hub (sorted pair indices). */
+  /** A new selection from this view: highlight it, tell the bus (sorted pair indices). */
   _commitSelection(pairs, shape = null) {
     const t0 = now();
     this.selected = SortedPairs.from(pairs);

@@ -45,10 +45,12 @@ function scoreBar(score, lo, hi) {
 
 /**
  * Retrieval panel: for the hovered item its top-k neighbours in the other modality (scores,
- * the true partner marked, its rank) and the table of failed retrievals. Registered with the
- * hub like a preview (show(entries) on every hover). Returns {root, refresh, traits, dispose}.
+ * the true partner marked, its rank) and the table of failed retrievals. Subscribes to the
+ * bus's hover events (the hovered point, or a cell's row item); hovering a retrieved row
+ * highlights that item, hovering a failure row hovers its pair, clicking one selects the
+ * pair and the one retrieved instead. Returns {root, refresh, traits, dispose}.
  */
-export function retrievalPanel(model, rpc, hub, items) {
+export function retrievalPanel(model, rpc, bus, items) {
   const query = h("div", { class: "amumo-retrieval-query", text: "Hover a point or a cell to retrieve its nearest items of the other modality." });
   const list = h("ol", { class: "amumo-retrieval-list" });
   const rank = h("div", { class: "amumo-retrieval-rank" });
@@ -60,6 +62,7 @@ export function retrievalPanel(model, rpc, hub, items) {
   const root = p.root;
   let seq = 0;
   let shown = null;
+  const self = {}; // this panel as the source of the events it publishes (link/bus.js)
 
   const render = (msg) => {
     const rows = msg.rows || [];
@@ -75,7 +78,7 @@ export function retrievalPanel(model, rpc, hub, items) {
       title: r.true ? "the true partner" : `pair ${r.pair}`,
       onmouseenter: () => {
         const view = items.view(r.pair);
-        if (view >= 0) for (const s of hub.scatters) s.setLinked({ items: [items.modalities.indexOf(msg.target) * items.N + view] });
+        if (view >= 0) bus.highlight([items.modalities.indexOf(msg.target) * items.N + view], self);
       },
     },
     h("span", { class: "amumo-retrieval-pos", text: `${i + 1}` }),
@@ -104,18 +107,13 @@ export function retrievalPanel(model, rpc, hub, items) {
     }).catch(() => {});
   }, 80);
 
-  const sink = {
-    show(entries) {
-      if (!entries || !entries.length) return; // keep the last query readable
-      const e = entries[0];
-      const id = items.id(e.pair);
-      setTimeout(() => ask(id, e.m), 0); // off the synchronous hover path of the linked views
-    },
-    setSelection() {},
-    setData() {},
-    dispose() {},
-  };
-  hub.previews.push(sink);
+  // The hovered item (a cell's row item) is the query; a cleared hover keeps the last one
+  // readable. Asked off the synchronous hover path of the linked views.
+  const retrieve = (pair, m) => setTimeout(() => ask(items.id(pair), m), 0);
+  const leave = bus.subscribe(self, {
+    "pair-hover": ({ pair, m }) => retrieve(pair, m),
+    "cell-hover": ({ row }) => retrieve(row.pair, row.m),
+  });
 
   const refreshFailures = () => {
     const f = model.get("failures") || {};
@@ -136,11 +134,11 @@ export function retrievalPanel(model, rpc, hub, items) {
         title: `${r.text}\n→ retrieved pair ${r.top_pair} (cos ${fmt(r.top_score, 3)}): ${r.top_text}`,
         onmouseenter: () => {
           const view = items.view(r.pair);
-          if (view >= 0) hub.pairHover({ pair: view, m: 0 }, null);
+          if (view >= 0) bus.pairHover({ pair: view, m: 0 }); // retrieved here too
         },
         onclick: () => {
           const a = items.view(r.pair), b = items.view(r.top_pair);
-          hub.applySelection([a, b].filter((x) => x >= 0).sort((x, y) => x - y), undefined);
+          bus.select([a, b].filter((x) => x >= 0).sort((x, y) => x - y));
         },
       },
       h("td", { class: "amumo-failure-text", text: `#${r.pair} ${r.text}` }),
@@ -162,8 +160,7 @@ export function retrievalPanel(model, rpc, hub, items) {
     },
     traits: ["failures"],
     dispose() {
-      const i = hub.previews.indexOf(sink);
-      if (i >= 0) hub.previews.splice(i, 1);
+      leave();
     },
   };
 }

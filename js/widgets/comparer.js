@@ -6,10 +6,11 @@ import { requestWindow, requestCell } from "../lib/requests.js";
 import { h, u8, bind, setOptions, fmt } from "../lib/util.js";
 import { COLORMAPS } from "../lib/colormaps.js";
 import { clusterBySelect } from "../lib/cluster_names.js";
+import { joinHeatmap } from "../lib/link/views.js";
 
 export default {
   render({ model, el }) {
-    return mount(model, el, "amumo-comparer", ({ rpc, hub, items, root }) => {
+    return mount(model, el, "amumo-comparer", ({ rpc, bus, items, root }) => {
       const cluster = h("input", { type: "checkbox", class: "amumo-cluster-toggle" });
       const cmap = h("select", { class: "amumo-colormap" });
       setOptions(cmap, COLORMAPS.map((c) => [c, c]));
@@ -23,7 +24,7 @@ export default {
       let views = [];
       const build = () => {
         for (const v of views) {
-          hub.heatmaps.splice(hub.heatmaps.indexOf(v.view), 1);
+          v.leave();
           v.view.dispose();
         }
         grid.replaceChildren();
@@ -42,13 +43,12 @@ export default {
             maxSide: 420,
             minSide: 180,
           });
-          hub.heatmaps.push(view);
-          return { view, value, name };
+          return { view, value, name, leave: joinHeatmap(bus, view, items) };
         });
       };
       let hoverToken = 0;
       const onHover = (info, k) => {
-        hub.cellHover(info, views[k] && views[k].view);
+        bus.cellHover(info, views[k] && views[k].view);
         const token = ++hoverToken;
         for (const v of views) {
           if (!info) {
@@ -89,7 +89,10 @@ export default {
         },
         dispose() {
           unbind.forEach((f) => f());
-          views.forEach((v) => v.view.dispose());
+          views.forEach((v) => {
+            v.leave();
+            v.view.dispose();
+          });
         },
       };
       return { panels: [panel] };

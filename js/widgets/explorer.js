@@ -165,7 +165,7 @@ function metricsPanel(model) {
 
 export default {
   render({ model, el }) {
-    return mount(model, el, "amumo-explorer", ({ rpc, hub, items, root }) => {
+    return mount(model, el, "amumo-explorer", ({ rpc, bus, items, root }) => {
       const bar = controls(model);
       const error = h("div", { class: "amumo-error", hidden: true });
       const syncError = () => {
@@ -174,12 +174,12 @@ export default {
       };
       syncError();
       model.on("change:error", syncError);
-      const hp = heatmapPanel(model, rpc, hub, items, { title: "Similarity", maxSide: 560 });
-      const sp = scatterPanel(model, rpc, hub, items, { title: "Projection", maxSide: 560 });
-      const pp = previewPanel(model, rpc, hub, items);
+      const hp = heatmapPanel(model, rpc, bus, items, { title: "Similarity", maxSide: 560 });
+      const sp = scatterPanel(model, rpc, bus, items, { title: "Projection", maxSide: 560 });
+      const pp = previewPanel(model, rpc, bus, items);
       const mp = metricsPanel(model);
       const grid = h("div", { class: "amumo-grid" }, hp.root, sp.root, h("div", { class: "amumo-side" }, pp.root, mp.root));
-      const rp = retrievalPanel(model, rpc, hub, items);
+      const rp = retrievalPanel(model, rpc, bus, items);
       const cp = calibrationPanel(model);
       const science = h("div", { class: "amumo-science-row" }, rp.root, cp.root);
       root.append(bar.bar, error, grid, science);

@@ -4,8 +4,8 @@ import { heatmapPanel } from "../lib/panels/heatmap.js";
 
 export default {
   render({ model, el }) {
-    return mount(model, el, "amumo-heatmap", ({ rpc, hub, items, root }) => {
-      const hp = heatmapPanel(model, rpc, hub, items, { title: model.get("title") || "Similarity" });
+    return mount(model, el, "amumo-heatmap", ({ rpc, bus, items, root }) => {
+      const hp = heatmapPanel(model, rpc, bus, items, { title: model.get("title") || "Similarity" });
       root.append(hp.root);
       return { panels: [hp] };
     });

@@ -4,22 +4,12 @@ import { previewPanel } from "../lib/panels/preview.js";
 
 export default {
   render({ model, el }) {
-    return mount(model, el, "amumo-preview", ({ rpc, hub, items, root }) => {
-      const pp = previewPanel(model, rpc, hub, items, { title: model.get("title") || "Preview" });
+    return mount(model, el, "amumo-preview", ({ rpc, bus, items, root, kernel }) => {
+      const pp = previewPanel(model, rpc, bus, items, { title: model.get("title") || "Preview" });
       root.append(pp.root);
-      return {
-        panels: [pp],
-        extra: [
-          (() => {
-            // Show the current trait values once data is there.
-            queueMicrotask(() => {
-              hub.onHoveredTrait();
-              hub.onSelectedTrait();
-            });
-            return () => {};
-          })(),
-        ],
-      };
+      // Show the current trait values once data is there.
+      queueMicrotask(() => kernel.pull());
+      return { panels: [pp] };
     });
   },
 };

@@ -4,8 +4,8 @@ import { scatterPanel } from "../lib/panels/scatter.js";
 
 export default {
   render({ model, el }) {
-    return mount(model, el, "amumo-scatter", ({ rpc, hub, items, root }) => {
-      const sp = scatterPanel(model, rpc, hub, items, { title: model.get("title") || "Projection" });
+    return mount(model, el, "amumo-scatter", ({ rpc, bus, items, root }) => {
+      const sp = scatterPanel(model, rpc, bus, items, { title: model.get("title") || "Projection" });
       root.append(sp.root);
       return { panels: [sp] };
     });

@@ -6,20 +6,21 @@ const ITEM_TRAITS = ["modalities", "n_pairs", "pair_ids", "texts", "text_field",
  * Refresh panels when their traits change. All changes of one kernel message arrive as a
  * burst of change events; they are coalesced into one refresh (a microtask later), with the
  * pair-level `items` refreshed first so views never see new arrays with old sizes.
- * `after()` runs after every flush (e.g. to set data-rendered). Returns an unsubscribe function.
+ * After every flush the bus hears a "data" event ({itemsChanged}). Returns an unsubscribe function.
  */
-export function connect(model, items, panels, after = () => {}) {
+export function connect(model, items, panels, bus) {
   let dirtyItems = false;
   const dirty = new Set();
   let queued = false;
   const flush = () => {
     queued = false;
-    if (dirtyItems) items.refresh();
-    const all = dirtyItems ? new Set(panels) : new Set(dirty);
+    const itemsChanged = dirtyItems;
+    if (itemsChanged) items.refresh();
+    const all = itemsChanged ? new Set(panels) : new Set(dirty);
     dirtyItems = false;
     dirty.clear();
     for (const p of all) p.refresh();
-    after();
+    bus.emit("data", { itemsChanged });
   };
   const queue = () => {
     if (!queued) {

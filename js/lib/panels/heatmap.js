@@ -6,10 +6,11 @@ import { clusterBySelect } from "../cluster_names.js";
 import { heatmapData } from "../decode.js";
 import { requestWindow, requestCell } from "../requests.js";
 import { h, bind, setOptions } from "../util.js";
+import { joinHeatmap } from "../link/views.js";
 import { panel, labelled, iconButton } from "./frame.js";
 
 /** Heatmap panel: toolbar (cluster, method, k, colour map, zoom) + view. Returns {root, view, refresh, dispose}. */
-export function heatmapPanel(model, rpc, hub, items, opts = {}) {
+export function heatmapPanel(model, rpc, bus, items, opts = {}) {
   const unbind = [];
   const cluster = h("input", { type: "checkbox", class: "amumo-cluster-toggle" });
   const method = h("select", { class: "amumo-cluster-method" });
@@ -49,22 +50,22 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
     ],
   );
   const view = new HeatmapView(p.body, {
-    onHover: (info) => hub.cellHover(info, view),
+    onHover: (info) => bus.cellHover(info, view),
     onClick: ({ row, col, shift }) => {
       const before = [...view.selectedPairs];
       const next = new Set(shift ? view.selectedPairs : []);
       next.add(row.pair);
       next.add(col.pair);
       const pairs = [...next].sort((a, b) => a - b);
-      view.setSelection(pairs); // the hub skips the source view; shift-click adds to this
-      hub.applySelection(pairs, view);
-      return () => hub.applySelection(before, undefined); // undo (a slow double-click)
+      view.setSelection(pairs); // the bus skips the source view; shift-click adds to this
+      bus.select(pairs, view);
+      return () => bus.select(before, undefined); // undo (a slow double-click)
     },
     requestWindow: requestWindow(rpc),
     requestCell: requestCell(rpc),
     maxSide: opts.maxSide,
   });
-  hub.heatmaps.push(view);
+  const leave = joinHeatmap(bus, view, items);
   const syncStatus = () => {
     const text = model.get("cluster_status");
     status.hidden = !text;
@@ -88,6 +89,7 @@ export function heatmapPanel(model, rpc, hub, items, opts = {}) {
       model.off("change:cluster_status", syncStatus);
       model.off("change:cluster", syncStatus);
       model.off("change:busy", syncStatus);
+      leave();
       view.dispose();
     },
   };

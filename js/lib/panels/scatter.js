@@ -4,10 +4,11 @@ import { ScatterView } from "../scatter_view.js";
 import { scatterData } from "../decode.js";
 import { fetchItem } from "../requests.js";
 import { h, bind, setOptions } from "../util.js";
+import { joinScatter } from "../link/views.js";
 import { panel, labelled, iconButton } from "./frame.js";
 
 /** Scatter panel: toolbar (projection, components, colour, lines, selection mode) + view. */
-export function scatterPanel(model, rpc, hub, items, opts = {}) {
+export function scatterPanel(model, rpc, bus, items, opts = {}) {
   const unbind = [];
   const projection = h("select", { class: "amumo-projection" });
   setOptions(projection, (model.get("projections") || ["pca"]).map((m) => [m, m === "gap" ? "gap axis" : m.toUpperCase().replace("TSNE", "t-SNE")]));
@@ -43,7 +44,7 @@ export function scatterPanel(model, rpc, hub, items, opts = {}) {
     [
       ...modes,
       iconButton("⤢", "Reset view (double-click)", () => view.resetView()),
-      iconButton("✕", "Clear selection", () => hub.applySelection([], undefined), "amumo-clear-selection"),
+      iconButton("✕", "Clear selection", () => bus.select([], undefined), "amumo-clear-selection"),
     ],
     [
       projection,
@@ -54,14 +55,14 @@ export function scatterPanel(model, rpc, hub, items, opts = {}) {
     ],
   );
   const view = new ScatterView(p.body, {
-    onHover: (info) => (info ? hub.pairHover(info, view) : hub.clearHover(view)),
-    onSelect: (pairs) => hub.applySelection(pairs, view),
+    onHover: (info) => (info ? bus.pairHover(info, view) : bus.clearHover(view)),
+    onSelect: (pairs) => bus.select(pairs, view),
     // Above the kernel's TEXTS_LIMIT no texts are sent: the tooltip asks for the hovered one.
     fetchText: (pair) => fetchItem(rpc, items)(pair, null).then((r) => (r.fields && items.textField ? String(r.fields[items.textField] ?? "") : "")),
     maxSide: opts.maxSide,
   });
   setMode("box");
-  hub.scatters.push(view);
+  const leave = joinScatter(bus, view, items);
   const syncBusy = () => view.setBusy(model.get("projection_status") || (model.get("busy") || {}).scatter || "");
   syncBusy();
   model.on("change:busy", syncBusy);
@@ -82,6 +83,7 @@ export function scatterPanel(model, rpc, hub, items, opts = {}) {
       model.off("change:n_components", syncOptions);
       model.off("change:color_options", syncOptions);
       model.off("change:axis_prefix", syncOptions);
+      leave();
       view.dispose();
     },
   };
