@@ -8,6 +8,7 @@
 import { h, sizeCanvas, now, placeTip } from "./util.js";
 import { ClickGate, selectPairOnClick } from "./clicks.js";
 import { drawAxes, renderLegend } from "./scatter_frame.js";
+import { CANVAS_POINT_RADIUS_PX, CANVAS_TRANSITION_MS, byCount } from "./sizes.js";
 
 const PAD = { left: 44, right: 12, top: 12, bottom: 34 };
 const HIT_RADIUS = 9;
@@ -218,7 +219,7 @@ export class CanvasScatterView {
 
   radius() {
     const n = this.data ? this.data.n : 0;
-    return n > 6000 ? 2.2 : n > 2000 ? 2.8 : n > 400 ? 3.4 : 4.2;
+    return byCount(CANVAS_POINT_RADIUS_PX, n);
   }
 
   draw(xy = null) {
@@ -365,7 +366,7 @@ export class CanvasScatterView {
     const from = old.xy, to = d.xy;
     const tmp = new Float32Array(to.length);
     const start = now();
-    const duration = d.n > 6000 ? 300 : 450;
+    const duration = byCount(CANVAS_TRANSITION_MS, d.n);
     const step = () => {
       const t = Math.min(1, (now() - start) / duration);
       const e = t < 0.5 ? 2 * t * t : 1 - Math.pow(-2 * t + 2, 2) / 2;

@@ -23,18 +23,14 @@ import { CanvasScatterView } from "./scatter_canvas_view.js";
 import { ClickGate, selectPairOnClick } from "./clicks.js";
 import { BACKGROUND, drawAxes, renderLegend } from "./scatter_frame.js";
 import { h, sizeCanvas, now, placeTip } from "./util.js";
+import {
+  HIGHLIGHT_LIMIT, HIT_GRID_CELLS, HIT_RADIUS_PX, LINE_LIMIT, POINT_ALPHA, POINT_SIZE_PX, TRANSITION_LIMIT, TRANSITION_MS,
+  byCount, lineAlpha, selectedLineAlpha,
+} from "./sizes.js";
 
 const PAD = { left: 44, right: 12, top: 12, bottom: 34 };
-const HIT_RADIUS = 8;
-/** Cells per side of the hover grid over the fitted view (NDC [-1, 1]). */
-const GRID = 256;
-/** Selections of more points are shown as their region (box / lasso outline) instead of
- * point by point: regl-scatterplot's per-point highlight costs ~1.5 µs a point. */
-const HIGHLIGHT_LIMIT = 100000;
-/** Pairs up to which every pair line is drawn. */
-export const LINE_LIMIT = 20000;
-/** Points up to which a changed projection animates from the old positions. */
-const TRANSITION_LIMIT = 200000;
+const HIT_RADIUS = HIT_RADIUS_PX;
+const GRID = HIT_GRID_CELLS;
 
 let sharedRenderer = null;
 let webglChecked = null;
@@ -276,8 +272,7 @@ export class ScatterView {
     }
     this.ndc = { x, y };
     this.grid = buildGrid(x, y, GRID);
-    // Lighter points for more of them, so dense regions still show their density.
-    const alpha = n > 1000000 ? 0.3 : n > 200000 ? 0.4 : n > 20000 ? 0.6 : 0.85;
+    const alpha = byCount(POINT_ALPHA, n);
     sp.set({
       pointColor: palette.map((c) => hexRgba(c, alpha)),
       pointColorActive: palette.map((c) => hexRgba(c, 1)),
@@ -314,7 +309,7 @@ export class ScatterView {
     emptySpatialIndex()
       .then((spatialIndex) => sp.draw({ x, y, z }, {
         transition,
-        transitionDuration: 300,
+        transitionDuration: TRANSITION_MS,
         preventFilterReset: !resetCamera,
         zDataType: "categorical",
         spatialIndex,
@@ -324,7 +319,7 @@ export class ScatterView {
 
   pointSize() {
     const n = this.data ? this.data.n : 0;
-    return n > 1000000 ? 2 : n > 200000 ? 2.5 : n > 40000 ? 3.5 : n > 6000 ? 4.5 : n > 2000 ? 5.5 : n > 400 ? 7 : 8.5;
+    return byCount(POINT_SIZE_PX, n);
   }
 
   setBusy(text) {
@@ -545,16 +540,13 @@ export class ScatterView {
       ctx.stroke();
     };
     if (all) {
-      // Fainter lines for more pairs, so thousands of them read as a band, not a wall.
-      const alpha = Math.min(0.2, Math.max(0.03, 3.5 / Math.sqrt(d.N)));
+      const alpha = lineAlpha(d.N);
       ctx.strokeStyle = `rgba(55,65,81,${(selected ? alpha / 3 : alpha).toFixed(3)})`;
       ctx.lineWidth = 0.7;
       drawPairs(rangeOf(d.N));
     }
     if (selected) {
-      // Many selected pairs read as a band, not a black wall.
-      const k = this.selected.size;
-      ctx.strokeStyle = `rgba(31,41,55,${Math.min(0.5, Math.max(0.06, 3 / Math.sqrt(k))).toFixed(3)})`;
+      ctx.strokeStyle = `rgba(31,41,55,${selectedLineAlpha(this.selected.size).toFixed(3)})`;
       ctx.lineWidth = 0.9;
       drawPairs(this.selected);
     }
