@@ -2,7 +2,9 @@
 
 A static page (``save_html``) opened from file:// in headless Chromium, once as is
 (WebGL, software SwiftShader here) and once with WebGL taken away before the page's
-scripts run: both render every point and a box selection selects pairs.
+scripts run: both render every point, and the gestures both renderers share (hover,
+box, click, wheel zoom, alt-drag pan, double-click reset, the max_points sample) work the
+same way in both.
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ def _plot_square(view) -> tuple[float, float, float]:
     return box["x"] + geo["left"], box["y"] + geo["top"], geo["plot"]
 
 
-def _open_drawn(context, path):
-    """Open a saved page and wait until WebGL has drawn the scatter: ``(page, view)``."""
+def _open_drawn(context, path, webgl=True):
+    """Open a saved page (without WebGL unless ``webgl``) and wait until the scatter is
+    drawn: ``(page, view)``."""
     page = context.new_page()
+    if not webgl:
+        page.add_init_script(NO_WEBGL)
     page.goto(path.resolve().as_uri())
     page.wait_for_selector(".amumo-scatter-view[data-drawn=true]", timeout=30_000)
     return page, page.locator(".amumo-scatter-view")
@@ -72,7 +77,8 @@ def test_scatter_renders_with_and_without_webgl(chromium_browser, tmp_path, arti
         context.close()
 
 
-def test_scatter_draws_a_seeded_sample_above_max_points(chromium_browser, tmp_path):
+@pytest.mark.parametrize("webgl", [True, False], ids=["webgl", "canvas"])
+def test_scatter_draws_a_seeded_sample_above_max_points(chromium_browser, tmp_path, webgl):
     import numpy as np
 
     widget = am.Scatter(am.datasets.clip_coco500(), max_points=400)
@@ -81,7 +87,7 @@ def test_scatter_draws_a_seeded_sample_above_max_points(chromium_browser, tmp_pa
     path = save_html(widget, tmp_path / "sample.html")
     context = chromium_browser.new_context(offline=True, viewport={"width": 900, "height": 800})
     try:
-        page, view = _open_drawn(context, path)
+        page, view = _open_drawn(context, path, webgl)
         assert view.get_attribute("data-n") == "400"
         assert "sample of 200 of 500 pairs" in view.locator(".amumo-statusline").inner_text()
         x0, y0, s = _plot_square(view)
@@ -105,11 +111,12 @@ def test_scatter_draws_a_seeded_sample_above_max_points(chromium_browser, tmp_pa
         context.close()
 
 
-def test_webgl_scatter_zooms_pans_and_hovers_in_the_moved_view(chromium_browser, tmp_path):
+@pytest.mark.parametrize("webgl", [True, False], ids=["webgl", "canvas"])
+def test_scatter_zooms_pans_and_resets(chromium_browser, tmp_path, webgl):
     path = save_html(am.Scatter(am.datasets.clip_coco500()), tmp_path / "pan.html")
     context = chromium_browser.new_context(offline=True, viewport={"width": 900, "height": 800})
     try:
-        page, view = _open_drawn(context, path)
+        page, view = _open_drawn(context, path, webgl)
         x0, y0, s = _plot_square(view)
         before = json.loads(view.get_attribute("data-window"))
         page.mouse.move(x0 + s * 0.5, y0 + s * 0.5)
@@ -136,5 +143,48 @@ def test_webgl_scatter_zooms_pans_and_hovers_in_the_moved_view(chromium_browser,
         page.wait_for_timeout(300)
         reset = json.loads(view.get_attribute("data-window"))
         assert reset["x0"] == pytest.approx(before["x0"], abs=1e-6)
+    finally:
+        context.close()
+
+
+def _wait_selected(page, count):
+    page.wait_for_function(
+        f"() => document.querySelector('.amumo-scatter').dataset.selected === '{count}'"
+    )
+
+
+def _find_point(page, view, x0, y0, s, start=0.05):
+    """Sweep the pointer across the plot until it hovers a point: ``(x, y, pair id)``."""
+    for k in range(120):
+        x, y = x0 + s * (start + 0.0075 * k), y0 + s * (0.3 + 0.003 * k)
+        page.mouse.move(x, y)
+        value = view.get_attribute("data-hovered")
+        if value and value != "-1":
+            return x, y, int(value)
+    raise AssertionError("no point found under the sweep")
+
+
+@pytest.mark.parametrize("webgl", [True, False], ids=["webgl", "canvas"])
+def test_click_selects_the_pair_under_the_pointer(chromium_browser, tmp_path, webgl):
+    path = save_html(am.Scatter(am.datasets.clip_coco500()), tmp_path / "click.html")
+    context = chromium_browser.new_context(offline=True, viewport={"width": 900, "height": 800})
+    try:
+        page, view = _open_drawn(context, path, webgl)
+        root = page.locator(".amumo-scatter")
+        x0, y0, s = _plot_square(view)
+        x, y, first = _find_point(page, view, x0, y0, s)
+        assert "#" in view.locator(".amumo-tooltip").inner_text()
+        page.mouse.click(x, y)  # the pair of the point under the pointer
+        _wait_selected(page, 1)
+        assert "1 pair selected" in view.locator(".amumo-statusline").inner_text()
+        x2, y2, second = _find_point(page, view, x0, y0, s, start=0.55)  # the other cone
+        assert second != first
+        page.keyboard.down("Shift")
+        page.mouse.click(x2, y2)  # shift adds
+        page.keyboard.up("Shift")
+        _wait_selected(page, 2)
+        page.mouse.click(x0 + 3, y0 + 3)  # an empty corner: clears
+        _wait_selected(page, 0)
+        assert root.get_attribute("data-selected") == "0"
     finally:
         context.close()

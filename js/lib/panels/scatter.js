@@ -1,6 +1,6 @@
 // Scatter panel: the projection view with its toolbar bound to the widget's traits.
 
-import { ScatterView } from "../scatter_view.js";
+import { createScatterView } from "../scatter/index.js";
 import { scatterData } from "../decode.js";
 import { fetchItem } from "../requests.js";
 import { h, bind, setOptions } from "../util.js";
@@ -54,7 +54,7 @@ export function scatterPanel(model, rpc, bus, items, opts = {}) {
       h("label", { class: "amumo-switch", title: "Draw a line between the items of each pair" }, lines, h("span", { text: "pairs" })),
     ],
   );
-  const view = new ScatterView(p.body, {
+  const view = createScatterView(p.body, {
     onHover: (info) => (info ? bus.pairHover(info, view) : bus.clearHover(view)),
     onSelect: (pairs) => bus.select(pairs, view),
     // Above the kernel's TEXTS_LIMIT no texts are sent: the tooltip asks for the hovered one.

@@ -1,10 +1,14 @@
 /**
- * The frame both scatter views draw around their points: background, grid with tick
- * labels, axis titles and the legend (the WebGL view and its canvas-2D fallback).
+ * What a scatter view draws around and over its points, whichever renderer draws the
+ * points: background, grid with tick labels, axis titles, legend (base layer), pair lines
+ * (base layer, under the points), the hovered pair's rings and the box / lasso being drawn
+ * (overlay layer).
  */
-import { h, niceTicks, tickDigits, fmt } from "./util.js";
+import { h, niceTicks, tickDigits, fmt } from "../util.js";
 
 export const BACKGROUND = "#fbfbfd";
+/** Margins of the square plot inside the stage (axes, tick labels). */
+export const PAD = { left: 44, right: 12, top: 12, bottom: 34 };
 
 /**
  * Background, grid, ticks and axis titles of the square plot at (x, y) of side S.
@@ -78,4 +82,65 @@ export function renderLegend(el, legend = []) {
   if (legend.length > shown.length) rows.push(h("div", { class: "amumo-legend-more", text: `+ ${legend.length - shown.length} more` }));
   el.replaceChildren(...rows);
   el.hidden = legend.length === 0;
+}
+
+/**
+ * One polyline per pair through its items' screen positions (`toScreen(item) -> [x, y]`),
+ * in the current stroke style. `pairs`: an iterable of drawn pair indices.
+ */
+export function drawPairLines(ctx, d, toScreen, pairs) {
+  ctx.beginPath();
+  for (const p of pairs) {
+    if (p < 0 || p >= d.N) continue;
+    const [x, y] = toScreen(p);
+    ctx.moveTo(x, y);
+    for (let m = 1; m < d.M; m++) {
+      const [xm, ym] = toScreen(m * d.N + p);
+      ctx.lineTo(xm, ym);
+    }
+  }
+  ctx.stroke();
+}
+
+/** The pairs of `pairs` drawn in focus: a dark line, a ring per item, red for `items`. */
+export function drawFocus(ctx, d, pairs, items, toScreen, colorOf) {
+  for (const p of pairs) {
+    const pts = d.modalities.map((_, m) => toScreen(m * d.N + p));
+    if (d.M > 1) {
+      ctx.strokeStyle = "rgba(17,24,39,0.85)";
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      pts.forEach(([x, y], m) => (m ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+      ctx.stroke();
+    }
+    pts.forEach(([x, y], m) => {
+      const i = m * d.N + p;
+      const focus = items.has(i);
+      ctx.beginPath();
+      ctx.arc(x, y, focus ? 7.5 : 5.5, 0, Math.PI * 2);
+      ctx.fillStyle = colorOf(d, i);
+      ctx.fill();
+      ctx.lineWidth = focus ? 2.5 : 1.5;
+      ctx.strokeStyle = focus ? "#e11d48" : "#111827";
+      ctx.stroke();
+    });
+  }
+}
+
+/** A box {kind: "box", x0, y0, x1, y1} or lasso {kind: "lasso", points} in stage pixels. */
+export function drawShape(ctx, shape) {
+  ctx.fillStyle = "rgba(37,99,235,0.10)";
+  ctx.strokeStyle = "rgba(37,99,235,0.9)";
+  ctx.lineWidth = 1.2;
+  ctx.setLineDash([5, 3]);
+  ctx.beginPath();
+  if (shape.kind === "box") {
+    ctx.rect(shape.x0, shape.y0, shape.x1 - shape.x0, shape.y1 - shape.y0);
+  } else {
+    shape.points.forEach(([x, y], k) => (k ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    ctx.closePath();
+  }
+  ctx.fill();
+  ctx.stroke();
+  ctx.setLineDash([]);
 }

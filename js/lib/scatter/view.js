@@ -1,0 +1,388 @@
+// ScatterView: a 2-D projection of every item, a line per pair, hover, box / lasso selection,
+// pan and zoom. What is the same whichever renderer draws the points lives here: the data,
+// the selection, the axes, pair lines and hover rings, the status line, the tooltip and the
+// pointer gestures (interaction.js). A renderer (webgl.js: regl-scatterplot, millions of
+// points; canvas.js: the canvas-2D fallback) draws the points and keeps the camera.
+//
+// Layers of one stage (all the same size, the plot square at PAD):
+//   base canvas (2D)       background, grid, ticks, axis labels, pair lines
+//   renderer's surface     the points, in the plot square (pointer gestures start here)
+//   overlay canvas (2D)    hovered / linked pair, box or lasso shape (pointer-events: none)
+//
+// Renderer interface: {kind, surface, ownsCamera, ready, onView (set here: the camera
+// moved), start(onReady(initMs)), fit(window), window(), setWindow(window) (when not
+// ownsCamera), resize(side), upload(d, fitted, {transition, resetCamera, selected, current})
+// -> Promise (drawn), highlight(selectedPairs), resetView(), dispose()}.
+//
+// Pair lines: all of them while N <= LINE_LIMIT pairs; above, only for the hovered pair
+// (overlay) and the selected pairs (if at most LINE_LIMIT of them).
+
+import { HIGHLIGHT_LIMIT, HIT_RADIUS_PX, LINE_LIMIT, TRANSITION_LIMIT, lineAlpha, selectedLineAlpha } from "../sizes.js";
+import { h, sizeCanvas, now } from "../util.js";
+import { PAD, drawAxes, drawFocus, drawPairLines, drawShape, renderLegend } from "./frame.js";
+import { colorOf, drawnPair, fitWindow, prepareData, shownPair, xySum } from "./data.js";
+import { HitGrid } from "./hit_grid.js";
+import { SortedPairs, pairsInShape } from "./selection.js";
+import { PointTooltip } from "./tooltip.js";
+import { bindPointer } from "./interaction.js";
+
+export class ScatterView {
+  /**
+   * @param {HTMLElement} host
+   * @param {object} opts {onHover(info|null), onSelect(pairs:number[]), fetchText(pair) -> Promise<string>,
+   *   maxSide, minSide}
+   * @param {object} renderer draws the points (see the interface above)
+   */
+  constructor(host, opts, renderer) {
+    this.opts = opts;
+    this.renderer = renderer;
+    this.root = h("div", { class: "amumo-scatter-view", "data-renderer": renderer.kind });
+    this.stage = h("div", { class: "amumo-stage" });
+    this.base = h("canvas", { class: "amumo-base" });
+    this.overlay = h("canvas", { class: "amumo-overlay", style: { pointerEvents: "none" } });
+    this.legend = h("div", { class: "amumo-legend" });
+    this.tooltip = new PointTooltip();
+    this.busy = h("div", { class: "amumo-busy", hidden: true });
+    this.status = h("div", { class: "amumo-statusline" });
+    this.stage.append(this.base, renderer.surface, this.overlay, this.legend, this.tooltip.el, this.busy);
+    this.root.append(this.stage, this.status);
+    host.append(this.root);
+    this.data = null;
+    this.mode = "box";
+    this.window = null; // visible data window {x0, x1, y0, y1}
+    this.norm = null; // the fitted window (the renderer's home view; the hit grid's box)
+    this.hoverItem = -1;
+    this.linked = null;
+    this.selected = SortedPairs.empty();
+    this.selectionShape = null;
+    this.shape = null; // the box / lasso being drawn
+    this.mouse = [0, 0];
+    this.drawToken = 0;
+    this.plot = 0;
+    renderer.onView = () => this._onView();
+    this.unbindPointer = bindPointer(this);
+    this.resizeObserver = new ResizeObserver(() => this.layout());
+    this.resizeObserver.observe(this.root);
+  }
+
+  dispose() {
+    this.resizeObserver.disconnect();
+    this.disposed = true;
+    this.unbindPointer();
+    this.renderer.dispose();
+  }
+
+  // ---------------------------------------------------------------- data
+  /**
+   * @param {object} data {xy: Float32Array(n*2), N, modalities, codes: Uint8Array|Uint16Array(n),
+   *   palette: [css], legend: [{label, color}] | {continuous...}, showLines, xLabel, yLabel, texts, pairIds,
+   *   sample: Int32Array of the shown pairs drawn (max_points) or empty for all} (see data.js)
+   */
+  setData(data) {
+    const old = this.data;
+    const d = prepareData(data);
+    this.data = d;
+    this.root.dataset.xySum = xySum(d.xy).toFixed(6);
+    this.root.dataset.n = String(d.n);
+    const sameShape = old && old.n === d.n && old.M === d.M;
+    if (!sameShape) {
+      this.selected = SortedPairs.empty();
+      this.selectionShape = null;
+      this.hoverItem = -1;
+      this.userView = false;
+    }
+    const keepView = sameShape && this.userView;
+    if (!keepView) this.norm = fitWindow(d.xy, d.n);
+    renderLegend(this.legend, d.legend || []);
+    if (!this.plot) this.layout();
+    const moved = sameShape && old.xy !== d.xy;
+    this._upload({ transition: moved && d.n <= TRANSITION_LIMIT, resetCamera: !keepView, moved });
+  }
+
+  /** Hand the points to the renderer; axes, lines and overlay follow once they are drawn. */
+  _upload({ transition = false, resetCamera = true, moved = true } = {}) {
+    const d = this.data;
+    if (!d) return;
+    if (resetCamera) this.renderer.fit(this.norm);
+    if (!this.renderer.ready) {
+      this._drawStatus();
+      this.window = this.renderer.window();
+      this.drawBase(); // axes of the fitted view while the renderer starts
+      this.renderer.start((initMs) => {
+        if (this.disposed) return;
+        this.root.dataset.glInitMs = initMs.toFixed(1);
+        if (this.data) this._upload({ transition: false, resetCamera: true });
+      });
+      return;
+    }
+    const t0 = now();
+    const token = ++this.drawToken;
+    const current = () => token === this.drawToken && !this.disposed;
+    this.grid = new HitGrid(d.xy, d.n, this.norm);
+    this.root.dataset.drawn = "false";
+    this.transitioning = transition;
+    this.hoverItem = -1;
+    this.tooltip.hide();
+    this._drawStatus();
+    // Lines follow the points only once they arrive (not during a transition).
+    if (transition && moved) this.drawBase(true);
+    this.renderer.upload(d, this.norm, { transition, resetCamera, selected: this._highlighted(), current })
+      .then(() => {
+        if (!current()) return;
+        this.transitioning = false;
+        this.window = this.renderer.window();
+        this.drawBase();
+        this.drawOverlay();
+        this.root.dataset.drawMs = (now() - t0).toFixed(1);
+        this.root.dataset.drawnAt = String(Date.now());
+        this.root.dataset.drawn = "true";
+      }, (err) => this.setBusy(`drawing failed: ${err}`));
+  }
+
+  setBusy(text) {
+    this.busy.hidden = !text;
+    this.busy.textContent = text || "";
+    this.root.dataset.busy = text ? "true" : "false";
+  }
+
+  // ---------------------------------------------------------------- linking
+  setLinked(linked) {
+    const d = this.data;
+    if (linked && d && d.sample) {
+      // Bus items are m * shown N + shown pair: to this view's drawn indices.
+      const items = [];
+      for (const i of linked.items || []) {
+        const k = drawnPair(d, i % d.Nshown);
+        if (k >= 0) items.push(Math.floor(i / d.Nshown) * d.N + k);
+      }
+      linked = { ...linked, items };
+    }
+    this.linked = linked;
+    this.drawOverlay();
+  }
+
+  setSelection(pairs) {
+    if (this.data && this.data.sample) pairs = (pairs || []).map((p) => drawnPair(this.data, p)).filter((k) => k >= 0);
+    this.selected = SortedPairs.from(pairs || []);
+    this.selectionShape = null;
+    this._highlight();
+    this._drawStatus();
+    this.drawBase();
+    this.drawOverlay();
+  }
+
+  /** The selected pairs the renderer marks point by point (none above HIGHLIGHT_LIMIT points:
+   * those are shown as their region, the box / lasso outline). */
+  _highlighted() {
+    const d = this.data;
+    if (!d || this.selected.size * d.M > HIGHLIGHT_LIMIT) return SortedPairs.empty();
+    return this.selected;
+  }
+
+  _highlight() {
+    if (this.renderer.ready && this.data) this.renderer.highlight(this._highlighted());
+  }
+
+  /** A new selection from this view: highlight it, tell the bus (sorted pair indices). */
+  _commitSelection(pairs, shape = null) {
+    const t0 = now();
+    this.selected = SortedPairs.from(pairs);
+    this.selectionShape = shape;
+    this._highlight(); // no-op until the renderer has started
+    const t1 = now();
+    this._drawStatus();
+    this.drawBase();
+    this.drawOverlay();
+    const t2 = now();
+    const list = this.selected.list;
+    if (this.opts.onSelect) this.opts.onSelect(this.data.sample ? Array.from(list, (k) => this.data.sample[k]) : Array.from(list));
+    const t3 = now();
+    this.root.dataset.selectParts = [t1 - t0, t2 - t1, t3 - t2].map((v) => v.toFixed(1)).join(",");
+  }
+
+  /** Pairs with an item inside a box / lasso shape (stage pixels). */
+  _pairsIn(shape) {
+    return pairsInShape(this.data, shape, { left: PAD.left, top: PAD.top, side: this.plot, window: this.window });
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    this.renderer.surface.style.cursor = mode === "pan" ? "grab" : "crosshair";
+  }
+
+  resetView() {
+    this.userView = false;
+    this.renderer.resetView();
+  }
+
+  // ---------------------------------------------------------------- hover
+  /** Nearest point (item index) within HIT_RADIUS_PX pixels of stage position (px, py), or -1. */
+  nearest(px, py) {
+    const d = this.data, g = this.grid, v = this.window;
+    if (!d || !g || !v || this.transitioning) return -1;
+    if (px < PAD.left || px > PAD.left + this.plot || py < PAD.top || py > PAD.top + this.plot) return -1;
+    const [x, y] = this._toData(px, py);
+    const kx = this.plot / (v.x1 - v.x0), ky = this.plot / (v.y1 - v.y0);
+    return g.nearest(x, y, kx, ky, HIT_RADIUS_PX);
+  }
+
+  _setHover(i, px = 0, py = 0, t0 = now()) {
+    if (i === this.hoverItem) {
+      if (i >= 0) this.tooltip.place(px, py, this.W, this.H);
+      return;
+    }
+    this.hoverItem = i;
+    this.drawOverlay();
+    const d = this.data;
+    if (i < 0 || !d) {
+      this.tooltip.hide();
+      this.root.dataset.hovered = "-1";
+      if (this.opts.onHover) this.opts.onHover(null);
+      return;
+    }
+    const m = Math.floor(i / d.N), pair = shownPair(d, i % d.N);
+    this.tooltip.show(d, i, this.opts.fetchText, () => this.hoverItem === i);
+    this.root.dataset.hovered = String(d.pairIds ? d.pairIds[pair] : pair);
+    this.tooltip.place(px, py, this.W, this.H);
+    if (this.opts.onHover) this.opts.onHover({ item: m * d.Nshown + pair, m, modality: d.modalities[m], pair, t0, start: this.handlerStart });
+  }
+
+  // ---------------------------------------------------------------- geometry
+  layout() {
+    const width = this.root.clientWidth || this.opts.width || 480;
+    const maxSide = this.opts.maxSide || 620;
+    const minSide = this.opts.minSide || 200;
+    const plot = Math.max(minSide, Math.min(maxSide, Math.floor(width - PAD.left - PAD.right)));
+    const resized = plot !== this.plot;
+    this.W = PAD.left + plot + PAD.right;
+    this.H = PAD.top + plot + PAD.bottom;
+    this.plot = plot;
+    this.stage.style.width = `${this.W}px`;
+    this.stage.style.height = `${this.H}px`;
+    this.root.dataset.geometry = JSON.stringify({ left: PAD.left, top: PAD.top, plot });
+    this.bctx = sizeCanvas(this.base, this.W, this.H);
+    this.octx = sizeCanvas(this.overlay, this.W, this.H);
+    this.renderer.surface.style.left = `${PAD.left}px`;
+    this.renderer.surface.style.top = `${PAD.top}px`;
+    if (resized) this.renderer.resize(plot);
+    this.window = this.renderer.window();
+    this.drawBase();
+    this.drawOverlay();
+  }
+
+  /** The renderer's camera moved (zoom, pan, reset). */
+  _onView() {
+    this.window = this.renderer.window();
+    if (this.dragging || this.wheeling) this.userView = true;
+    this.drawBase();
+    this.drawOverlay();
+  }
+
+  /** Screen position (stage pixels) of item i. */
+  _screen(i) {
+    const d = this.data, v = this.window;
+    const x = d.xy[2 * i], y = d.xy[2 * i + 1];
+    return [
+      PAD.left + ((x - v.x0) / (v.x1 - v.x0)) * this.plot,
+      PAD.top + this.plot - ((y - v.y0) / (v.y1 - v.y0)) * this.plot,
+    ];
+  }
+
+  /** Stage pixels -> data coordinates of the current view. */
+  _toData(px, py) {
+    const v = this.window;
+    return [
+      v.x0 + ((px - PAD.left) / this.plot) * (v.x1 - v.x0),
+      v.y0 + ((PAD.top + this.plot - py) / this.plot) * (v.y1 - v.y0),
+    ];
+  }
+
+  // ---------------------------------------------------------------- drawing
+  /** Background, grid, ticks, labels and pair lines (under the points). */
+  drawBase(hideLines = false) {
+    const ctx = this.bctx;
+    const d = this.data;
+    if (!ctx) return;
+    ctx.clearRect(0, 0, this.W, this.H);
+    drawAxes(ctx, PAD.left, PAD.top, this.plot, d, this.window);
+    if (this.window) this.root.dataset.window = JSON.stringify(this.window);
+    if (!d || !this.window || hideLines || this.transitioning) return;
+    if (!d.showLines || d.M < 2) return;
+    const all = d.N <= LINE_LIMIT;
+    const selected = this.selected.size > 0 && this.selected.size <= LINE_LIMIT;
+    if (!all && !selected) return;
+    this._clipToPlot(ctx);
+    const toScreen = (i) => this._screen(i);
+    if (all) {
+      const alpha = lineAlpha(d.N);
+      ctx.strokeStyle = `rgba(55,65,81,${(selected ? alpha / 3 : alpha).toFixed(3)})`;
+      ctx.lineWidth = 0.7;
+      drawPairLines(ctx, d, toScreen, rangeOf(d.N));
+    }
+    if (selected) {
+      ctx.strokeStyle = `rgba(31,41,55,${selectedLineAlpha(this.selected.size).toFixed(3)})`;
+      ctx.lineWidth = 0.9;
+      drawPairLines(ctx, d, toScreen, this.selected);
+    }
+    ctx.restore();
+  }
+
+  /** Save the context's state and clip it to the plot square (restore() undoes both). */
+  _clipToPlot(ctx) {
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(PAD.left, PAD.top, this.plot, this.plot);
+    ctx.clip();
+  }
+
+  _drawStatus() {
+    const d = this.data;
+    if (!d) return;
+    const parts = [`${d.n.toLocaleString()} points`];
+    if (d.sample) {
+      parts.push(`a seeded sample of ${d.N.toLocaleString()} of ${d.Nshown.toLocaleString()} pairs (max_points); selections pick among them`);
+    }
+    if (d.showLines && d.M > 1 && d.N > LINE_LIMIT) {
+      parts.push(`pair lines for hovered${this.selected.size && this.selected.size <= LINE_LIMIT ? " and selected" : ""} pairs (over ${LINE_LIMIT.toLocaleString()} pairs)`);
+    }
+    const k = this.selected.size;
+    if (k) {
+      const region = k * d.M > HIGHLIGHT_LIMIT ? (this.selectionShape ? " (outlined: too many to mark one by one)" : " (too many to mark one by one)") : "";
+      parts.push(`${k.toLocaleString()} pair${k === 1 ? "" : "s"} selected${region}`);
+    }
+    this.status.textContent = parts.join(" · ");
+  }
+
+  /** Hovered or linked pair (line + rings) and the box being dragged. */
+  drawOverlay() {
+    const ctx = this.octx;
+    if (!ctx) return;
+    ctx.clearRect(0, 0, this.W, this.H);
+    const d = this.data;
+    if (d && this.window && !this.transitioning) {
+      const items = new Set();
+      const pairs = new Set();
+      if (this.hoverItem >= 0) {
+        items.add(this.hoverItem);
+        pairs.add(this.hoverItem % d.N);
+      } else if (this.linked) {
+        for (const i of this.linked.items || []) {
+          if (i < 0 || i >= d.n) continue;
+          items.add(i);
+          pairs.add(i % d.N);
+        }
+      }
+      this._clipToPlot(ctx);
+      drawFocus(ctx, d, pairs, items, (i) => this._screen(i), colorOf);
+      ctx.restore();
+    }
+    // The box / lasso being drawn, or the region of a selection too large to mark point by point.
+    const big = d && this.selected.size * d.M > HIGHLIGHT_LIMIT;
+    const shape = this.shape || (big ? this.selectionShape : null);
+    if (shape) drawShape(ctx, shape);
+  }
+}
+
+function* rangeOf(n) {
+  for (let i = 0; i < n; i++) yield i;
+}
