@@ -181,6 +181,12 @@ export function bind(model, name, input, { kind = "value", parse = (v) => v, for
   };
 }
 
+/** Call `fn` whenever one of the model's traits `names` changes; returns the function that stops. */
+export function watch(model, names, fn) {
+  for (const name of names) model.on(`change:${name}`, fn);
+  return () => names.forEach((name) => model.off(`change:${name}`, fn));
+}
+
 /** Fill a <select> with options [[value, label], ...]. */
 export function setOptions(select, options, value) {
   select.replaceChildren(...options.map(([v, label]) => h("option", { value: v, text: label })));

@@ -5,7 +5,7 @@ import { COLORMAPS } from "../colormaps.js";
 import { clusterBySelect } from "../cluster_names.js";
 import { heatmapData } from "../decode.js";
 import { requestWindow, requestCell } from "../requests.js";
-import { h, bind, setOptions } from "../util.js";
+import { h, bind, setOptions, watch } from "../util.js";
 import { joinHeatmap } from "../link/views.js";
 import { panel, labelled, iconButton } from "./frame.js";
 
@@ -76,9 +76,7 @@ export function heatmapPanel(model, rpc, bus, items, opts = {}) {
   };
   syncStatus();
   const refresh = () => view.setData(heatmapData(model, items));
-  model.on("change:cluster_status", syncStatus);
-  model.on("change:cluster", syncStatus);
-  model.on("change:busy", syncStatus);
+  unbind.push(watch(model, ["cluster_status", "cluster", "busy"], syncStatus));
   return {
     root: p.root,
     view,
@@ -86,9 +84,6 @@ export function heatmapPanel(model, rpc, bus, items, opts = {}) {
     traits: ["overview", "overview_size", "scale", "colormap", "order", "cluster_bounds", "cluster_legend"],
     dispose() {
       unbind.forEach((f) => f());
-      model.off("change:cluster_status", syncStatus);
-      model.off("change:cluster", syncStatus);
-      model.off("change:busy", syncStatus);
       leave();
       view.dispose();
     },

@@ -3,7 +3,7 @@
 import { createScatterView } from "../scatter/index.js";
 import { scatterData } from "../decode.js";
 import { fetchItem } from "../requests.js";
-import { h, bind, setOptions } from "../util.js";
+import { h, bind, setOptions, watch } from "../util.js";
 import { joinScatter } from "../link/views.js";
 import { panel, labelled, iconButton } from "./frame.js";
 
@@ -65,12 +65,9 @@ export function scatterPanel(model, rpc, bus, items, opts = {}) {
   const leave = joinScatter(bus, view, items);
   const syncBusy = () => view.setBusy(model.get("projection_status") || (model.get("busy") || {}).scatter || "");
   syncBusy();
-  model.on("change:busy", syncBusy);
+  unbind.push(watch(model, ["busy", "projection_status"], syncBusy));
+  unbind.push(watch(model, ["n_components", "color_options", "axis_prefix"], syncOptions));
   const refresh = () => view.setData(scatterData(model, items));
-  model.on("change:projection_status", syncBusy);
-  model.on("change:n_components", syncOptions);
-  model.on("change:color_options", syncOptions);
-  model.on("change:axis_prefix", syncOptions);
   return {
     root: p.root,
     view,
@@ -78,11 +75,6 @@ export function scatterPanel(model, rpc, bus, items, opts = {}) {
     traits: ["xy", "scatter_pairs", "colors", "palette", "legend", "show_lines", "axis_labels"],
     dispose() {
       unbind.forEach((f) => f());
-      model.off("change:projection_status", syncBusy);
-      model.off("change:busy", syncBusy);
-      model.off("change:n_components", syncOptions);
-      model.off("change:color_options", syncOptions);
-      model.off("change:axis_prefix", syncOptions);
       leave();
       view.dispose();
     },
