@@ -49,8 +49,16 @@ from amumo.analysis import (
     uniformity,
 )
 from amumo.embeddings import Embeddings, embed
-from amumo.widgets import Comparer, Explorer, GapMatrix, Heatmap, Landscape, Preview, Scatter
-from amumo.widgets.gap_sweep import GapSweep
+from amumo.widgets import (
+    Comparer,
+    Explorer,
+    GapMatrix,
+    GapSweep,
+    Heatmap,
+    Landscape,
+    Preview,
+    Scatter,
+)
 
 __all__ = [
     "Embeddings",

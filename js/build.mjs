@@ -6,7 +6,9 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const widgets = ["comparer", "explorer", "gap_matrix", "heatmap", "preview", "scatter"];
+const widgets = ["comparer", "explorer", "gap_matrix", "gap_sweep", "heatmap", "preview", "scatter"];
+// Style sheets: amumo.css for the views built on amumo-root, gap_sweep.css for GapSweep alone.
+const styles = ["amumo", "gap_sweep"];
 
 // regl-scatterplot and its dependencies have no side effects on import but do not say so
 // in their package.json; marking them lets widgets without a scatter (heatmap, comparer,
@@ -34,7 +36,7 @@ const options = {
   plugins: [pureWebgl],
   entryPoints: [
     ...widgets.map((name) => ({ in: `js/widgets/${name}.js`, out: name })),
-    { in: "js/css/amumo.css", out: "amumo" },
+    ...styles.map((name) => ({ in: `js/css/${name}.css`, out: name })),
   ],
   outdir: "amumo/static",
   bundle: true,

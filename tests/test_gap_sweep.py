@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import ipywidgets
 import numpy as np
@@ -14,7 +15,7 @@ import traitlets
 
 import amumo as am
 from amumo.experiments import fairness_sweep, zero_shot_sweep
-from amumo.widgets.gap_sweep import _ESM, GapSweep
+from amumo.widgets.gap_sweep import GapSweep
 
 LAMS = np.round(np.linspace(-0.5, 1.0, 7), 6)
 
@@ -193,11 +194,28 @@ def test_figure_is_the_static_plot(frames):
     assert len(GapSweep(None, fair).figure().data) > 0
 
 
-def test_front_end_module_parses():
+def test_front_end_is_the_bundled_module_and_parses():
+    """The front end lives in js/widgets/gap_sweep.js (+ js/css/gap_sweep.css), bundled into
+    amumo/static/ like every other widget's; what the widget sends is that bundle."""
+    root = Path(__file__).resolve().parent.parent
+    static = root / "amumo" / "static"
+    assert "export default { render }" in (root / "js/widgets/gap_sweep.js").read_text()
+    state = GapSweep(zero_shot_sweep(*_task()[:3], LAMS)).get_state()
+    assert state["_esm"].strip() == (static / "gap_sweep.js").read_text().strip()
+    assert state["_css"].strip() == (static / "gap_sweep.css").read_text().strip()
+    assert ".amumo-gapsweep-plot" in state["_css"]
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
-    assert "export default { render }" in _ESM
-    result = subprocess.run([node, "--input-type=module", "--check"], input=_ESM, text=True,
-                            capture_output=True, timeout=60)
+    result = subprocess.run([node, "--input-type=module", "--check"], input=state["_esm"],
+                            text=True, capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_is_an_amumo_widget_exported_from_the_widgets_package():
+    import amumo.widgets
+    from amumo.widgets._base import AmumoWidget
+
+    assert am.GapSweep is amumo.widgets.GapSweep is GapSweep
+    assert "GapSweep" in amumo.widgets.__all__
+    assert issubclass(GapSweep, AmumoWidget)

@@ -64,8 +64,9 @@ def _rgb(hex_colour: str) -> np.ndarray:
 
 
 def test_gap_sweep_harm_colours_match_the_plot_and_are_distinct():
+    from pathlib import Path
+
     from amumo.experiments import fairness_sweep, plot_fairness, zero_shot_sweep
-    from amumo.widgets.gap_sweep import _ESM
 
     rng = np.random.default_rng(0)
     texts = rng.normal(size=(4, 16))
@@ -85,9 +86,12 @@ def test_gap_sweep_harm_colours_match_the_plot_and_are_distinct():
     assert np.linalg.norm(a - b) > 150
     accuracy = {s["color"] for s in view._series if s["panel"] == "accuracy"}
     assert not accuracy & set(harm.values())
-    # one name for the sweep's gap (images vs class texts), never a bare "gap"
-    assert "const GAP_NAME = \"class-text gap\"" in _ESM
-    assert "`gap ${" not in _ESM and 'textContent = "gap"' not in _ESM
+    # one name for the sweep's gap (images vs class texts), never a bare "gap": the front end
+    # (js/widgets/gap_sweep.js) takes it from the kernel, which takes it from the plots
+    source = (Path(__file__).resolve().parent.parent / "js/widgets/gap_sweep.js").read_text()
+    assert view.get_state()["_gap_name"] == "class-text gap"
+    assert source.count('model.get("_gap_name")') == 2
+    assert "`gap ${" not in source and 'textContent = "gap"' not in source
     assert figure.layout.xaxis2.title.text.startswith("class-text gap")
 
 

@@ -5,7 +5,7 @@
 // throttled, and drops stale replies; the failures table and the histograms arrive as small
 // JSON traits (`failures`, `calibration`).
 
-import { h, fmt, setOptions, bind, throttle } from "./util.js";
+import { h, fmt, setOptions, bind, throttle, svg } from "./util.js";
 
 const METHOD_LABELS = { shift: "shift along Δ", center: "center", standardize: "standardize (I0T)" };
 const METHOD_HELP = {
@@ -167,13 +167,6 @@ export function retrievalPanel(model, rpc, bus, items) {
 
 const SERIES_COLORS = { matched: "#d62728", unmatched: "#6b7280" };
 const WITHIN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"];
-const SVG = "http://www.w3.org/2000/svg";
-
-function svg(tag, attrs = {}) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  return node;
-}
 
 /** Calibration panel: density of matched, unmatched and within-modality cosines (SVG). */
 export function calibrationPanel(model) {
