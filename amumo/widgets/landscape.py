@@ -1,4 +1,12 @@
-"""Landscape: contrastive loss as a function of the gap shift λ, one curve per temperature."""
+"""Landscape: contrastive loss as a function of the gap shift λ, one curve per temperature.
+
+Unlike the other views it is not an :class:`~amumo.widgets._base.AmumoWidget` with a front
+end in ``js/``: it has no JavaScript of its own to move there. It composes plotly's
+``FigureWidget`` (zoom, hover read-out, legend toggles, image export come with it) in an
+``ipywidgets.VBox``, takes no custom messages and sends no arrays of ours, and its
+``save_html`` writes plotly's own offline page. Making it an AmumoWidget would mean writing
+a new plotting front end, not moving one.
+"""
 
 from __future__ import annotations
 
