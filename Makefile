@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.amumo-installed
 PORT ?= 8888
 
-.PHONY: install demo test test-fast lint js chromium benchmarks clean
+.PHONY: install demo test test-fast lint lint-js js chromium benchmarks clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3 (>=3.10)"; exit 1; }
@@ -26,6 +26,10 @@ install: $(STAMP)
 js: node_modules/.package-lock.json
 	npm run --silent build
 
+# ESLint (flat config in eslint.config.js) over js/, the build scripts and the config itself.
+lint-js: node_modules/.package-lock.json
+	node_modules/.bin/eslint --max-warnings=0 .
+
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
@@ -40,7 +44,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 demo: install
 	$(VENV)/bin/jupyter lab --port=$(PORT) $(ROOT_FLAG) notebooks/getting_started.ipynb
 
-test: install chromium js
+test: install chromium js lint-js
 	@git diff --quiet -- amumo/static || { echo "error: amumo/static differs from a fresh build of js/; run 'make js' and commit amumo/static"; git --no-pager diff --stat -- amumo/static; exit 1; }
 	$(VENV)/bin/ruff check amumo tests benchmarks
 	$(PY) -m pytest

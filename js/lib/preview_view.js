@@ -127,7 +127,7 @@ export class PreviewView {
         const credit = entry && entry.credit;
         if (credit && (credit.text || credit.source)) {
           // A linked photo (e.g. MSCOCO's coco_url): its licence and where it comes from.
-          const link = (text, href) => (/^https?:/i.test(href || "") ? h("a", { href, target: "_blank", rel: "noopener noreferrer", text }) : h("span", { text }));
+          const link = (label, href) => (/^https?:/i.test(href || "") ? h("a", { href, target: "_blank", rel: "noopener noreferrer", text: label }) : h("span", { text: label }));
           creditLine.replaceChildren(
             h("span", { text: "photo: " }),
             credit.text ? link(credit.text, credit.url) : h("span", { text: "licence unknown" }),
