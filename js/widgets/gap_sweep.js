@@ -230,7 +230,9 @@ function render({ model, el }) {
         svg("circle", { cx: sx(s.x[i]), cy: p.sy(s.y[i]), r: 4.5, class: "cursor-dot",
                         stroke: s.color }, c);
         const u = data.unshifted[s.key];
-        const delta = u != null && Number.isFinite(u) ? s.y[i] - u : null;
+        // Rounded to the digits shown: the float32 curve minus the float64 unshifted value
+        // is a few 1e-8 off at λ = 0, which must read +0.000, not −0.000.
+        const delta = u != null && Number.isFinite(u) ? Math.round((s.y[i] - u) * 1000) / 1000 : null;
         parts.push(`${s.label} ${fmt(s.y[i], 3)}` +
           (delta != null ? ` (${delta >= 0 ? "+" : "\u2212"}${fmt(Math.abs(delta), 3)})` : ""));
       }

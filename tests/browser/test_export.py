@@ -195,13 +195,19 @@ def test_explorer_export_renders_and_hovers_offline(offline_page, tmp_path, arti
     [
         ("heatmap", ".amumo-heatmap[data-rendered] canvas"),
         ("landscape", "#amumo-landscape .scatterlayer .trace:nth-child(3)"),
+        ("gap_sweep", ".amumo-gapsweep[data-rendered] polyline"),
     ],
 )
 def test_every_view_has_save_html_that_renders_offline(
     offline_page, tmp_path, artifacts_dir, kind, selector
 ):
     emb = amumo.datasets.clip_coco500().subset(range(100))
-    widget = amumo.Heatmap(emb) if kind == "heatmap" else amumo.Landscape(emb, [0.01, 1.0])
+    if kind == "gap_sweep":  # captions as the class texts: retrieval accuracy vs λ
+        widget = amumo.GapSweep.compute(emb["image"], emb["text"], np.arange(100), [0.0, 0.5, 1.0])
+    elif kind == "heatmap":
+        widget = amumo.Heatmap(emb)
+    else:
+        widget = amumo.Landscape(emb, [0.01, 1.0])
     out = widget.save_html(tmp_path / f"{kind}.html", title=f"amumo {kind}")
     page = offline_page
     seconds = _open(page, out, selector, timeout=60)
@@ -209,6 +215,11 @@ def test_every_view_has_save_html_that_renders_offline(
     page.screenshot(path=str(artifacts_dir / f"export-{kind}.png"))
     assert page.remote_requests == []
     assert page.errors == []
+    if kind == "gap_sweep":
+        # top-5 is 0.96 at λ = 0 (0.9599999785 as float32): the cursor's read-out compares a
+        # curve with itself there and must say +0.000, not −0.000
+        readout = page.locator(".amumo-gapsweep-readout").text_content()
+        assert "top-5 0.960 (+0.000)" in readout, readout
 
 
 def _metric_now(page, key: str = "gap_distance") -> float:
