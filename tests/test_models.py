@@ -71,7 +71,7 @@ def test_precomputed_serves_raw_rows():
 # ---------------------------------------------------------------- OpenCLIP
 torch = pytest.importorskip("torch")
 pytest.importorskip("open_clip")
-from amumo.models import OpenCLIP, WeightsUnavailableError, openclip  # noqa: E402
+from amumo.models import OpenCLIP, WeightsUnavailableError, _weights  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +116,8 @@ def test_encode_input_errors(tiny):
 
 @pytest.mark.models
 def test_offline_pretrained_tag_error_text(monkeypatch):
-    monkeypatch.setattr(openclip, "_cached_tag_file", lambda cfg, cache_dir: None)
-    monkeypatch.setattr(openclip, "_can_reach", lambda host, timeout=3.0: False)
+    monkeypatch.setattr(_weights, "cached_tag_file", lambda cfg, cache_dir: None)
+    monkeypatch.setattr(_weights, "can_reach", lambda host, timeout=3.0: False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("AMUMO_OFFLINE", raising=False)
     with pytest.raises(WeightsUnavailableError) as info:
@@ -137,7 +137,7 @@ def test_offline_pretrained_tag_error_text(monkeypatch):
 def test_offline_env_fails_fast(monkeypatch):
     import time
 
-    monkeypatch.setattr(openclip, "_cached_tag_file", lambda cfg, cache_dir: None)
+    monkeypatch.setattr(_weights, "cached_tag_file", lambda cfg, cache_dir: None)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     start = time.perf_counter()
     with pytest.raises(WeightsUnavailableError, match="HF_HUB_OFFLINE"):
@@ -208,7 +208,7 @@ def test_menu_entries_resolve(monkeypatch, tmp_path):
 
     from amumo.models import MENU, weights_cached
 
-    monkeypatch.setattr(openclip, "_cached_tag_file", lambda cfg, cache_dir: None)
+    monkeypatch.setattr(_weights, "cached_tag_file", lambda cfg, cache_dir: None)
     for label, (model_name, tag) in MENU.items():
         assert model_name in open_clip.list_models(), label
         if tag is not None:

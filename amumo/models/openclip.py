@@ -27,6 +27,10 @@ Files are read with ``torch.load(weights_only=True)``: a checkpoint that also pi
 Python objects (a training script's ``argparse.Namespace``) raises
 :class:`CheckpointRefusedError` naming the object; ``trust_checkpoint=True`` loads it
 with ``weights_only=False``, for files whose origin you trust.
+
+Where the weights come from (tags, the caches, local files) and how a checkpoint
+is read and adapted live in :mod:`amumo.models._weights`; this module is the
+encoder.
 """
 
 from __future__ import annotations
@@ -34,19 +38,25 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-import socket
-import threading
-import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 
-from amumo.data._files import file_digest
 from amumo.data.base import stable_hash
+from amumo.models import _weights
+from amumo.models._weights import (
+    CheckpointRefusedError,
+    ResolvedWeights,
+    WeightsUnavailableError,
+    checkpoint_digest,
+    download_help,
+    load_checkpoint,
+    resolve_hf_hub,
+    resolve_pretrained,
+)
 from amumo.models.base import as_float32_rows, check_batch_size
 
 __all__ = [
@@ -65,9 +75,6 @@ AMUMO_CONFIGS = ("amumo-tiny", "amumo-small")
 _CONFIG_DIR = Path(__file__).with_name("configs")
 # Part of every fingerprint: bump when encoding semantics change.
 _ENCODER_VERSION = 1
-_NETWORK_TIMEOUT = 3.0
-_OFFLINE_VALUES = {"1", "true", "yes", "on"}
-_CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".npz")
 
 
 #: The models Amumo offers, as ``label: (model_name, pretrained)`` for :class:`OpenCLIP`.
@@ -82,10 +89,6 @@ MENU: dict[str, tuple[str, str | None]] = {
     "CLIP ViT-B/32 (random init)": ("ViT-B-32", None),
     "amumo-tiny (random init)": ("amumo-tiny", None),
 }
-
-
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights cannot be obtained (no network and not cached, or download failed)."""
 
 
 def _require_open_clip():
@@ -139,79 +142,6 @@ def resolve_device(device: Any = "auto") -> str:
     return str(dev)
 
 
-def _offline_by_env() -> bool:
-    return any(
-        os.environ.get(var, "").strip().lower() in _OFFLINE_VALUES
-        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "AMUMO_OFFLINE")
-    )
-
-
-def _can_reach(host: str, timeout: float = _NETWORK_TIMEOUT) -> bool:
-    """True when a TCP connection to ``host:443`` succeeds within ``timeout`` seconds.
-
-    Runs in a daemon thread so a hanging DNS lookup cannot block the caller.
-    """
-    if _offline_by_env():
-        return False
-    result: list[bool] = []
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, 443), timeout=timeout):
-                result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout + 0.5)
-    return bool(result and result[0])
-
-
-def _tag_sources(cfg: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(kind, location, filename) candidates for a pretrained tag, preferred first."""
-    sources = []
-    hub = cfg.get("hf_hub") or ""
-    if hub:
-        if hub.endswith("/"):  # open_clip's convention: repo id only, default file name
-            repo, filename = hub.rstrip("/"), "open_clip_pytorch_model.bin"
-        else:
-            repo, filename = os.path.split(hub)
-        sources.append(("hf", repo, filename))
-    url = cfg.get("url") or ""
-    if url:
-        sources.append(("url", url, os.path.basename(urlparse(url).path)))
-    return sources
-
-
-def _hf_alternatives(filename: str) -> list[str]:
-    names = [filename]
-    if filename == "open_clip_pytorch_model.bin":
-        names.insert(0, "open_clip_model.safetensors")
-    elif filename.endswith((".bin", ".pth")):
-        names.insert(0, filename[:-4] + ".safetensors")
-    return names
-
-
-def _cached_tag_file(cfg: dict[str, Any], cache_dir: str | None) -> str | None:
-    for kind, location, filename in _tag_sources(cfg):
-        if kind == "hf":
-            try:
-                from huggingface_hub import try_to_load_from_cache
-            except ImportError:  # pragma: no cover - huggingface_hub ships with open_clip
-                continue
-            for name in _hf_alternatives(filename):
-                found = try_to_load_from_cache(location, name, cache_dir=cache_dir)
-                if isinstance(found, str) and os.path.isfile(found):
-                    return found
-        else:
-            folder = cache_dir or os.path.expanduser("~/.cache/clip")
-            candidate = os.path.join(folder, filename)
-            if os.path.isfile(candidate):
-                return candidate
-    return None
-
-
 def weights_cached(
     model_name: str, pretrained: str | None, cache_dir: str | None = None
 ) -> bool:
@@ -232,62 +162,7 @@ def weights_cached(
     open_clip, _ = _require_open_clip()
     register_configs()
     cfg = open_clip.get_pretrained_cfg(model_name, str(pretrained))
-    return bool(cfg) and _cached_tag_file(cfg, cache_dir) is not None
-
-
-def _download_help(model_name: str, tag: str, cfg: dict[str, Any], reason: str) -> str:
-    lines = [
-        f"OpenCLIP({model_name!r}, pretrained={tag!r}) needs pretrained weights that are not "
-        f"in the local cache, and {reason}.",
-        "Download the weights file where you have network:",
-    ]
-    local_name = None
-    for kind, location, filename in _tag_sources(cfg):
-        if kind == "hf":
-            lines.append(
-                f"  - {filename!r} from the Hugging Face repository {location!r}: "
-                f"https://huggingface.co/{location}/resolve/main/{filename}"
-            )
-        else:
-            lines.append(f"  - {filename!r} from {location}")
-        local_name = local_name or filename
-    quick = cfg.get("quick_gelu", False)
-    extra = ", quick_gelu=True" if quick else ""
-    lines += [
-        "copy it to this machine and pass its path:",
-        f"  am.models.OpenCLIP({model_name!r}, pretrained='/path/to/{local_name}'{extra})",
-        "(or put it in the Hugging Face cache / set HF_HOME to a cache that holds it and keep "
-        f"pretrained={tag!r}).",
-    ]
-    if quick:
-        lines.append(
-            "These weights were trained with QuickGELU activations: keep quick_gelu=True with "
-            "a local path, or the embeddings will be wrong."
-        )
-    return "\n".join(lines)
-
-
-def _find_checkpoint(folder: Path) -> Path:
-    found = sorted(p for p in folder.iterdir() if p.suffix in _CHECKPOINT_SUFFIXES)
-    if len(found) != 1:
-        listing = [p.name for p in found] or "none"
-        raise ValueError(
-            f"pretrained={str(folder)!r} is a folder with {len(found)} checkpoint files "
-            f"({listing}); pass the path of one checkpoint file."
-        )
-    return found[0]
-
-
-def _adapt_state_dict(state_dict: dict[str, Any]) -> dict[str, Any]:
-    """Unwrap / rename keys of CLIP-family checkpoints into open_clip's CLIP layout."""
-    if "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):
-        state_dict = state_dict["state_dict"]
-    if state_dict and all(k.startswith("module.") for k in state_dict):
-        state_dict = {k[len("module."):]: v for k, v in state_dict.items()}
-    if "logit_inv_tau" in state_dict and "logit_scale" not in state_dict:  # CLOOB
-        state_dict = dict(state_dict)
-        state_dict["logit_scale"] = state_dict.pop("logit_inv_tau")
-    return state_dict
+    return bool(cfg) and _weights.cached_tag_file(cfg, cache_dir) is not None
 
 
 class _DropRandomInitNotice(logging.Filter):
@@ -304,22 +179,6 @@ def _quiet_random_init():
         yield
     finally:
         root.removeFilter(notice)
-
-
-class CheckpointRefusedError(ValueError):
-    """A checkpoint holds pickled Python objects that ``weights_only`` loading refuses."""
-
-
-def _weights_only_refusal(err: BaseException) -> str | None:
-    """What ``torch.load(weights_only=True)`` refused (e.g. ``"argparse.Namespace"``), or
-    None when ``err`` is another failure."""
-    text = str(err)
-    if "weights_only" not in text and "Weights only load failed" not in text:
-        return None
-    marker = "Unsupported global: GLOBAL "
-    if marker in text:
-        return text.split(marker, 1)[1].split()[0]
-    return "objects other than tensors"
 
 
 class OpenCLIP:
@@ -415,13 +274,9 @@ class OpenCLIP:
         self._preprocess: Any = None
         self._tokenizer: Any = None
         self._dim: int | None = None
-        self._tag_cfg: dict[str, Any] | None = None
-        self._checkpoint: str | None = None  # local file to load
-        self._download_tag: str | None = None  # tag open_clip must download
-        self._weights_id: Any
 
         if model_name.startswith("hf-hub:"):
-            self._resolve_hf_hub(model_name, pretrained)
+            weights = resolve_hf_hub(model_name, pretrained)
             arch: Any = model_name
         elif model_name.startswith("local-dir:"):
             folder = Path(model_name[len("local-dir:"):]).expanduser()
@@ -436,7 +291,7 @@ class OpenCLIP:
                     "the config and the weights saved by open_clip."
                 )
             arch = (folder / "open_clip_config.json").read_text()
-            self._weights_id = ["local-dir", _find_checkpoint_digest(folder)]
+            weights = ResolvedWeights(["local-dir", checkpoint_digest(folder)])
         else:
             if model_name not in open_clip.list_models():
                 close = difflib.get_close_matches(model_name, open_clip.list_models(), n=5)
@@ -446,7 +301,13 @@ class OpenCLIP:
                     f"{AMUMO_CONFIGS})."
                 )
             arch = open_clip.get_model_config(model_name)
-            self._resolve_pretrained(open_clip, model_name, pretrained)
+            weights = resolve_pretrained(
+                open_clip, model_name, pretrained, seed=self.seed, cache_dir=cache_dir
+            )
+        self._tag_cfg: dict[str, Any] | None = weights.tag_cfg
+        self._checkpoint: str | None = weights.checkpoint  # local file to load
+        self._download_tag: str | None = weights.download_tag  # tag open_clip must download
+        self._weights_id: Any = weights.weights_id
         if quick_gelu is None:
             quick_gelu = bool((self._tag_cfg or {}).get("quick_gelu", False))
         self.quick_gelu = bool(quick_gelu)
@@ -455,71 +316,6 @@ class OpenCLIP:
             "OpenCLIP", _ENCODER_VERSION, arch, self._weights_id, self.quick_gelu, precision,
             _preprocess_signature(self._tag_cfg),
         )
-
-    # ------------------------------------------------------------------ resolution
-    def _resolve_pretrained(self, open_clip: Any, model_name: str, pretrained: Any) -> None:
-        if pretrained is None:
-            self._weights_id = ["random", self.seed]
-            return
-        if not isinstance(pretrained, (str, os.PathLike)):
-            raise TypeError(
-                f"pretrained must be None, a tag or a file path, got {type(pretrained).__name__}."
-            )
-        text = os.fspath(pretrained)
-        cfg = open_clip.get_pretrained_cfg(model_name, text) if text else {}
-        if cfg:
-            self._tag_cfg = dict(cfg)
-            self._weights_id = ["tag", model_name, text, cfg.get("hf_hub"), cfg.get("url")]
-            cached = _cached_tag_file(cfg, self.cache_dir)
-            if cached is not None:
-                self._checkpoint = cached
-                return
-            hosts = [
-                "huggingface.co" if kind == "hf" else urlparse(location).hostname or ""
-                for kind, location, _ in _tag_sources(cfg)
-            ]
-            if _offline_by_env():
-                reason = "downloads are disabled (HF_HUB_OFFLINE / AMUMO_OFFLINE is set)"
-            elif not any(_can_reach(h) for h in hosts if h):
-                reason = f"this machine cannot reach {' or '.join(h for h in hosts if h)}"
-            else:
-                self._download_tag = text
-                return
-            raise WeightsUnavailableError(_download_help(model_name, text, cfg, reason))
-        path = Path(text).expanduser()
-        if path.is_dir():
-            path = _find_checkpoint(path)
-        if path.is_file():
-            self._checkpoint = str(path)
-            self._weights_id = ["file", file_digest(path)]
-            return
-        looks_like_path = os.sep in text or text.endswith(_CHECKPOINT_SUFFIXES)
-        if looks_like_path:
-            raise FileNotFoundError(
-                f"pretrained={text!r} looks like a checkpoint path but no such file exists; "
-                "check the path."
-            )
-        tags = open_clip.list_pretrained_tags_by_model(model_name)
-        raise ValueError(
-            f"pretrained={text!r} is neither a pretrained tag of {model_name!r} nor an existing "
-            f"file. Tags for {model_name!r}: {tags or 'none (random init or a local file only)'}; "
-            "pass None for random initialisation or the path of a checkpoint file."
-        )
-
-    def _resolve_hf_hub(self, model_name: str, pretrained: Any) -> None:
-        if pretrained is not None:
-            raise ValueError("pretrained must be None with an 'hf-hub:' model_name.")
-        repo = model_name[len("hf-hub:"):]
-        self._weights_id = ["hf-hub", repo]
-        if not _can_reach("huggingface.co"):
-            raise WeightsUnavailableError(
-                f"OpenCLIP({model_name!r}) loads its config and weights from the Hugging Face "
-                "repository "
-                f"{repo!r}, but this machine cannot reach huggingface.co (or HF_HUB_OFFLINE is "
-                f"set). Download open_clip_config.json and the weights file from "
-                f"https://huggingface.co/{repo} into a folder, then use "
-                f"am.models.OpenCLIP('local-dir:/path/to/folder')."
-            )
 
     # ------------------------------------------------------------------ identity
     @property
@@ -566,9 +362,7 @@ class OpenCLIP:
             elif self._checkpoint is not None:
                 with _quiet_random_init():
                     model, _, preprocess = open_clip.create_model_and_transforms(name, **kwargs)
-                self._load_checkpoint(
-                    open_clip, torch, model, self._checkpoint, trust=self.trust_checkpoint
-                )
+                load_checkpoint(torch, model, self._checkpoint, trust=self.trust_checkpoint)
             else:
                 with torch.random.fork_rng(devices=[]), _quiet_random_init():
                     torch.manual_seed(self.seed)
@@ -578,8 +372,8 @@ class OpenCLIP:
         except Exception as err:
             if self._download_tag is not None and self._tag_cfg is not None:
                 raise WeightsUnavailableError(
-                    _download_help(name, self._download_tag, self._tag_cfg,
-                                   f"the download failed ({type(err).__name__}: {err})")
+                    download_help(name, self._download_tag, self._tag_cfg,
+                                  f"the download failed ({type(err).__name__}: {err})")
                 ) from err
             raise
         model.eval().to(self.device)
@@ -587,77 +381,6 @@ class OpenCLIP:
         self._preprocess = preprocess
         self._tokenizer = open_clip.get_tokenizer(name)
         return self
-
-    @staticmethod
-    def _load_checkpoint(
-        open_clip: Any, torch: Any, model: Any, path: str, *, trust: bool = False
-    ) -> None:
-        from open_clip.factory import load_state_dict
-
-        try:
-            try:
-                state_dict = load_state_dict(path, device="cpu", weights_only=True)
-            except Exception as safe_err:
-                refused = _weights_only_refusal(safe_err)
-                try:
-                    # OpenAI's released .pt files are TorchScript archives
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", FutureWarning)
-                        state_dict = torch.jit.load(path, map_location="cpu").state_dict()
-                except Exception:
-                    if refused is None:
-                        raise
-                    if not trust:
-                        raise CheckpointRefusedError(
-                            f"checkpoint {path!r} holds Python objects besides tensors "
-                            f"({refused}), which torch.load(weights_only=True) refuses because "
-                            "unpickling them can run arbitrary code. The file is probably fine "
-                            "(training scripts often save their argparse arguments with the "
-                            "weights). If you trust its origin, pass trust_checkpoint=True to "
-                            "load it with weights_only=False; or re-save only the weights: "
-                            "torch.save(torch.load(path, weights_only=False)['state_dict'], "
-                            "'weights.pt')."
-                        ) from safe_err
-                    state_dict = load_state_dict(path, device="cpu", weights_only=False)
-                for key in ("input_resolution", "context_length", "vocab_size"):
-                    state_dict.pop(key, None)
-        except CheckpointRefusedError:
-            raise
-        except Exception as err:
-            raise ValueError(
-                f"checkpoint {path!r} could not be read ({type(err).__name__}: {err}); pass a "
-                "PyTorch (.pt/.pth/.bin) or .safetensors state dict of a CLIP model."
-            ) from err
-        state_dict = _adapt_state_dict(state_dict)
-        try:
-            from open_clip.convert import convert_state_dict
-
-            state_dict = convert_state_dict(model, state_dict)
-        except Exception:  # noqa: S110 - optional third-party conversions only
-            pass
-        expected = set(model.state_dict())
-        for key in [k for k in state_dict if k not in expected]:
-            # non-parameter buffers / scalars that TorchScript and OpenAI archives carry
-            if _is_harmless_key(key):
-                state_dict.pop(key)
-        if "logit_scale" in state_dict and model.logit_scale.ndim != state_dict["logit_scale"].ndim:
-            state_dict["logit_scale"] = state_dict["logit_scale"].reshape(model.logit_scale.shape)
-        hint = " Check model_name (e.g. 'RN50-quickgelu' for CyCLIP/CLOOB RN50 checkpoints)."
-        try:
-            result = model.load_state_dict(state_dict, strict=False)
-        except RuntimeError as err:  # shape mismatches
-            first = str(err).split("\n\t")[1:4]
-            raise ValueError(
-                f"checkpoint {path!r} does not fit this architecture: {'; '.join(first)}.{hint}"
-            ) from err
-        missing = [k for k in result.missing_keys if k != "logit_bias"]
-        if missing or result.unexpected_keys:
-            raise ValueError(
-                f"checkpoint {path!r} does not fit this architecture: missing keys "
-                f"{missing[:8]}{' ...' if len(missing) > 8 else ''}, unexpected keys "
-                f"{result.unexpected_keys[:8]}{' ...' if len(result.unexpected_keys) > 8 else ''}."
-                + hint
-            )
 
     @property
     def model(self) -> Any:
@@ -825,17 +548,6 @@ class _Preparer:
                 raise TypeError(f"text {k} is a {type(text).__name__}; pass strings.")
         return self.tokenizer(list(texts))
 
-
-def _is_harmless_key(key: str) -> bool:
-    """Checkpoint entries that are not weights (attention masks, size scalars)."""
-    return key.split(".")[-1] in ("attn_mask", "input_resolution", "context_length", "vocab_size")
-
-
-def _find_checkpoint_digest(folder: Path) -> list[str]:
-    files = sorted(
-        p for p in folder.iterdir() if p.suffix in _CHECKPOINT_SUFFIXES or p.name.endswith(".json")
-    )
-    return [f"{p.name}:{file_digest(p)}" for p in files]
 
 
 def _preprocess_signature(cfg: dict[str, Any] | None) -> Any:
