@@ -227,3 +227,202 @@ def test_wilson_interval_limits():
     lo, hi = wilson_interval(30, 100, 0.99)
     lo95, hi95 = wilson_interval(30, 100, 0.95)
     assert lo < lo95 < 0.3 < hi95 < hi
+
+
+# ---------------------------------------------------------------- one home, one contract
+def _analysis_imports() -> dict[str, set[str]]:
+    """amumo.analysis module → the amumo.analysis modules it imports (anywhere in the file)."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(am.__file__).parent / "analysis"
+    graph: dict[str, set[str]] = {}
+    for path in folder.glob("*.py"):
+        name = path.stem
+        graph[name] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "amumo.analysis."
+            ):
+                graph[name].add(node.module.split(".")[2])
+            elif isinstance(node, ast.ImportFrom) and node.module == "amumo.analysis":
+                graph[name].update(alias.name for alias in node.names)
+    return graph
+
+
+def test_analysis_modules_import_without_cycles():
+    # stats -> gap_measures -> metrics -> stats was a cycle; GapStats is now the base.
+    graph = _analysis_imports()
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                raise AssertionError(f"import cycle: {' -> '.join(path + [nxt])}")
+            if nxt in graph and not state.get(nxt):
+                visit(nxt, path + [nxt])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if not state.get(module):
+            visit(module, [module])
+    assert "gap_measures" not in graph["stats"] and "metrics" not in graph["stats"]
+
+
+def test_sum_views_are_gap_stats_and_read_in_blocks(monkeypatch):
+    """rmg, l2i, centroid_cosine, paired_cosine, cone_cosine, alignment all come from
+    GapStats: blocking them in 7-row blocks (the one block constant) changes nothing."""
+    from amumo.embeddings import _rows
+
+    emb = _synthetic(101, m=3)
+    views = lambda: (am.rmg(emb), am.l2i(emb), am.centroid_cosine(emb),  # noqa: E731
+                     am.paired_cosine(emb), am.cone_cosine(emb, "audio"), am.alignment(emb))
+    stats = am.GapStats().update(emb)
+    expected = (stats.rmg(), stats.l2i(), stats.centroid_cosine(), stats.paired_cosine(),
+                stats.cone_cosine("audio"), stats.alignment())
+    assert views() == expected  # the same sums, the same numbers (bit for bit)
+    monkeypatch.setattr(_rows, "ROW_BLOCK", 7)
+    assert views() == pytest.approx(expected, rel=1e-12)
+
+
+def test_paired_and_cone_cosine_make_no_float64_copy():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100_000, 64)).astype(np.float32)
+    emb = am.Embeddings.from_arrays({"image": x, "text": x[::-1].copy()})
+    whole64 = x.size * 8  # one float64 copy of a modality: 51 MB
+    for func in (lambda: am.paired_cosine(emb), lambda: am.cone_cosine(emb, "image")):
+        tracemalloc.start()
+        func()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < whole64 / 3, peak  # a few blocks (4096 rows), not a whole copy
+
+
+def _antipodal_images():
+    """Images in +/- pairs (their centroid is exactly zero), texts in a cone."""
+    rng = np.random.default_rng(1)
+    half = rng.normal(size=(6, 8)).astype(np.float32)
+    image = np.concatenate([half, -half])
+    text = rng.normal(size=(12, 8)) + 4 * np.eye(8)[0]
+    return am.Embeddings.from_arrays({"image": image, "text": text})
+
+
+def test_zero_centroid_gives_nan_everywhere():
+    emb = _antipodal_images()
+    assert np.allclose(am.GapStats().update(emb).mean("image"), 0, atol=1e-7)
+    assert np.isnan(am.centroid_cosine(emb))  # raised ValueError before: one contract now
+    assert np.isnan(am.GapStats().update(emb).metrics()["centroid_cosine"])
+    assert np.isnan(am.metrics(emb, include_separability=False)["centroid_cosine"])
+    assert np.isnan(am.gap_summary(emb, recall=False)["centroid_cosine"])
+    assert np.isfinite(am.gap_distance(emb))  # the rest of the report stays defined
+
+
+def test_one_pair_reports_nan_where_undefined_and_raises_when_asked_alone():
+    emb = _synthetic(5).subset([2])
+    m = am.metrics(emb)  # KeyError 'cone_cosine:image' before
+    for key in ("cone_cosine:image", "cone_cosine:text", "rmg", "uniformity:image",
+                "uniformity:text", "separability"):
+        assert np.isnan(m[key]), key
+    for key in ("gap_distance", "paired_cosine", "l2i", "alignment", "info_nce",
+                "recall@1:image->text"):
+        assert np.isfinite(m[key]), key
+    stats = am.GapStats().update(emb).metrics()
+    assert np.isnan(stats["cone_cosine:image"]) and np.isnan(stats["rmg"])
+    assert set(stats) == set(am.GapStats().update(_synthetic(5)).metrics())
+    with pytest.raises(ValueError, match="at least 2"):
+        am.cone_cosine(emb, "image")
+    with pytest.raises(ValueError, match="at least 2"):
+        am.GapStats().update(emb).cone_cosine("image")
+
+
+def test_two_pairs_metrics_complete_with_separability_nan():
+    emb = _synthetic(5).subset([0, 3])
+    m = am.metrics(emb)  # separability's 5-fold CV failed the whole call before
+    assert np.isnan(m["separability"])
+    assert np.isfinite(m["cone_cosine:image"]) and np.isfinite(m["rmg"])
+    assert np.isfinite(m["uniformity:text"])
+    assert np.isfinite(am.metrics(_synthetic(5))["separability"])
+
+
+def test_empty_embeddings_raise_one_clear_error(tmp_path):
+    path = tmp_path / "empty.npy"
+    np.save(path, np.zeros((2, 0, 8), dtype=np.float32))
+    emb = am.Embeddings.load(path, mmap=True)
+    assert len(emb) == 0
+    calls = {
+        "gap_distance": lambda: am.gap_distance(emb),  # returned 0.0 before
+        "gap_vector": lambda: am.gap_vector(emb),
+        "rmg": lambda: am.rmg(emb),  # ZeroDivisionError before
+        "l2i": lambda: am.l2i(emb),
+        "centroid_cosine": lambda: am.centroid_cosine(emb),
+        "paired_cosine": lambda: am.paired_cosine(emb),  # NaN before
+        "cone_cosine": lambda: am.cone_cosine(emb, "image"),
+        "alignment": lambda: am.alignment(emb),
+        "recall_at_k": lambda: am.recall_at_k(emb, 1),
+        "metrics": lambda: am.metrics(emb),
+        "gap_summary": lambda: am.gap_summary(emb),
+        "gap_dimensions": lambda: am.gap_dimensions(emb),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=r"no pairs \(N = 0\)"):
+            call()
+            pytest.fail(name)
+    assert am.GapStats().update(emb).n == 0  # an empty shard adds nothing
+
+
+def test_rmg_without_spread_is_nan_and_gap_is_zero():
+    same = np.tile(np.array([[3.0, 4.0, 0.0, 0.0]], dtype=np.float32), (6, 1))
+    emb = am.Embeddings.from_arrays({"image": same, "text": same})
+    assert am.gap_distance(emb) == 0.0
+    assert np.isnan(am.rmg(emb))  # 0.99998 before: "full gap" with no gap at all
+    assert np.isnan(am.GapStats().update(emb).metrics()["rmg"])
+    assert np.isnan(am.metrics(emb, include_separability=False)["rmg"])
+    # one modality collapsed, the other spread: RMG is defined
+    rng = np.random.default_rng(0)
+    spread = am.Embeddings.from_arrays({"image": same, "text": rng.normal(size=(6, 4))})
+    assert 0 < am.rmg(spread) < 1
+
+
+def test_cone_cosine_of_unknown_modality_names_the_modalities():
+    stats = am.GapStats().update(_synthetic(10))
+    with pytest.raises(ValueError, match=r"'audio'.*\('image', 'text'\)"):
+        stats.cone_cosine("audio")  # a raw KeyError before
+    with pytest.raises(ValueError, match=r"'audio'.*\('image', 'text'\)"):
+        stats.mean("audio")
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda s: s.update(n=-5), r"n=-5"),
+    (lambda s: s.update(n=2.5), r"n=2.5"),
+    (lambda s: s.update(n=True), r"n=True"),
+    (lambda s: s["sum"].update(image=[float("nan")] * 32), r"sum\['image'\].*NaN"),
+    (lambda s: s["sum"].update(text=[0.0] * 31), r"sum\['text'\] has shape \(31,\).*dim=32"),
+    (lambda s: s.update(dim=16), r"sum\['image'\] has shape \(32,\).*dim=16"),
+    (lambda s: s["sumsq"].update(image=float("inf")), r"sumsq\['image'\].*finite"),
+    (lambda s: s["pairs"][0].update(dot=float("nan")), r"dot.*finite"),
+    (lambda s: s["pairs"][0].update(dist=-1.0), r"dist.*negative"),
+    (lambda s: s["pairs"].append(dict(s["pairs"][0])), r"twice"),
+    (lambda s: s["pairs"].clear(), r"missing"),
+    (lambda s: s["pairs"][0].update(b="audio"), r"'audio'"),
+    (lambda s: s.update(modalities=["image", "image"]), r"distinct"),
+    (lambda s: s.pop("sum"), r"missing \['sum'\]"),
+])
+def test_from_dict_rejects_corrupt_state(change, match):
+    good = am.GapStats().update(_synthetic(10)).to_dict()
+    assert am.GapStats.from_dict(json.loads(json.dumps(good))).metrics() == \
+        am.GapStats().update(_synthetic(10)).metrics()
+    state = json.loads(json.dumps(good))
+    change(state)
+    with pytest.raises(ValueError, match=match):
+        am.GapStats.from_dict(state)
+
+
+def test_from_dict_of_an_empty_state_and_wrong_types():
+    assert am.GapStats.from_dict(am.GapStats().to_dict()).n == 0
+    with pytest.raises(ValueError, match="no modalities"):
+        am.GapStats.from_dict({"n": 3, "modalities": []})
+    with pytest.raises(TypeError, match="to_dict"):
+        am.GapStats.from_dict([1, 2])

@@ -21,13 +21,13 @@ from amumo.analysis.metrics import (
     cone_cosine,
     metrics,
     paired_cosine,
-    recall_at_k,
     separability,
     uniformity,
 )
 from amumo.analysis.mitigate import MITIGATIONS, gap_report, mitigate
 from amumo.analysis.neighbours import failed_retrievals, neighbours
 from amumo.analysis.projection import PROJECTION_METHODS, clear_projection_cache, project
+from amumo.analysis.retrieval import recall_at_k
 from amumo.analysis.similarity import CLUSTER_METHODS, cluster_order, similarity
 from amumo.analysis.stats import GapStats
 

@@ -18,6 +18,23 @@ def check_embeddings(emb: Any, argument: str = "emb") -> Embeddings:
     return emb
 
 
+def check_pairs(emb: Any, argument: str = "emb") -> Embeddings:
+    """``emb`` when it is an Embeddings holding at least one pair, else a clear error.
+
+    Every metric is an average over pairs; on empty embeddings (N = 0, e.g. an
+    empty file mapped with ``mmap=True``) they all raise this ValueError instead
+    of returning 0, NaN or dividing by zero.
+    """
+    emb = check_embeddings(emb, argument)
+    if len(emb) == 0:
+        raise ValueError(
+            f"{argument} has no pairs (N = 0): the gap metrics are averages over pairs and "
+            "are undefined for empty embeddings. Check the file, subset or filter that "
+            "produced it."
+        )
+    return emb
+
+
 def check_temperature(temperature: Any, argument: str = "temperature") -> float:
     """Return ``temperature`` as a positive finite float, else raise ValueError."""
     try:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from amumo._util import map_in_threads
-from amumo.analysis._checks import check_embeddings, check_finite
+from amumo.analysis._checks import check_embeddings, check_finite, check_pairs
 from amumo.embeddings._rows import release_rows, row_blocks, unit_rows_or_fail
 from amumo.embeddings.container import Embeddings
 
@@ -123,8 +123,10 @@ def gap_vector(emb: Embeddings, a: str | None = None, b: str | None = None) -> n
     >>> emb = am.datasets.clip_coco500()
     >>> am.gap_vector(emb).shape
     (512,)
+
+    Empty embeddings (N = 0) raise ``ValueError``: there is no centroid.
     """
-    emb = check_embeddings(emb)
+    emb = check_pairs(emb)
     a, b = emb.pair_modalities(a, b)
     return _centroid_gap(emb[a], emb[b])
 
@@ -134,6 +136,7 @@ def gap_distance(emb: Embeddings, a: str | None = None, b: str | None = None) ->
 
     About 0.82 for CLIP on MSCOCO in the paper; 0.8514 on the shipped
     ``clip_coco500`` pairs. 0 when the centroids coincide; at most 2.
+    ``ValueError`` for empty embeddings (N = 0), like every metric.
 
     Examples
     --------

@@ -23,13 +23,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from amumo.analysis._checks import check_embeddings
-from amumo.analysis.gap_measures import _modality_sums
-from amumo.embeddings._rows import release_rows, take_rows
+from amumo.analysis.stats import GapStats
+from amumo.embeddings import _rows
+from amumo.embeddings._rows import release_rows, row_blocks, take_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["gap_axes", "gap_projection", "pca_gap_share", "pca_hides_gap", "gap_axis_label"]
 
-_BLOCK = 4096  # rows per float64 block: 16 MB at D = 512
 #: pca_gap_share fits its PCA on at most this many pairs (evenly spaced).
 SHARE_MAX_PAIRS = 5_000
 #: The directions across the gap (y, …) are fitted on at most this many evenly spaced
@@ -68,8 +68,9 @@ def _scatter(emb: Embeddings, names: Sequence[str], u: np.ndarray | None) -> np.
     for name in names:
         rows_all = emb[name]
         size = n if index is None else len(index)
-        for start in range(0, size, _BLOCK):
-            part = slice(start, start + _BLOCK) if index is None else index[start:start + _BLOCK]
+        for start in range(0, size, _rows.ROW_BLOCK):
+            stop = start + _rows.ROW_BLOCK
+            part = slice(start, stop) if index is None else index[start:stop]
             rows = (np.array(rows_all[part], dtype=np.float64) if index is None
                     else take_rows(rows_all, part, np.float64))  # no read-ahead of the map
             if index is None:
@@ -129,8 +130,8 @@ def gap_axes(
     k = int(n_components)
     if k != n_components or not 1 <= k <= emb.dim:
         raise ValueError(f"n_components={n_components!r} must be an integer in 1..{emb.dim}.")
-    mu_a = _modality_sums(emb[a])[0] / len(emb)
-    mu_b = _modality_sums(emb[b])[0] / len(emb)
+    sums = GapStats().update(emb, (a, b))  # exact centroids, one blocked pass
+    mu_a, mu_b = sums.mean(a), sums.mean(b)
     delta = mu_a - mu_b
     norm = float(np.linalg.norm(delta))
     if norm < 1e-12:
@@ -203,9 +204,9 @@ def gap_projection(
     parts = []
     for name in names:
         rows = emb[name]
-        for start in range(0, len(rows), _BLOCK):
-            block = np.array(rows[start:start + _BLOCK], dtype=np.float64)
-            release_rows(rows, slice(start, start + _BLOCK))  # memory-mapped: one block RSS
+        for part in row_blocks(len(rows), _rows.ROW_BLOCK):
+            block = np.array(rows[part], dtype=np.float64)
+            release_rows(rows, part)  # memory-mapped: one block RSS
             parts.append((block - origin) @ axes.T)
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
@@ -229,7 +230,7 @@ def pca_gap_share(
     a, b = emb.pair_modalities(a, b)
     if len(emb) > SHARE_MAX_PAIRS:
         emb = emb.subset(np.linspace(0, len(emb) - 1, SHARE_MAX_PAIRS).astype(np.int64))
-    delta = (_modality_sums(emb[a])[0] - _modality_sums(emb[b])[0]) / len(emb)
+    delta = GapStats().update(emb, (a, b)).gap_vector(a, b)
     norm = float(np.linalg.norm(delta))
     if norm < 1e-12:
         return 1.0  # no gap to hide

@@ -16,7 +16,9 @@ papers now report:
 
 Every measure here except :func:`frechet_distance` (O(N·D²)) costs O(N·D) and
 reads the rows in blocks, so it works on memory-mapped embeddings of millions
-of pairs without copying them in float64.
+of pairs without copying them in float64. RMG, L2I, the centroid cosine and
+:func:`gap_summary` are views over the sums of :class:`amumo.GapStats`
+(:mod:`amumo.analysis.stats`, where undefined values are specified once).
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from amumo.analysis._checks import check_embeddings
+from amumo.analysis._checks import check_embeddings, check_pairs
+from amumo.analysis.retrieval import recall_at_k
+from amumo.analysis.stats import GapStats, rmg_from_means
+from amumo.embeddings import _rows
 from amumo.embeddings._rows import release_rows, row_blocks, unit_rows_or_fail
 from amumo.embeddings.container import Embeddings
 
@@ -42,11 +47,6 @@ __all__ = [
     "gap_summary",
 ]
 
-#: Rows per block when summing over a modality (float64 working set BLOCK × D × 8 bytes:
-#: 16 MB at D = 512).
-BLOCK = 4096
-#: Lower bound of the matched-pair term of RMG, as in Schrodi et al.'s code.
-RMG_EPS = 1e-3
 
 
 def _rows64(array: np.ndarray, rows: slice) -> np.ndarray:
@@ -55,60 +55,9 @@ def _rows64(array: np.ndarray, rows: slice) -> np.ndarray:
     return block
 
 
-def _modality_sums(x: np.ndarray) -> tuple[np.ndarray, float]:
-    """``(Σ_i x_i, Σ_i ‖x_i‖²)`` in float64, block by block."""
-    total = np.zeros(x.shape[1])
-    squares = 0.0
-    for rows in row_blocks(len(x), BLOCK):
-        block = _rows64(x, rows)
-        total += block.sum(axis=0)
-        squares += float(np.einsum("ij,ij->", block, block))
-    return total, squares
-
-
-def _mean_within_cosine(x: np.ndarray) -> float:
-    """Mean cosine over distinct items ``i ≠ j`` of unit rows, from ``‖Σ x_i‖² = N + Σ_{i≠j}``."""
-    n = len(x)
-    if n < 2:
-        raise ValueError("the within-modality cosine needs at least 2 pairs.")
-    total, squares = _modality_sums(x)
-    return float((total @ total - squares) / (n * (n - 1)))
-
-
-def _mean_paired_cosine(x: np.ndarray, y: np.ndarray) -> float:
-    acc = 0.0
-    for rows in row_blocks(len(x), BLOCK):
-        acc += float(np.einsum("ij,ij->", _rows64(x, rows), _rows64(y, rows)))
-    return acc / len(x)
-
-
-def rmg_from_means(paired_cosine: float, within_a: float, within_b: float) -> float:
-    """RMG from the three mean cosines it is made of (used by mergeable statistics).
-
-    Parameters
-    ----------
-    paired_cosine : float
-        Mean ``cos(a_i, b_i)`` over matched pairs.
-    within_a, within_b : float
-        Mean ``cos(a_i, a_j)`` (and for ``b``) over distinct items ``i ≠ j``.
-
-    Returns
-    -------
-    float
-        ``m / (m + (d_a + d_b) / 2)`` with ``d(c) = (1 − c) / 2``,
-        ``m = max(1e-3, d(paired_cosine))``, ``d_a = d(within_a)``, ``d_b = d(within_b)``.
-
-    Examples
-    --------
-    >>> round(rmg_from_means(1.0, 0.5, 0.5), 6)  # pairs coincide: only the 1e-3 floor is left
-    0.003984
-    >>> rmg_from_means(0.0, 0.0, 0.0)  # pairs as far apart as unrelated items
-    0.5
-    """
-    m = max(RMG_EPS, (1.0 - float(paired_cosine)) / 2.0)
-    d_a = (1.0 - float(within_a)) / 2.0
-    d_b = (1.0 - float(within_b)) / 2.0
-    return m / (m + (d_a + d_b) / 2.0)
+def _sums(emb: Embeddings, a: str, b: str) -> GapStats:
+    """The sums of modalities ``a``, ``b`` of non-empty ``emb`` (one blocked pass)."""
+    return GapStats().update(check_pairs(emb), (a, b))
 
 
 def rmg(emb: Embeddings, a: str | None = None, b: str | None = None) -> float:
@@ -124,7 +73,13 @@ def rmg(emb: Embeddings, a: str | None = None, b: str | None = None) -> float:
     them, so unlike :func:`amumo.gap_distance` it does not shrink merely because
     both cones are narrow. 0.5 when pairs are as far apart as unrelated items
     of one modality, near 0 when pairs coincide. Invariant to rotations of the
-    embedding space and to the order of the pairs. O(N·D).
+    embedding space and to the order of the pairs. O(N·D), from the sums of
+    :class:`amumo.GapStats`.
+
+    Degenerate cases: NaN when neither modality has any spread (all rows of
+    ``a`` one point and all rows of ``b`` one point; see
+    :func:`~amumo.analysis.stats.rmg_from_means`); ``ValueError`` for fewer
+    than 2 pairs (no distinct items to compare) and for empty embeddings.
 
     Parameters
     ----------
@@ -153,15 +108,15 @@ def rmg(emb: Embeddings, a: str | None = None, b: str | None = None) -> float:
     """
     emb = check_embeddings(emb)
     a, b = emb.pair_modalities(a, b)
-    x, y = emb[a], emb[b]
-    return rmg_from_means(_mean_paired_cosine(x, y), _mean_within_cosine(x), _mean_within_cosine(y))
+    return _sums(emb, a, b).rmg(a, b)
 
 
 def l2i(emb: Embeddings, a: str | None = None, b: str | None = None) -> float:
     """Mean L2 distance of matched pairs, ``(1/N) Σ_i ‖a_i − b_i‖₂`` (0 … 2).
 
     For unit rows ``‖a_i − b_i‖ = sqrt(2 − 2 cos(a_i, b_i))``. Reported as "L2I"
-    next to RMG by Schrodi et al. (ICLR 2025). O(N·D).
+    next to RMG by Schrodi et al. (ICLR 2025). O(N·D), from the sums of
+    :class:`amumo.GapStats`; ``ValueError`` for empty embeddings.
 
     Examples
     --------
@@ -173,19 +128,16 @@ def l2i(emb: Embeddings, a: str | None = None, b: str | None = None) -> float:
     """
     emb = check_embeddings(emb)
     a, b = emb.pair_modalities(a, b)
-    x, y = emb[a], emb[b]
-    acc = 0.0
-    for rows in row_blocks(len(x), BLOCK):
-        diff = _rows64(x, rows) - _rows64(y, rows)
-        acc += float(np.sqrt(np.einsum("ij,ij->i", diff, diff)).sum())
-    return acc / len(x)
+    return _sums(emb, a, b).l2i(a, b)
 
 
 def centroid_cosine(emb: Embeddings, a: str | None = None, b: str | None = None) -> float:
     """Cosine of the two modality centroids, ``cos(mean(a), mean(b))``.
 
     1 when the centroids point the same way (no gap in direction), 0 when
-    orthogonal. Undefined (ValueError) when a centroid is the zero vector.
+    orthogonal. NaN when a centroid is the zero vector (it has no direction),
+    as in :func:`amumo.metrics` and :class:`amumo.GapStats`; ``ValueError`` for
+    empty embeddings.
 
     Examples
     --------
@@ -195,20 +147,11 @@ def centroid_cosine(emb: Embeddings, a: str | None = None, b: str | None = None)
     """
     emb = check_embeddings(emb)
     a, b = emb.pair_modalities(a, b)
-    mu_a = _modality_sums(emb[a])[0]
-    mu_b = _modality_sums(emb[b])[0]
-    norm = float(np.linalg.norm(mu_a) * np.linalg.norm(mu_b))
-    if norm == 0:
-        raise ValueError(
-            f"a centroid of {a!r} or {b!r} is zero, so its direction (and the centroid "
-            "cosine) is undefined."
-        )
-    return float(mu_a @ mu_b / norm)
+    return _sums(emb, a, b).centroid_cosine(a, b)
 
 
 def _delta(emb: Embeddings, a: str, b: str) -> np.ndarray:
-    n = len(emb)
-    return (_modality_sums(emb[a])[0] - _modality_sums(emb[b])[0]) / n
+    return _sums(emb, a, b).gap_vector(a, b)
 
 
 def gap_dimensions(
@@ -314,7 +257,7 @@ def ablate_gap_dimensions(
     for name in emb.modalities:
         x = emb[name]
         out = np.empty(x.shape, dtype=np.float32)
-        for rows in row_blocks(len(x), BLOCK):  # float32 unit rows, no whole float64 copy
+        for rows in row_blocks(len(x), _rows.ROW_BLOCK):  # float32 unit rows, no float64 copy
             block = _rows64(x, rows)
             block[:, chosen] = 0.0
             out[rows] = unit_rows_or_fail(
@@ -353,7 +296,6 @@ def gap_ablation_curve(
     [0.851, 0.617]
     """
     from amumo.analysis.gap import gap_distance
-    from amumo.analysis.metrics import recall_at_k
 
     emb = check_embeddings(emb)
     a, b = emb.pair_modalities(a, b)
@@ -364,12 +306,13 @@ def gap_ablation_curve(
     rows = []
     for k in values:
         ablated = ablate_gap_dimensions(emb, 0, a, b, dims=order[:k]) if k else emb
+        sums = _sums(ablated, a, b)
         rows.append({
             "k": k,
             "share_removed": float(cumulative[k]),
             "gap_distance": gap_distance(ablated, a, b),
-            "rmg": rmg(ablated, a, b),
-            "l2i": l2i(ablated, a, b),
+            "rmg": sums.rmg(a, b),
+            "l2i": sums.l2i(a, b),
             f"recall@1:{a}->{b}": recall_at_k(ablated, 1, a, b)[1],
             f"recall@1:{b}->{a}": recall_at_k(ablated, 1, b, a)[1],
         })
@@ -383,7 +326,7 @@ def _mean_cov(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("a covariance needs at least 2 pairs.")
     total = np.zeros(d)
     scatter = np.zeros((d, d))
-    for rows in row_blocks(len(x), BLOCK):
+    for rows in row_blocks(len(x), _rows.ROW_BLOCK):
         block = _rows64(x, rows)
         total += block.sum(axis=0)
         scatter += block.T @ block
@@ -451,7 +394,8 @@ def gap_summary(
     """The gap in one dict: centroid distance, RMG, L2I, centroid cosine, paired cosine, R@1.
 
     Used for the before / after report of :func:`amumo.mitigate`. All entries
-    are O(N·D) except recall (``recall=False`` skips it).
+    are O(N·D), from one pass of :class:`amumo.GapStats` (NaN where undefined,
+    as in :func:`amumo.metrics`), except recall (``recall=False`` skips it).
 
     Examples
     --------
@@ -460,20 +404,11 @@ def gap_summary(
     >>> round(s["gap_distance"], 4), round(s["rmg"], 4), s["recall@1:image->text"]
     (0.8514, 0.5915, 0.552)
     """
-    from amumo.analysis.metrics import recall_at_k
-
     emb = check_embeddings(emb)
     a, b = emb.pair_modalities(a, b)
-    x, y = emb[a], emb[b]
-    paired = _mean_paired_cosine(x, y)
-    delta = _delta(emb, a, b)
-    out = {
-        "gap_distance": float(np.linalg.norm(delta)),
-        "rmg": rmg_from_means(paired, _mean_within_cosine(x), _mean_within_cosine(y)),
-        "l2i": l2i(emb, a, b),
-        "centroid_cosine": centroid_cosine(emb, a, b),
-        "paired_cosine": paired,
-    }
+    sums = _sums(emb, a, b).metrics(a, b)
+    out = {key: sums[key] for key in
+           ("gap_distance", "rmg", "l2i", "centroid_cosine", "paired_cosine")}
     if recall:
         out[f"recall@1:{a}->{b}"] = recall_at_k(emb, 1, a, b)[1]
         out[f"recall@1:{b}->{a}"] = recall_at_k(emb, 1, b, a)[1]

@@ -11,22 +11,25 @@ References
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp
 
-from amumo.analysis._checks import check_embeddings, check_temperature
-from amumo.analysis.retrieval import rank_queries, retrieval_metrics
+from amumo.analysis._checks import check_embeddings, check_pairs, check_temperature
+from amumo.analysis.retrieval import _check_ks, recall_at_k, retrieval_metrics
 from amumo.analysis.stats import GapStats
 from amumo.embeddings._rows import take_rows
 from amumo.embeddings.container import Embeddings
+
+#: Cross-validation folds of :func:`separability` (it needs at least this many pairs).
+SEPARABILITY_FOLDS = 5
+_NAN = float("nan")
 
 __all__ = [
     "metrics",
     "paired_cosine",
     "cone_cosine",
-    "recall_at_k",
+    "recall_at_k",  # lives in amumo.analysis.retrieval; re-exported for old imports
     "alignment",
     "uniformity",
     "separability",
@@ -36,6 +39,9 @@ __all__ = [
 def paired_cosine(emb: Embeddings, a: str | None = None, b: str | None = None) -> float:
     """Mean cosine similarity of matching pairs ``cos(a_i, b_i)``.
 
+    A view over the sums of :class:`amumo.GapStats` (blocked, no float64 copy of
+    the rows); ``ValueError`` for empty embeddings.
+
     Examples
     --------
     >>> import amumo as am
@@ -44,17 +50,17 @@ def paired_cosine(emb: Embeddings, a: str | None = None, b: str | None = None) -
     """
     emb = check_embeddings(emb)
     a, b = emb.pair_modalities(a, b)
-    x = np.asarray(emb[a], dtype=np.float64)
-    y = np.asarray(emb[b], dtype=np.float64)
-    return float(np.mean(np.sum(x * y, axis=1)))
+    return GapStats().update(check_pairs(emb), (a, b)).paired_cosine(a, b)
 
 
 def cone_cosine(emb: Embeddings, modality: str) -> float:
     """Mean cosine between distinct items of one modality (the "cone effect").
 
-    Computed in O(N·D) from ``‖Σ x_i‖² = N + Σ_{i≠j} cos(x_i, x_j)``.
-    Near 0 for directions spread over the sphere; Liang et al. 2022 find it
-    far above 0 already at random initialisation.
+    Computed in O(N·D) from ``‖Σ x_i‖² = N + Σ_{i≠j} cos(x_i, x_j)`` (the sums
+    of :class:`amumo.GapStats`, blocked). Near 0 for directions spread over the
+    sphere; Liang et al. 2022 find it far above 0 already at random
+    initialisation. ``ValueError`` below 2 pairs (no distinct items; the
+    reports :func:`metrics` and :meth:`amumo.GapStats.metrics` give NaN there).
 
     Examples
     --------
@@ -64,73 +70,17 @@ def cone_cosine(emb: Embeddings, modality: str) -> float:
     """
     emb = check_embeddings(emb)
     emb.check_modality(modality)
-    x = np.asarray(emb[modality], dtype=np.float64)
-    n = len(x)
-    if n < 2:
-        raise ValueError("cone_cosine needs at least 2 items of the modality.")
-    total = x.sum(axis=0)
-    return float((total @ total - np.sum(x * x)) / (n * (n - 1)))
-
-
-def recall_at_k(
-    emb: Embeddings,
-    k: int | Sequence[int] = (1, 5, 10),
-    a: str | None = None,
-    b: str | None = None,
-) -> dict[int, float]:
-    """Retrieval recall ``a → b``: fraction of ``a_i`` whose pair ``b_i`` ranks in the top k.
-
-    Ranks count the items strictly more similar than the true pair.
-
-    Examples
-    --------
-    >>> import amumo as am
-    >>> am.recall_at_k(am.datasets.clip_coco500(), 1)[1]
-    0.552
-    """
-    emb = check_embeddings(emb)
-    a, b = emb.pair_modalities(a, b)
-    ks = _check_ks(k, len(emb), "k")
-    # Blocked (memory O(block · N)), exact float64 ranks: amumo.analysis.retrieval.
-    ranks = rank_queries(emb[a], emb[b]).ranks
-    return {int(value): float(np.mean(ranks < value)) for value in ks}
-
-
-def _check_ks(k: Any, n: int, argument: str) -> list[int]:
-    """``k`` (one or several) as positive ints no larger than ``n``, else a clear error.
-
-    ``k > N`` would give recall 1.0 by construction (every candidate is in the top k),
-    so it is refused rather than reported.
-    """
-    single = np.isscalar(k) or isinstance(k, str)
-    values = [k] if single else list(k)
-    if not values:
-        raise ValueError(f"{argument} is empty; pass at least one k, e.g. (1, 5, 10).")
-    prefix = "" if single else f"{argument}={tuple(values)!r}: "
-    out = []
-    for value in values:
-        what = f"{prefix}k={value!r}"
-        if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, (int, float, np.integer, np.floating)
-        ):
-            raise TypeError(f"{what} must be a positive integer such as 1, 5 or 10.")
-        if not float(value).is_integer() or value < 1:
-            raise ValueError(f"{what} must be a positive integer such as 1, 5 or 10.")
-        if value > n:
-            raise ValueError(
-                f"{what} but there are only N={n} candidates, so "
-                f"recall@{int(value)} would be 1.0 by construction; use k <= {n}."
-            )
-        out.append(int(value))
-    return out
+    return GapStats().update(check_pairs(emb), (modality,)).cone_cosine(modality)
 
 
 def alignment(emb: Embeddings, a: str | None = None, b: str | None = None) -> float:
-    """Wang & Isola alignment: mean squared distance of pairs ``E‖a_i − b_i‖²`` (0 … 4)."""
+    """Wang & Isola alignment: mean squared distance of pairs ``E‖a_i − b_i‖²`` (0 … 4).
+
+    A view over the sums of :class:`amumo.GapStats`; ``ValueError`` for empty embeddings.
+    """
     emb = check_embeddings(emb)
     a, b = emb.pair_modalities(a, b)
-    diff = np.asarray(emb[a], dtype=np.float64) - np.asarray(emb[b], dtype=np.float64)
-    return float(np.mean(np.sum(diff * diff, axis=1)))
+    return GapStats().update(check_pairs(emb), (a, b)).alignment(a, b)
 
 
 def uniformity(emb: Embeddings, modality: str, t: float = 2.0, max_items: int = 5000) -> float:
@@ -168,7 +118,7 @@ def separability(
     a: str | None = None,
     b: str | None = None,
     *,
-    folds: int = 5,
+    folds: int = SEPARABILITY_FOLDS,
     max_items: int = 2000,
     seed: int = 0,
 ) -> float:
@@ -231,6 +181,14 @@ def metrics(
     sets the number of queries. Uniformity uses at most 5,000 evenly spaced items
     and separability a seeded sample of 2,000 pairs (both documented there).
 
+    Every key is present for N ≥ 1 pairs; a quantity the data cannot define is
+    NaN rather than an error, so the defined numbers of a small selection stay
+    visible (the rule of :mod:`amumo.analysis.stats`, "Undefined values"):
+    ``cone_cosine:<m>``, ``uniformity:<m>`` and ``rmg`` need 2 pairs (they
+    average over distinct items of a modality), ``separability`` needs 5 (its
+    5-fold cross-validation), ``centroid_cosine`` a non-zero centroid, ``rmg``
+    some spread inside a modality. Empty embeddings (N = 0) raise ``ValueError``.
+
     Parameters
     ----------
     sample : "auto", None or int, default "auto"
@@ -247,7 +205,7 @@ def metrics(
     >>> round(m["gap_distance"], 4), round(m["info_nce"], 4), m["recall@1:image->text"]
     (0.8514, 1.8009, 0.552)
     """
-    emb = check_embeddings(emb)
+    emb = check_pairs(emb)
     a, b = emb.pair_modalities(a, b)
     temperature = check_temperature(temperature)
     if ks is None:  # the default: recall@1, 5, 10, each only where k <= N
@@ -269,9 +227,10 @@ def metrics(
     out.update(retrieval)
     out["alignment"] = sums["alignment"]
     for modality in emb.modalities:
-        out[f"uniformity:{modality}"] = uniformity(emb, modality)
+        out[f"uniformity:{modality}"] = uniformity(emb, modality) if len(emb) >= 2 else _NAN
     if include_separability:
-        out["separability"] = separability(emb, a, b, seed=seed)
+        out["separability"] = (separability(emb, a, b, seed=seed)
+                               if len(emb) >= SEPARABILITY_FOLDS else _NAN)
     for key in ("rmg", "l2i", "centroid_cosine"):
         out[key] = sums[key]
     return out

@@ -34,11 +34,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from math import sqrt
+from typing import Any
 
 import numpy as np
 from scipy.special import ndtri
 
-from amumo.analysis._checks import check_embeddings, check_temperature
+from amumo.analysis._checks import check_pairs, check_temperature
 from amumo.analysis._progress import Cancelled, Hook
 from amumo.embeddings._rows import release_rows, take_rows
 from amumo.embeddings.container import Embeddings
@@ -49,6 +50,7 @@ __all__ = [
     "FLOAT64_LIMIT",
     "QueryResult",
     "rank_queries",
+    "recall_at_k",
     "retrieval_metrics",
     "wilson_interval",
     "resolve_sample",
@@ -358,7 +360,7 @@ def retrieval_metrics(
     >>> r["recall@1:image->text"], round(r["info_nce"], 4), r["retrieval_exact"]
     (0.552, 1.8009, 1.0)
     """
-    emb = check_embeddings(emb)
+    emb = check_pairs(emb)
     a, b = emb.pair_modalities(a, b)
     temperature = check_temperature(temperature)
     if not 0 < float(confidence) < 1:
@@ -399,4 +401,57 @@ def retrieval_metrics(
         out["info_nce:ci_high"] = out["info_nce"] + z * se
     out["retrieval_queries"] = float(m)
     out["retrieval_exact"] = 1.0 if count is None else 0.0
+    return out
+
+
+def recall_at_k(
+    emb: Embeddings,
+    k: int | Sequence[int] = (1, 5, 10),
+    a: str | None = None,
+    b: str | None = None,
+) -> dict[int, float]:
+    """Retrieval recall ``a → b``: fraction of ``a_i`` whose pair ``b_i`` ranks in the top k.
+
+    Ranks count the items strictly more similar than the true pair.
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> am.recall_at_k(am.datasets.clip_coco500(), 1)[1]
+    0.552
+    """
+    emb = check_pairs(emb)
+    a, b = emb.pair_modalities(a, b)
+    ks = _check_ks(k, len(emb), "k")
+    # Blocked (memory O(block · N)), exact float64 ranks.
+    ranks = rank_queries(emb[a], emb[b]).ranks
+    return {int(value): float(np.mean(ranks < value)) for value in ks}
+
+
+def _check_ks(k: Any, n: int, argument: str) -> list[int]:
+    """``k`` (one or several) as positive ints no larger than ``n``, else a clear error.
+
+    ``k > N`` would give recall 1.0 by construction (every candidate is in the top k),
+    so it is refused rather than reported.
+    """
+    single = np.isscalar(k) or isinstance(k, str)
+    values = [k] if single else list(k)
+    if not values:
+        raise ValueError(f"{argument} is empty; pass at least one k, e.g. (1, 5, 10).")
+    prefix = "" if single else f"{argument}={tuple(values)!r}: "
+    out = []
+    for value in values:
+        what = f"{prefix}k={value!r}"
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"{what} must be a positive integer such as 1, 5 or 10.")
+        if not float(value).is_integer() or value < 1:
+            raise ValueError(f"{what} must be a positive integer such as 1, 5 or 10.")
+        if value > n:
+            raise ValueError(
+                f"{what} but there are only N={n} candidates, so "
+                f"recall@{int(value)} would be 1.0 by construction; use k <= {n}."
+            )
+        out.append(int(value))
     return out

@@ -21,10 +21,35 @@ shard, machine by machine, and added:
   ``d_a``, ``d_b`` = ``d`` of the cone cosines, ``RMG = m / (m + (d_a + d_b)/2)``.
 
 Sums are float64, accumulated in blocks of rows (no float64 copy of a whole
-modality). Results equal the direct functions (:func:`amumo.gap_distance`,
-:func:`amumo.metrics`, ...) to ~1e-15; addition order is the only difference.
-Retrieval (recall@k) and InfoNCE are not sums over pairs; see
+modality). This module is the only place these sums are written:
+:func:`amumo.rmg`, :func:`amumo.l2i`, :func:`amumo.centroid_cosine`,
+:func:`amumo.paired_cosine`, :func:`amumo.cone_cosine`, :func:`amumo.alignment`,
+:func:`amumo.gap_summary` and the sum-based entries of :func:`amumo.metrics` are
+views over a :class:`GapStats`. :func:`amumo.gap_distance` (blocked centroids of
+:mod:`amumo.analysis.gap`) agrees to ~1e-15; addition order is the only
+difference. Retrieval (recall@k) and InfoNCE are not sums over pairs; see
 :mod:`amumo.analysis.retrieval`.
+
+Undefined values
+----------------
+One rule for every function built on these sums:
+
+- **No pairs** (N = 0, e.g. an empty file mapped with ``mmap=True``): every
+  metric raises ``ValueError`` (nothing to average). :meth:`GapStats.update`
+  accepts an empty shard; reading a GapStats that saw no pairs raises.
+- **A zero centroid** (e.g. each pair holds ``x`` and ``−x``): its direction
+  does not exist, so the centroid cosine is NaN, in :meth:`GapStats.metrics`,
+  :func:`amumo.metrics` and :func:`amumo.centroid_cosine` alike.
+- **No spread inside either modality** (every row of ``a`` is one point and
+  every row of ``b`` is one point): RMG compares the pair distance with that
+  spread, so it is NaN (see :func:`rmg_from_means`), while the gap distance is
+  well defined (0 when the two points coincide).
+- **One pair** (N = 1): the cone cosine and RMG average over *distinct* items of
+  a modality, which one pair does not have. Asking for them alone
+  (:func:`amumo.cone_cosine`, :func:`amumo.rmg`, :meth:`GapStats.cone_cosine`)
+  raises ``ValueError``; the reports (:meth:`GapStats.metrics`,
+  :func:`amumo.metrics`) keep every key and give NaN there, so the defined
+  numbers of a tiny selection stay visible.
 
 Examples
 --------
@@ -49,14 +74,54 @@ from typing import Any
 import numpy as np
 
 from amumo.analysis._checks import check_embeddings
-from amumo.analysis.gap_measures import rmg_from_means
+from amumo.embeddings import _rows
 from amumo.embeddings._rows import release_rows
 from amumo.embeddings.container import Embeddings
 
-__all__ = ["GapStats"]
+__all__ = ["GapStats", "rmg_from_means", "RMG_EPS", "RMG_SPREAD_EPS"]
 
-#: Rows per block when accumulating (float64 working set ~ BLOCK × D × 8 bytes per array).
-BLOCK = 4096
+#: Lower bound of the matched-pair term of RMG, as in Schrodi et al.'s code.
+RMG_EPS = 1e-3
+#: Below this mean within-modality dissimilarity ``(d_a + d_b) / 2`` both modalities have
+#: collapsed to a point each (float32 unit rows leave ~1e-7 of rounding) and RMG is NaN.
+RMG_SPREAD_EPS = 1e-6
+_NAN = float("nan")
+
+
+def rmg_from_means(paired_cosine: float, within_a: float, within_b: float) -> float:
+    """RMG from the three mean cosines it is made of (Schrodi et al., ICLR 2025).
+
+    Parameters
+    ----------
+    paired_cosine : float
+        Mean ``cos(a_i, b_i)`` over matched pairs.
+    within_a, within_b : float
+        Mean ``cos(a_i, a_j)`` (and for ``b``) over distinct items ``i ≠ j``.
+
+    Returns
+    -------
+    float
+        ``m / (m + (d_a + d_b) / 2)`` with ``d(c) = (1 − c) / 2``,
+        ``m = max(1e-3, d(paired_cosine))``, ``d_a = d(within_a)``, ``d_b = d(within_b)``.
+        NaN when there is no spread to compare with: ``(d_a + d_b) / 2`` below
+        :data:`RMG_SPREAD_EPS` (both modalities collapsed to one point each; the
+        1e-3 floor would otherwise report a full gap, ≈ 1, even when the two points
+        coincide and the gap distance is 0), or when an input is NaN.
+
+    Examples
+    --------
+    >>> round(rmg_from_means(1.0, 0.5, 0.5), 6)  # pairs coincide: only the 1e-3 floor is left
+    0.003984
+    >>> rmg_from_means(0.0, 0.0, 0.0)  # pairs as far apart as unrelated items
+    0.5
+    >>> rmg_from_means(1.0, 1.0, 1.0)  # every row the same point: nothing to compare with
+    nan
+    """
+    m = max(RMG_EPS, (1.0 - float(paired_cosine)) / 2.0)
+    spread = ((1.0 - float(within_a)) / 2.0 + (1.0 - float(within_b)) / 2.0) / 2.0
+    if not spread > RMG_SPREAD_EPS or m != m:  # also NaN inputs
+        return _NAN
+    return m / (m + spread)
 
 
 class GapStats:
@@ -70,7 +135,7 @@ class GapStats:
 
     Parameters
     ----------
-    block : int, default 4096
+    block : int, default :data:`~amumo.embeddings._rows.ROW_BLOCK` (4096)
         Rows per block while summing (memory ``~ 3 × block × D × 8`` bytes).
 
     Attributes
@@ -89,7 +154,9 @@ class GapStats:
     (1.1745, 0.3088, 500.0)
     """
 
-    def __init__(self, *, block: int = BLOCK) -> None:
+    def __init__(self, *, block: int | None = None) -> None:
+        if block is None:
+            block = _rows.ROW_BLOCK
         if isinstance(block, bool) or int(block) != block or block < 1:
             raise ValueError(f"block={block!r} must be a positive integer (rows per block).")
         self.block = int(block)
@@ -120,13 +187,30 @@ class GapStats:
                 f"{self.modalities} and D={self.dim}; sums of different layouts cannot be added."
             )
 
-    def update(self, emb: Embeddings) -> GapStats:
+    def update(self, emb: Embeddings, modalities: Sequence[str] | None = None) -> GapStats:
         """Add the pairs of ``emb`` (in blocks of rows; memory-mapped input is read once).
+
+        ``modalities`` restricts the sums to those modalities (default all): a view
+        such as :func:`amumo.rmg` on ``a``, ``b`` reads only those two. An empty
+        ``emb`` (an empty shard) adds nothing.
 
         Returns ``self`` so calls chain: ``GapStats().update(a).update(b)``.
         """
         emb = check_embeddings(emb)
-        self._check_layout(tuple(emb.modalities), emb.dim, "emb")
+        if modalities is None:
+            chosen = tuple(emb.modalities)
+        else:
+            if isinstance(modalities, str):
+                raise TypeError(
+                    f"modalities={modalities!r} is one string; pass a sequence of names, "
+                    f"e.g. ({modalities!r},)."
+                )
+            chosen = tuple(modalities)
+            for name in chosen:
+                emb.check_modality(name, "modalities")
+            if len(set(chosen)) != len(chosen) or not chosen:
+                raise ValueError(f"modalities={chosen!r} must name distinct modalities.")
+        self._check_layout(chosen, emb.dim, "emb")
         n = len(emb)
         names = self.modalities
         assert names is not None
@@ -201,21 +285,15 @@ class GapStats:
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> GapStats:
-        """Rebuild a GapStats from :meth:`to_dict`."""
-        out = cls()
-        if not state.get("modalities"):
-            return out
-        out._init(tuple(state["modalities"]), int(state["dim"]))
-        out.n = int(state["n"])
-        for m in out.modalities or ():
-            out._sum[m] = np.asarray(state["sum"][m], dtype=np.float64).copy()
-            out._sumsq[m] = float(state["sumsq"][m])
-        for entry in state["pairs"]:
-            pair = (entry["a"], entry["b"])
-            out._dot[pair] = float(entry["dot"])
-            out._dist[pair] = float(entry["dist"])
-            out._dist2[pair] = float(entry["dist2"])
-        return out
+        """Rebuild a GapStats from :meth:`to_dict`.
+
+        The state is checked as it would arrive from another process: a count that
+        is not a whole number ``≥ 0``, sums that are not finite, a ``sum`` vector
+        whose length is not ``dim``, negative distances or squares, or a pair table
+        that does not hold each pair of modalities once raise ``ValueError`` naming
+        the entry.
+        """
+        return _state_to_stats(cls(), state)
 
     # ------------------------------------------------------------------ results
     def _pair(self, a: str | None, b: str | None) -> tuple[str, str]:
@@ -234,49 +312,95 @@ class GapStats:
     def _pair_sum(self, table: dict[tuple[str, str], float], a: str, b: str) -> float:
         return table[(a, b)] if (a, b) in table else table[(b, a)]
 
+    def _modality(self, modality: str) -> str:
+        if self.modalities is None or self.n == 0:
+            raise ValueError("this GapStats is empty; call update(emb) first.")
+        if not isinstance(modality, str) or modality not in self._sum:
+            raise ValueError(
+                f"modality={modality!r} is not one of the modalities {self.modalities} "
+                "this GapStats holds."
+            )
+        return modality
+
     def mean(self, modality: str) -> np.ndarray:
         """Centroid of one modality (float64, (D,))."""
-        if self.modalities is None or modality not in self._sum:
-            raise ValueError(f"modality={modality!r} is not one of {self.modalities}.")
-        return self._sum[modality] / self.n
+        return self._sum[self._modality(modality)] / self.n
 
     def gap_vector(self, a: str | None = None, b: str | None = None) -> np.ndarray:
         """``mean(a) − mean(b)`` (float64), as :func:`amumo.gap_vector`."""
         a, b = self._pair(a, b)
         return self.mean(a) - self.mean(b)
 
+    def gap_distance(self, a: str | None = None, b: str | None = None) -> float:
+        """``‖mean(a) − mean(b)‖`` (Liang et al., NeurIPS 2022), as :func:`amumo.gap_distance`."""
+        return float(np.linalg.norm(self.gap_vector(a, b)))
+
     def cone_cosine(self, modality: str) -> float:
-        """Mean cosine of distinct items of ``modality``: ``(‖Σx‖² − Σ‖x‖²) / (N(N − 1))``."""
+        """Mean cosine of distinct items of ``modality``: ``(‖Σx‖² − Σ‖x‖²) / (N(N − 1))``.
+
+        Raises ``ValueError`` for an unknown modality and below 2 pairs (there
+        are no distinct items to average over).
+        """
+        modality = self._modality(modality)
         if self.n < 2:
-            raise ValueError("cone_cosine needs at least 2 items of the modality.")
+            raise ValueError(
+                f"cone_cosine needs at least 2 items of the modality {modality!r} (a mean "
+                f"over distinct items), but this GapStats has seen n={self.n}."
+            )
         total = self._sum[modality]
         return float((total @ total - self._sumsq[modality]) / (self.n * (self.n - 1)))
+
+    def centroid_cosine(self, a: str | None = None, b: str | None = None) -> float:
+        """``cos(mean(a), mean(b))``; NaN when a centroid is the zero vector (no direction)."""
+        a, b = self._pair(a, b)
+        sa, sb = self._sum[a], self._sum[b]
+        norm = float(np.linalg.norm(sa) * np.linalg.norm(sb))
+        return float(sa @ sb / norm) if norm > 0 else _NAN
+
+    def paired_cosine(self, a: str | None = None, b: str | None = None) -> float:
+        """Mean ``cos(a_i, b_i)`` over matched pairs: ``P_ab / N``."""
+        a, b = self._pair(a, b)
+        return self._pair_sum(self._dot, a, b) / self.n
+
+    def alignment(self, a: str | None = None, b: str | None = None) -> float:
+        """Wang & Isola alignment ``E‖a_i − b_i‖²``: ``R_ab / N``."""
+        a, b = self._pair(a, b)
+        return self._pair_sum(self._dist2, a, b) / self.n
+
+    def l2i(self, a: str | None = None, b: str | None = None) -> float:
+        """Mean ``‖a_i − b_i‖`` over matched pairs: ``L_ab / N``."""
+        a, b = self._pair(a, b)
+        return self._pair_sum(self._dist, a, b) / self.n
+
+    def rmg(self, a: str | None = None, b: str | None = None) -> float:
+        """Relative modality gap from the sums (:func:`rmg_from_means`); needs 2 pairs."""
+        a, b = self._pair(a, b)
+        return rmg_from_means(self.paired_cosine(a, b), self.cone_cosine(a), self.cone_cosine(b))
 
     def metrics(self, a: str | None = None, b: str | None = None) -> dict[str, float]:
         """Every O(N·D) metric for modalities ``a``, ``b`` (default the first two).
 
         Keys (same names and values as :func:`amumo.metrics`): ``n_pairs``,
         ``gap_distance``, ``centroid_cosine``, ``paired_cosine``, ``alignment``,
-        ``l2i``, ``rmg``, ``cone_cosine:<m>`` for every modality.
+        ``l2i``, ``rmg``, ``cone_cosine:<m>`` for every modality. Every key is
+        present for N ≥ 1; an undefined value is NaN (see "Undefined values" in
+        :mod:`amumo.analysis.stats`): the centroid cosine of a zero centroid,
+        the cone cosines and RMG of a single pair, RMG without spread.
         """
         a, b = self._pair(a, b)
-        n = self.n
-        gap = self.gap_vector(a, b)
-        sa, sb = self._sum[a], self._sum[b]
-        norm = float(np.linalg.norm(sa) * np.linalg.norm(sb))
         out: dict[str, float] = {
-            "n_pairs": float(n),
-            "gap_distance": float(np.linalg.norm(gap)),
-            "centroid_cosine": float(sa @ sb / norm) if norm > 0 else float("nan"),
-            "paired_cosine": self._pair_sum(self._dot, a, b) / n,
-            "alignment": self._pair_sum(self._dist2, a, b) / n,
-            "l2i": self._pair_sum(self._dist, a, b) / n,
+            "n_pairs": float(self.n),
+            "gap_distance": self.gap_distance(a, b),
+            "centroid_cosine": self.centroid_cosine(a, b),
+            "paired_cosine": self.paired_cosine(a, b),
+            "alignment": self.alignment(a, b),
+            "l2i": self.l2i(a, b),
         }
-        if n >= 2:
-            cones = {m: self.cone_cosine(m) for m in self.modalities or ()}
-            for m, value in cones.items():
-                out[f"cone_cosine:{m}"] = value
-            out["rmg"] = rmg_from_means(out["paired_cosine"], cones[a], cones[b])
+        many = self.n >= 2
+        cones = {m: self.cone_cosine(m) if many else _NAN for m in self.modalities or ()}
+        for m, value in cones.items():
+            out[f"cone_cosine:{m}"] = value
+        out["rmg"] = rmg_from_means(out["paired_cosine"], cones[a], cones[b])
         return out
 
     def pair_table(self, key: str = "gap_distance") -> tuple[Sequence[str], np.ndarray]:
@@ -296,3 +420,93 @@ class GapStats:
 
     def __repr__(self) -> str:
         return f"GapStats(n={self.n}, modalities={self.modalities}, dim={self.dim})"
+
+
+# ---------------------------------------------------------------------- state checks
+def _finite(value: Any, where: str, *, nonnegative: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"GapStats state: {where} is {value!r}; expected a number.")
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"GapStats state: {where} is {number}; sums must be finite.")
+    if nonnegative and number < 0:
+        raise ValueError(f"GapStats state: {where} is {number}; it is a sum of squares or "
+                         "distances and cannot be negative.")
+    return number
+
+
+def _state_to_stats(out: GapStats, state: Any) -> GapStats:
+    """Fill the empty ``out`` from a :meth:`GapStats.to_dict` state, checking every entry."""
+    if not isinstance(state, dict):
+        raise TypeError(f"state is a {type(state).__name__}; pass the dict of GapStats.to_dict().")
+    n = state.get("n", 0)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(
+            f"GapStats state: n={n!r} must be a whole number >= 0 (the pairs summed)."
+        )
+    modalities = state.get("modalities") or []
+    if not modalities:
+        if n:
+            raise ValueError(f"GapStats state: n={n} pairs but no modalities; the state is "
+                             "incomplete.")
+        return out
+    if (not isinstance(modalities, (list, tuple))
+            or not all(isinstance(m, str) and m for m in modalities)
+            or len(set(modalities)) != len(modalities)):
+        raise ValueError(f"GapStats state: modalities={modalities!r} must be distinct names.")
+    missing = [key for key in ("dim", "sum", "sumsq", "pairs") if key not in state]
+    if missing:
+        raise ValueError(f"GapStats state: missing {missing}; pass the dict of to_dict().")
+    dim = state["dim"]
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+        raise ValueError(f"GapStats state: dim={dim!r} must be a positive whole number.")
+    names = tuple(modalities)
+    out._init(names, int(dim))
+    out.n = int(n)
+    for m in names:
+        try:
+            vector = np.asarray(state["sum"][m], dtype=np.float64)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"GapStats state: sum[{m!r}] is missing or not numeric "
+                             f"({type(err).__name__}).") from err
+        if vector.shape != (out.dim,):
+            raise ValueError(
+                f"GapStats state: sum[{m!r}] has shape {vector.shape}, but dim={out.dim}; "
+                "sums of different dimensions cannot be read together."
+            )
+        if not np.isfinite(vector).all():
+            raise ValueError(f"GapStats state: sum[{m!r}] holds NaN or Inf; sums must be "
+                             "finite.")
+        out._sum[m] = vector.copy()
+        try:
+            square = state["sumsq"][m]
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"GapStats state: sumsq[{m!r}] is missing.") from err
+        out._sumsq[m] = _finite(square, f"sumsq[{m!r}]", nonnegative=True)
+    entries = state["pairs"]
+    if not isinstance(entries, (list, tuple)):
+        raise ValueError("GapStats state: pairs must be a list of {'a', 'b', 'dot', 'dist', "
+                         "'dist2'} entries.")
+    seen: set[tuple[str, str]] = set()
+    for entry in entries:
+        if not isinstance(entry, dict) or not {"a", "b", "dot", "dist", "dist2"} <= set(entry):
+            raise ValueError(f"GapStats state: pair entry {entry!r} needs keys a, b, dot, dist "
+                             "and dist2.")
+        a, b = entry["a"], entry["b"]
+        pair = (a, b) if (a, b) in out._dot else (b, a)
+        if not (isinstance(a, str) and isinstance(b, str)) or pair not in out._dot \
+                or pair in seen:
+            raise ValueError(
+                f"GapStats state: pair entry ({a!r}, {b!r}) is not a pair of distinct "
+                f"modalities of {names}, or appears twice."
+            )
+        seen.add(pair)
+        where = f"pair ({a!r}, {b!r})"
+        out._dot[pair] = _finite(entry["dot"], f"{where} dot")
+        out._dist[pair] = _finite(entry["dist"], f"{where} dist", nonnegative=True)
+        out._dist2[pair] = _finite(entry["dist2"], f"{where} dist2", nonnegative=True)
+    if len(seen) != len(out._dot):
+        absent = [p for p in out._dot if p not in seen]
+        raise ValueError(f"GapStats state: pairs {absent} are missing; each pair of "
+                         "modalities needs its sums.")
+    return out

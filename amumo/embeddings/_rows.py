@@ -17,6 +17,7 @@ import numpy as np
 
 __all__ = [
     "CHUNK_BYTES",
+    "ROW_BLOCK",
     "UNIT_TOL",
     "chunk_rows",
     "row_blocks",
@@ -29,8 +30,14 @@ __all__ = [
     "take_rows",
 ]
 
-#: Target size of one block of rows in float64 (8 MiB: 2,048 rows of 512 dims).
+#: Target size of one block of rows in float64 when rows are checked and normalised on the
+#: way in (8 MiB: 2,048 rows of 512 dims); sized in bytes because any D arrives there.
 CHUNK_BYTES = 8 << 20
+#: Rows per block of every O(N·D) pass of :mod:`amumo.analysis` (GapStats sums, the gap
+#: shift, mitigations, neighbour and gap-axis scans): a float64 working set of
+#: ``ROW_BLOCK × D × 8`` bytes, 16 MiB at D = 512. Block boundaries fix the float64
+#: addition order, so the figures depend on it only in the last bits.
+ROW_BLOCK = 4096
 #: Rows whose norm is within this of 1 count as already normalised (float32 rounding
 #: leaves ~1e-7); memory-mapped input that passes is used as is, zero-copy.
 UNIT_TOL = 1e-5
