@@ -225,6 +225,21 @@ def test_load_npy_wrong_modality_count(tmp_path):
     assert am.Embeddings.load(path, modalities=("a", "b", "c")).modalities == ("a", "b", "c")
 
 
+@pytest.mark.parametrize("mmap", [False, True])
+def test_load_refuses_one_string_of_modalities(tmp_path, emb, mmap):
+    # "ab" used to name the modalities after its letters, silently.
+    path = tmp_path / "two.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(2, 4, 5)))
+    with pytest.raises(TypeError, match=r"modalities='ab' is one string.*\('image', 'text'\)"):
+        am.Embeddings.load(path, modalities="ab", mmap=mmap)
+    emb.save(tmp_path / "two.npz")
+    with pytest.raises(TypeError, match="one string"):
+        am.Embeddings.load(tmp_path / "two.npz", modalities="it", mmap=mmap)
+    with pytest.raises(TypeError, match="non-empty string"):
+        am.Embeddings.load(path, modalities=("image", 3), mmap=mmap)
+    assert am.Embeddings.load(path, modalities=["x", "y"], mmap=mmap).modalities == ("x", "y")
+
+
 def test_load_npy_wrong_ndim(tmp_path):
     path = tmp_path / "flat.npy"
     np.save(path, np.ones((4, 5)))

@@ -223,6 +223,27 @@ def _load_npz(
     return emb
 
 
+def _modality_names(modalities: Any) -> tuple[str, ...]:
+    """``modalities`` as a tuple of non-empty names; a single string is refused, because
+    iterating it would silently name the modalities after its letters ("ab" -> a, b)."""
+    if isinstance(modalities, (str, bytes)):
+        raise TypeError(
+            f"modalities={modalities!r} is one string; pass a sequence of names, one per "
+            "modality in the file, e.g. ('image', 'text')."
+        )
+    try:
+        names = tuple(modalities)
+    except TypeError:
+        raise TypeError(
+            f"modalities={modalities!r} is not a sequence; pass names such as "
+            "('image', 'text')."
+        ) from None
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"modalities={names!r}: every name must be a non-empty string.")
+    return names
+
+
 def load(
     path: str | Path,
     modalities: Sequence[str] | None = None,
@@ -238,6 +259,8 @@ def load(
         raise IsADirectoryError(f"{path} is a directory; pass a .npy or .npz file.")
     if mmap is not None and not isinstance(mmap, bool):
         raise TypeError(f"mmap={mmap!r} must be True, False or None (map files >= 64 MiB).")
+    if modalities is not None:
+        modalities = _modality_names(modalities)
     kind = _sniff(path)
     use_mmap = path.stat().st_size >= MMAP_AUTO_BYTES if mmap is None else mmap
     if kind == "npy":
