@@ -37,6 +37,7 @@ import numpy as np
 
 from amumo._util import atomic_write, atomic_write_bytes
 from amumo.embeddings._rows import RowScan, file_blocks, npy_header
+from amumo.embeddings._validate import normalise_rows
 
 __all__ = ["MMAP_AUTO_BYTES", "RowSource", "npy_source", "npz_sources", "map_rows"]
 
@@ -186,7 +187,6 @@ def map_rows(
     if source.dtype == np.float32 and scan.is_unit():
         return source.memmap(), scan.norms, {"mapped": "source"}
 
-    from amumo.embeddings.container import _normalise_rows
 
     norms = np.empty(n, dtype=np.float64)
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
@@ -194,7 +194,7 @@ def map_rows(
     with atomic_write(copy_path) as out, open(source.path, "rb") as handle:
         np.lib.format.write_array_header_2_0(out, header)
         for start, block in file_blocks(handle, source.offset, n, d, source.dtype):
-            unit, norms[start : start + len(block)] = _normalise_rows(name, block)
+            unit, norms[start : start + len(block)] = normalise_rows(name, block)
             out.write(memoryview(unit).cast("B"))
     with atomic_write(norms_path) as out:
         np.save(out, norms)

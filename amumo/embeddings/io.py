@@ -23,6 +23,7 @@ import pandas as pd
 from amumo._util import atomic_write, atomic_write_bytes  # atomic_write_bytes: re-exported
 from amumo.embeddings._mapped import MMAP_AUTO_BYTES, map_rows, npy_source, npz_sources
 from amumo.embeddings._npz_check import check_npz_members
+from amumo.embeddings._validate import normalise_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["load", "save_npz", "atomic_write_bytes", "FORMAT_VERSION"]
@@ -77,7 +78,6 @@ def _mapped_embeddings(
     meta: Any = None, provenance: dict | None = None,
 ) -> Embeddings:
     """Embeddings whose modalities are memory-mapped (``sources``) or already in ``loaded``."""
-    from amumo.embeddings.container import _normalise_rows
 
     units: dict[str, np.ndarray] = {}
     norms: dict[str, np.ndarray] = {}
@@ -87,7 +87,7 @@ def _mapped_embeddings(
             units[name], norms[name], info = map_rows(name, sources[name], cache_dir)
             mapped[name] = info.get("copy", "source")
         else:  # compressed member: read into memory, normalised block by block
-            units[name], norms[name] = _normalise_rows(name, np.asarray((loaded or {})[name]))
+            units[name], norms[name] = normalise_rows(name, np.asarray((loaded or {})[name]))
     prov = {**(provenance or {}), "mmap": mapped}
     emb = Embeddings.from_arrays(units, meta=meta, provenance=prov, normalized=True)
     for name in names:
