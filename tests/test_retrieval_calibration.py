@@ -131,7 +131,7 @@ def test_failed_retrievals_blocks_do_not_change_the_table(clip, monkeypatch):
 
     expected = failed_retrievals(clip, max_rows=500)
     monkeypatch.setattr(module, "QUERY_CHUNK", 7)
-    monkeypatch.setattr(module, "_BLOCK", 33)
+    monkeypatch.setattr(importlib.import_module("amumo.embeddings._rows"), "ROW_BLOCK", 33)
     table, summary = failed_retrievals(clip, max_rows=500)
     assert summary == expected[1]
     assert table[["pair", "rank", "top_pair"]].equals(expected[0][["pair", "rank", "top_pair"]])

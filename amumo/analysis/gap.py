@@ -17,6 +17,7 @@ import numpy as np
 
 from amumo._util import map_in_threads
 from amumo.analysis._checks import check_embeddings, check_finite, check_pairs
+from amumo.embeddings import _rows
 from amumo.embeddings._rows import release_rows, row_blocks, unit_rows_or_fail
 from amumo.embeddings.container import Embeddings
 
@@ -27,15 +28,11 @@ _T = TypeVar("_T")
 PARALLEL_ROWS = 50_000
 
 
-#: Rows per block of the blocked shift (float64 working set ~ BLOCK × D × 8 bytes).
-BLOCK = 4096
-
-
 def _centroid(rows: np.ndarray) -> np.ndarray:
     """Float64 mean of ``rows`` in blocks (memory-mapped pages released on the way, so a
     million pairs on disk do not stay resident after the gap vector is known)."""
     total = np.zeros(rows.shape[1])
-    for block in row_blocks(len(rows), BLOCK):
+    for block in row_blocks(len(rows), _rows.ROW_BLOCK):
         total += rows[block].sum(axis=0, dtype=np.float64)
         release_rows(rows, block)
     return total / max(1, len(rows))
@@ -71,8 +68,9 @@ def _moved(
     total = np.zeros(d)
     fast = scale == 1.0  # float32 arithmetic (the stored precision); float64 for huge λ
     offset32 = np.asarray(offset, dtype=np.float32)
-    for start in range(0, n, BLOCK):
-        stop = min(n, start + BLOCK)
+    step = _rows.ROW_BLOCK  # float64 working set ~ step × D × 8 bytes
+    for start in range(0, n, step):
+        stop = min(n, start + step)
         if fast:
             block = np.add(rows[start:stop], offset32, dtype=np.float32)
             sq = np.einsum("ij,ij->i", block, block)

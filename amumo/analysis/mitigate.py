@@ -30,7 +30,8 @@ import pandas as pd
 from amumo.analysis._checks import check_embeddings, check_finite
 from amumo.analysis.gap import shift
 from amumo.analysis.gap_measures import gap_summary
-from amumo.embeddings._rows import unit_rows_or_fail
+from amumo.embeddings import _rows
+from amumo.embeddings._rows import row_blocks, unit_rows_or_fail
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["mitigate", "MITIGATIONS", "gap_report"]
@@ -38,15 +39,12 @@ __all__ = ["mitigate", "MITIGATIONS", "gap_report"]
 MITIGATIONS = ("shift", "center", "standardize")
 
 
-_BLOCK = 4096  # rows per float64 block: 16 MB at D = 512
-
-
 def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-dimension mean and standard deviation (ddof 0) from float64 sums, block by block."""
     total = np.zeros(x.shape[1])
     squares = np.zeros(x.shape[1])
-    for start in range(0, len(x), _BLOCK):
-        block = np.asarray(x[start:start + _BLOCK], dtype=np.float64)
+    for rows in row_blocks(len(x), _rows.ROW_BLOCK):
+        block = np.asarray(x[rows], dtype=np.float64)
         total += block.sum(axis=0)
         squares += np.einsum("ij,ij->j", block, block)
     mean = total / len(x)
@@ -59,8 +57,9 @@ def _affine_unit(
     """``normalise((x − offset) / scale)`` as float32 unit rows, block by block (no full
     float64 copy); raises when a row maps to zero."""
     out = np.empty(x.shape, dtype=np.float32)
-    for start in range(0, len(x), _BLOCK):
-        block = np.asarray(x[start:start + _BLOCK], dtype=np.float64) - offset
+    for rows in row_blocks(len(x), _rows.ROW_BLOCK):
+        start = rows.start
+        block = np.asarray(x[rows], dtype=np.float64) - offset
         if scale is not None:
             block /= scale
         out[start:start + len(block)] = unit_rows_or_fail(

@@ -15,12 +15,12 @@ import pandas as pd
 
 from amumo.analysis._checks import check_embeddings
 from amumo.analysis._progress import Hook
-from amumo.embeddings._rows import release_rows, take_rows
+from amumo.embeddings import _rows
+from amumo.embeddings._rows import release_rows, row_blocks, take_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["neighbours", "failed_retrievals"]
 
-_BLOCK = 4096  # rows per float64 block: 16 MB at D = 512
 #: Queries ranked together in failed_retrievals ...
 QUERY_CHUNK = 2048
 #: ... against this many candidates at a time (scores: QUERY_CHUNK × SCORE_BLOCK float64 =
@@ -36,15 +36,15 @@ def _scores(query: np.ndarray, candidates: np.ndarray, exact: bool = True) -> np
     out = np.empty(len(candidates))
     if not exact:
         q32 = np.asarray(query, dtype=np.float32)
-        step = _BLOCK * 16
+        step = _rows.ROW_BLOCK * 16
         for start in range(0, len(candidates), step):
             out[start:start + step] = np.asarray(candidates[start:start + step]) @ q32
             release_rows(candidates, slice(start, start + step))  # memory-mapped: RSS
         return out
-    for start in range(0, len(candidates), _BLOCK):
-        block = np.asarray(candidates[start:start + _BLOCK], dtype=np.float64)
-        out[start:start + len(block)] = block @ query
-        release_rows(candidates, slice(start, start + _BLOCK))
+    for rows in row_blocks(len(candidates), _rows.ROW_BLOCK):
+        block = np.asarray(candidates[rows], dtype=np.float64)
+        out[rows] = block @ query
+        release_rows(candidates, rows)
     return out
 
 

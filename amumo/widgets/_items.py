@@ -28,6 +28,9 @@ __all__ = ["ItemsMixin", "check_embeddings_arg", "check_dataset", "TEXTS_LIMIT"]
 #: Pairs up to which every pair's text is sent up front (hover shows it at once); above,
 #: texts are fetched for the hovered pair only (``{"type": "item"}`` requests).
 TEXTS_LIMIT = 50_000
+#: Answers to ``{"type": "item"}`` requests (thumbnails, texts) kept per widget, oldest
+#: dropped first (audio clips are never kept: they can be large).
+ITEM_CACHE_SIZE = 256
 
 
 def check_embeddings_arg(emb: Any, argument: str = "emb") -> Embeddings:
@@ -295,7 +298,7 @@ class ItemsMixin(traitlets.HasTraits):
             except Exception as err:  # unreadable item: show the reason in the card
                 return {"error": f"cannot read {modality} #{pair}: {err}"}, []
         self._item_cache[key] = result
-        while len(self._item_cache) > 256:
+        while len(self._item_cache) > ITEM_CACHE_SIZE:
             self._item_cache.popitem(last=False)
         return result
 
