@@ -14,7 +14,7 @@ Kernel columns (this file's owner, scale-core):
                  10k pairs, then a seeded query sample against all candidates)
 - ``metrics``    the whole ``am.metrics(emb)`` (sums + retrieval + uniformity +
                  separability)
-- ``panel``      the Explorer's metrics panel numbers (``widgets.explorer.gap_metrics``:
+- ``panel``      the Explorer's metrics panel numbers (``analysis.summary.gap_metrics``:
                  sums + recall@1 / InfoNCE, sampled above 10k): "metrics panel complete"
 - ``close_gap``  ``am.close_gap(emb)`` (blocked float32)
 - ``pca``        ``am.project(emb, "pca")`` (randomized above 10,000 rows)
@@ -157,7 +157,7 @@ def col_metrics(ctx: SimpleNamespace) -> dict[str, Any]:
 
 @column("panel")
 def col_panel(ctx: SimpleNamespace) -> dict[str, Any]:
-    from amumo.widgets.explorer import gap_metrics
+    from amumo.analysis.summary import gap_metrics
 
     seconds, _ = _timed(lambda: gap_metrics(ctx.emb))
     return {"panel_s": seconds}

@@ -148,9 +148,9 @@ def test_selection_metrics(clip):
 
 
 def test_selection_metrics_large_selection(clip, monkeypatch):
-    from amumo.widgets import science
+    from amumo.analysis import summary
 
-    monkeypatch.setattr(science, "SELECTION_RECALL_LIMIT", 100)
+    monkeypatch.setattr(summary, "SELECTION_RECALL_LIMIT", 100)
     positions = np.arange(0, 500, 2)  # 250 pairs > 100: sums exact, recall sampled
     got = selection_metrics(clip, positions)
     sub = clip.subset(positions)
@@ -162,3 +162,13 @@ def test_selection_metrics_large_selection(clip, monkeypatch):
     assert got["recall@1:image->text"] == pytest.approx(
         am.recall_at_k(clip.subset(sample), 1)[1]
     )
+
+
+def test_panel_and_selection_science_live_in_analysis():
+    # The widgets display these numbers; amumo.analysis computes them (old paths kept).
+    from amumo.analysis import summary
+    from amumo.widgets import explorer, science
+
+    assert explorer.gap_metrics is summary.gap_metrics
+    assert science.selection_metrics is summary.selection_metrics
+    assert summary.selection_metrics.__module__ == "amumo.analysis.summary"

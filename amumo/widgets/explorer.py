@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
+from amumo.analysis.summary import gap_metrics  # the panel's numbers; re-exported here
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import (
     STATIC,
@@ -37,93 +38,6 @@ NO_AUGMENTATION = "none"
 VIEWS_SYNC_LIMIT = 10_000
 #: Base pairs augmented when an augmentation is picked (each at every level).
 AUGMENT_ITEMS = 20
-
-
-def gap_metrics(
-    emb: Embeddings,
-    temperature: float = 0.01,
-    a: str | None = None,
-    b: str | None = None,
-    *,
-    sample: int | str | None = "auto",
-    seed: int = 0,
-    should_stop: Callable[[], bool] | None = None,
-    groups: np.ndarray | None = None,
-) -> dict[str, float]:
-    """The numbers of the metrics panel for modalities ``a``, ``b`` (default the first
-    two), all from :mod:`amumo.analysis`, in memory ``O(N·D)`` at any N.
-
-    Gap distance, paired cosine, RMG, L2I and centroid cosine come exactly from sums
-    (:class:`amumo.GapStats`). Recall@1 both ways and InfoNCE are blocked
-    (:func:`amumo.analysis.retrieval.retrieval_metrics`): exact up to its
-    ``EXACT_LIMIT`` pairs with ``sample="auto"``, above that estimated from a seeded
-    sample of queries ranked against **all** candidates, with 95 % intervals in the
-    ``<key>:ci_low`` / ``<key>:ci_high`` entries and ``retrieval_exact`` = 0.
-    ``should_stop()`` returning True stops between blocks (a superseded job).
-    ``groups`` (one label per pair, e.g. the level of an augmentation): recall and
-    InfoNCE are computed within each group and averaged, weighted by group size, so
-    that a caption repeated once per level is not its own copies' negative.
-
-    Examples
-    --------
-    >>> import amumo as am
-    >>> m = gap_metrics(am.datasets.clip_coco500())
-    >>> round(m["gap_distance"], 3), m["recall@1:image->text"], m["retrieval_exact"]
-    (0.851, 0.552, 1.0)
-    """
-    from amumo.analysis.retrieval import retrieval_metrics
-    from amumo.analysis.stats import GapStats
-
-    a, b = emb.pair_modalities(a, b)
-    sums = GapStats().update(emb).metrics(a, b)
-    if should_stop is not None and should_stop():
-        raise JobCancelled
-    if groups is None:
-        ranked = retrieval_metrics(
-            emb, a, b, temperature, ks=(1,), sample=sample, seed=seed, should_stop=should_stop
-        )
-    else:
-        ranked = _per_group_retrieval(emb, np.asarray(groups), a, b, temperature, should_stop)
-    out = {
-        "gap_distance": sums["gap_distance"],
-        "info_nce": ranked["info_nce"],
-        f"recall@1:{a}->{b}": ranked[f"recall@1:{a}->{b}"],
-        f"recall@1:{b}->{a}": ranked[f"recall@1:{b}->{a}"],
-        "paired_cosine": sums["paired_cosine"],
-        "rmg": sums["rmg"],
-        "l2i": sums["l2i"],
-        "centroid_cosine": sums["centroid_cosine"],
-    }
-    for key in list(out):
-        for end in (":ci_low", ":ci_high"):
-            if key + end in ranked:
-                out[key + end] = ranked[key + end]
-    out["retrieval_queries"] = ranked["retrieval_queries"]
-    out["retrieval_exact"] = ranked["retrieval_exact"]
-    return out
-
-
-def _per_group_retrieval(
-    emb: Embeddings, groups: np.ndarray, a: str, b: str, temperature: float,
-    should_stop: Callable[[], bool] | None,
-) -> dict[str, float]:
-    """Recall@1 both ways and InfoNCE within each group, averaged (weights: group sizes)."""
-    from amumo.analysis.retrieval import retrieval_metrics
-
-    if len(groups) != len(emb):
-        raise ValueError(f"groups has {len(groups)} labels for {len(emb)} pairs.")
-    keys = ("info_nce", f"recall@1:{a}->{b}", f"recall@1:{b}->{a}")
-    totals = dict.fromkeys(keys, 0.0)
-    for group in np.unique(groups):
-        index = np.flatnonzero(groups == group)
-        part = retrieval_metrics(emb.subset(index), a, b, temperature, ks=(1,), sample=None,
-                                 should_stop=should_stop)
-        for key in keys:
-            totals[key] += part[key] * len(index)
-    out = {key: value / len(emb) for key, value in totals.items()}
-    out["retrieval_queries"] = float(len(emb))
-    out["retrieval_exact"] = 1.0
-    return out
 
 
 def _metric_rows(

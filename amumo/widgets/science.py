@@ -2,8 +2,8 @@
 
 The science is in :mod:`amumo.analysis` (:func:`~amumo.analysis.mitigate.mitigate`,
 :mod:`~amumo.analysis.neighbours`, :mod:`~amumo.analysis.calibration`,
-:mod:`~amumo.analysis.gap_measures`); this mixin holds the traits and sends
-small JSON summaries to the browser:
+:func:`~amumo.analysis.summary.selection_metrics`); this mixin holds the traits
+and sends small JSON summaries to the browser:
 
 - ``mitigation`` + ``strength``: the method applied to the shown pairs
   (``"shift"`` uses ``lam``, as before; ``closed`` still overrides everything);
@@ -25,10 +25,9 @@ import traitlets
 
 from amumo.analysis.calibration import cosine_histograms
 from amumo.analysis.gap import close_gap, shift
-from amumo.analysis.gap_measures import gap_summary
 from amumo.analysis.mitigate import MITIGATIONS, mitigate
 from amumo.analysis.neighbours import failed_retrievals, neighbours
-from amumo.analysis.stats import GapStats
+from amumo.analysis.summary import selection_metrics  # re-exported: the old import path
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["ScienceMixin", "selection_metrics"]
@@ -39,44 +38,6 @@ TEXT_LIMIT = 140
 EXACT_HOVER_LIMIT = 200_000
 #: Sampled cosines per histogram of the calibration panel.
 CALIBRATION_SAMPLES = 10_000
-#: Above this many selected pairs, recall@1 of the selection uses a sample of queries.
-SELECTION_RECALL_LIMIT = 4000
-
-
-def selection_metrics(
-    emb: Embeddings, positions: np.ndarray, a: str | None = None, b: str | None = None
-) -> dict[str, Any]:
-    """Gap, RMG, L2I and recall@1 (both ways) of the pairs at ``positions`` of ``emb``.
-
-    Retrieval runs among the selected pairs only. Fewer than 2 pairs: ``{}``.
-
-    Examples
-    --------
-    >>> import amumo as am
-    >>> m = selection_metrics(am.datasets.clip_coco500(), np.arange(50))
-    >>> m["n"], round(m["gap_distance"], 3) > 0.8
-    (50, True)
-    """
-    positions = np.asarray(positions, dtype=np.int64)
-    if len(positions) < 2:
-        return {}
-    if len(positions) <= SELECTION_RECALL_LIMIT:
-        summary = gap_summary(emb.subset(positions), a, b)
-    else:
-        # The O(N·D) measures exactly from mergeable sums, block by block (no copy of the
-        # whole selection); recall@1 among an evenly spaced sample of the selected pairs.
-        stats = GapStats()
-        for start in range(0, len(positions), 4096):
-            stats.update(emb.subset(positions[start:start + 4096]))
-        exact = stats.metrics(a, b)
-        summary = {k: exact[k] for k in
-                   ("gap_distance", "rmg", "l2i", "centroid_cosine", "paired_cosine")}
-        sample = positions[np.linspace(0, len(positions) - 1, SELECTION_RECALL_LIMIT).astype(int)]
-        recall = gap_summary(emb.subset(sample), a, b)
-        summary.update({k: v for k, v in recall.items() if k.startswith("recall@")})
-        summary["recall_sampled"] = SELECTION_RECALL_LIMIT
-    summary["n"] = int(len(positions))
-    return summary
 
 
 class ScienceMixin(traitlets.HasTraits):
