@@ -144,3 +144,46 @@ def test_randomized_pca_split_between_threads_matches_one_thread(monkeypatch):
     assert any(name.startswith("amumo-pca") for name in names)
     np.testing.assert_allclose(split, one, atol=1e-6)
     assert split.shape == (12_000, 2) and split.dtype == np.float32
+
+
+def test_project_owns_the_pca_solver_choice(monkeypatch):
+    base = _gap_pairs(300)
+    projection_module.clear_projection_cache()
+    auto = am.project(base, "pca", n_components=3, cache=False)  # solver="auto": exact here
+    _equal_up_to_sign(auto, _sklearn_frame(base, base, 3), atol=1e-5)
+    exact = am.project(base, "pca", n_components=3, cache=False, solver="exact")
+    _equal_up_to_sign(exact, auto, atol=1e-5)
+    randomized = am.project(base, "pca", n_components=3, cache=False, solver="randomized",
+                            n_iter=12)
+    _equal_up_to_sign(randomized, auto, atol=1e-3)
+    # above the limit "auto" is randomized (n_iter accepted), "exact" stays exact
+    monkeypatch.setattr(projection_module, "PCA_EXACT_LIMIT", 100)
+    forced = am.project(base, "pca", n_components=3, cache=False, solver="exact",
+                        svd_solver="full")
+    _equal_up_to_sign(forced, auto, atol=1e-5)
+    with pytest.raises(TypeError, match="n_iter"):
+        am.project(base, "pca", cache=False, svd_solver="full")
+    with pytest.raises(ValueError, match="solver='fast' is unknown"):
+        am.project(base, "pca", solver="fast")
+    with pytest.raises(ValueError, match="method='umap' has none"):
+        am.project(base, "umap", solver="exact")
+
+
+def test_scatter_draws_what_project_auto_gives(monkeypatch):
+    """The view asks project(solver='auto') and does not pick a solver itself."""
+    base = _gap_pairs(120)
+    projection_module.clear_projection_cache()
+    calls = []
+    original = projection_module.project
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **kwargs)
+
+    from amumo.widgets import scatter as scatter_module
+
+    monkeypatch.setattr(scatter_module, "project", spy)
+    w = am.Scatter(base)
+    xy = np.frombuffer(w.xy, dtype="<f4").reshape(-1, 2)
+    assert calls and all(c.get("solver") == "auto" and "svd_solver" not in c for c in calls)
+    _equal_up_to_sign(xy, am.project(base, "pca", n_components=2), atol=1e-5)

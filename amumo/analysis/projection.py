@@ -45,6 +45,8 @@ UMAP_TRANSFORM_LIMIT = 10_000
 PLACEMENTS = ("auto", "transform", "neighbours")
 #: Up to this many rows PCA is scikit-learn's exact SVD; above, a blocked randomized one.
 PCA_EXACT_LIMIT = 10_000
+#: PCA solvers of :func:`project`: ``"auto"`` picks by size (see :func:`_pca_frame`).
+PCA_SOLVERS = ("auto", "exact", "randomized")
 _CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
 #: PCA frames fitted on a ``reference`` (see project): shifted views only place rows.
 _FRAMES: OrderedDict[tuple, Callable] = OrderedDict()
@@ -67,14 +69,23 @@ def _fit_pca(train: np.ndarray, n_components: int, seed: int, **kwargs: Any):
 
 
 def _pca_frame(
-    stack: RowStack, lo: int, hi: int, k: int, seed: int, hook: Hook, **kwargs: Any
+    stack: RowStack, lo: int, hi: int, k: int, seed: int, hook: Hook, solver: str = "auto",
+    **kwargs: Any,
 ) -> Callable[[RowStack, Hook], np.ndarray]:
     """Fit PCA on rows ``lo … hi`` of ``stack``; return ``place(rows, hook) -> coords``.
 
-    Exact SVD (scikit-learn) up to :data:`PCA_EXACT_LIMIT` rows, blocked randomized
-    subspace iteration above (keyword ``n_iter``); placing works in blocks, float32.
+    The solver (``solver="auto"``): scikit-learn's exact PCA up to
+    :data:`PCA_EXACT_LIMIT` rows of the stack, through the eigendecomposition of the
+    D × D covariance (``svd_solver="covariance_eigh"``) when there are more rows than
+    dimensions (D < 2·N, the common case: much faster, the same coordinates) and a
+    full SVD otherwise; above the limit a blocked randomized subspace iteration
+    (keyword ``n_iter``). ``"exact"`` / ``"randomized"`` force one of the two
+    (an exact fit copies the fitted rows to float64). Placing works in blocks, float32.
     """
-    if len(stack) <= PCA_EXACT_LIMIT:
+    exact = solver == "exact" or (solver == "auto" and len(stack) <= PCA_EXACT_LIMIT)
+    if exact:
+        if solver == "auto" and "svd_solver" not in kwargs and stack.dim < 2 * stack.n:
+            kwargs = {"svd_solver": "covariance_eigh", **kwargs}
         rows = stack.take(np.arange(lo, hi), np.float64)
         transform = _fit_pca(rows, k, seed, **kwargs)
         return lambda target, step: blocked_transform(
@@ -82,9 +93,11 @@ def _pca_frame(
         )
     unknown = set(kwargs) - {"n_iter"}
     if unknown:
+        where = "solver='randomized'" if solver == "randomized" else (
+            f"the randomized PCA used above {PCA_EXACT_LIMIT:,} rows")
         raise TypeError(
-            f"unexpected keyword(s) {sorted(unknown)} for the randomized PCA used above "
-            f"{PCA_EXACT_LIMIT:,} rows; it accepts n_iter (default 4)."
+            f"unexpected keyword(s) {sorted(unknown)} for {where}; it accepts n_iter "
+            "(default 4). Pass solver='exact' for scikit-learn's PCA options."
         )
     mean, comps, _ = randomized_pca(stack, lo, hi, k, seed, hook=hook,
                                     n_iter=int(kwargs.get("n_iter", 4)))
@@ -138,6 +151,7 @@ def project(
     modalities: Sequence[str] | None = None,
     max_fit: int | None = None,
     placement: str = "auto",
+    solver: str = "auto",
     cache: bool = True,
     progress: Callable[[float], object] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -147,8 +161,9 @@ def project(
 
     At scale (memory stays O(N·D) + the float32 result; the stacked rows are
     never copied to float64, see :mod:`amumo.analysis._projection_scale`):
-    PCA fits scikit-learn's exact SVD up to :data:`PCA_EXACT_LIMIT` rows and a
-    blocked randomized subspace iteration above (keyword ``n_iter``, default 4);
+    PCA fits scikit-learn's exact PCA up to :data:`PCA_EXACT_LIMIT` rows and a
+    blocked randomized subspace iteration above (keyword ``n_iter``, default 4;
+    ``solver`` below);
     UMAP fits on a seeded sample of ``max_fit`` rows and places the rest with
     its ``transform``, in blocks, or above :data:`UMAP_TRANSFORM_LIMIT` rows to place
     by their nearest fitted rows (``placement``); t-SNE fits on a seeded sample of at most
@@ -182,6 +197,12 @@ def project(
         coordinates (as for t-SNE; ~0.07 ms per row); ``"auto"``: transform up to
         :data:`UMAP_TRANSFORM_LIMIT` rows to place, neighbours above. t-SNE always places
         by neighbours (it has no transform).
+    solver : {"auto", "exact", "randomized"}, default "auto"
+        PCA only. ``"auto"``: exact up to :data:`PCA_EXACT_LIMIT` rows (through the
+        D × D covariance when there are more rows than dimensions), blocked
+        randomized above. ``"exact"`` (any size; copies the fitted rows to float64,
+        accepts scikit-learn's ``svd_solver``) or ``"randomized"`` (any size;
+        accepts ``n_iter``) force one. Views call ``"auto"`` and never choose.
     cache : bool, default True
         Reuse an earlier result for the same embeddings and parameters.
     progress : callable, optional
@@ -212,6 +233,10 @@ def project(
     emb = check_embeddings(emb)
     if method not in PROJECTION_METHODS:
         raise ValueError(f"method={method!r} is unknown; choose one of {PROJECTION_METHODS}.")
+    if solver not in PCA_SOLVERS:
+        raise ValueError(f"solver={solver!r} is unknown; choose one of {PCA_SOLVERS}.")
+    if solver != "auto" and method != "pca":
+        raise ValueError(f"solver={solver!r} chooses the PCA solver; method={method!r} has none.")
     names = emb.modalities if modalities is None else tuple(modalities)
     for name in names:
         emb.check_modality(name, "modalities")
@@ -233,6 +258,7 @@ def project(
         return gap_projection(emb, n_components=int(n_components), modalities=names, **kwargs)
     if placement not in PLACEMENTS:
         raise ValueError(f"placement={placement!r} is unknown; choose one of {PLACEMENTS}.")
+
     if method == "tsne" and placement == "transform":
         raise ValueError(
             "method='tsne' has no out-of-sample transform; use placement='auto' or "
@@ -247,6 +273,8 @@ def project(
     if reference is not None:
         reference = _check_reference(reference, emb, names, method)
     options = tuple(sorted((name, repr(value)) for name, value in kwargs.items()))
+    if solver != "auto":
+        options += (("solver", solver),)
     # The fingerprint hashes every row (seconds at a million pairs): only when caching.
     key = (
         emb.fingerprint, method, fit_on, int(n_components), int(seed), names, max_fit,
@@ -288,7 +316,8 @@ def project(
         frame = None if frame_key is None else _FRAMES.get(frame_key)
         if frame is None:
             fit_stack = stack if reference is None else RowStack([reference[m] for m in names])
-            frame = _pca_frame(fit_stack, lo, hi, k, seed, hook.sub(0.0, 0.8), **kwargs)
+            frame = _pca_frame(fit_stack, lo, hi, k, seed, hook.sub(0.0, 0.8), solver,
+                               **kwargs)
             if frame_key is not None:
                 _FRAMES[frame_key] = frame
                 while len(_FRAMES) > _CACHE_SIZE:

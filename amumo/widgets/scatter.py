@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from amumo.analysis import projection as projection_module
 from amumo.analysis.gap_axis import gap_axes, gap_axis_label, gap_projection, pca_hides_gap
 from amumo.analysis.projection import PROJECTION_METHODS, project
 from amumo.embeddings.container import Embeddings
@@ -122,13 +121,7 @@ class ScatterMixin(ClusterTraits):
         if method in ("pca", "gap") or self._coords is None:
             # PCA is instant; it is also the placeholder while UMAP / t-SNE compute.
             k = min(PCA_COMPONENTS, emb.dim, len(emb) * len(emb.modalities))
-            # The exact solver's option; above PCA_EXACT_LIMIT rows project() uses a
-            # randomized SVD that takes no svd_solver.
-            limit = getattr(projection_module, "PCA_EXACT_LIMIT", None)
-            exact = limit is None or len(emb) * len(emb.modalities) <= limit
-            options = (
-                {"svd_solver": "covariance_eigh"} if exact and emb.dim < 2 * len(emb) else {}
-            )
+            options: dict[str, Any] = {"solver": "auto"}  # project() picks the PCA solver
             # A shifted / mitigated view (Explorer) is drawn in the PCA frame of the pairs
             # before the shift, like the gap axis: the points move within one set of axes,
             # and a λ step or close-gap click only places rows (no refit, 14 s at 1M).
