@@ -464,3 +464,32 @@ def test_failing_computation_is_reported_in_error_trait(monkeypatch):
     w.cluster = True
     assert "clustering failed" in w.error and "too many pairs" in w.error
     assert w.cluster_status == "" and w.order == b""
+
+
+# ---------------------------------------------------------------------- the linking seam
+def test_array_traits_convert_check_and_send_the_same_bytes():
+    from amumo.widgets._encode import f32_bytes, i32_bytes, u8_bytes
+
+    emb = make_emb()
+    w = Scatter(emb)
+    coords = np.random.default_rng(0).normal(size=(80, 2))  # float64 in ...
+    w.xy = coords
+    assert w.xy == f32_bytes(coords)  # ... the bytes the front end always read
+    state = w.get_state()
+    assert state["xy"] == f32_bytes(coords) and isinstance(state["xy"], bytes)
+    with pytest.raises(traitlets.TraitError, match=r"float32 array of 2 columns.*\(80, 3\)"):
+        w.xy = np.zeros((80, 3))
+    with pytest.raises(traitlets.TraitError, match="whole number of 8-byte rows"):
+        w.xy = b"\0" * 12
+    with pytest.raises(traitlets.TraitError, match="dtype <U1"):
+        w.xy = np.array([["a", "b"]])
+    w.colors = np.array([0, 1, 1])
+    assert w.colors == u8_bytes([0, 1, 1])
+    with pytest.raises(traitlets.TraitError, match=r"uint8.*\[0, 256\]"):
+        w.colors = np.array([0, 256])  # would wrap to 0 silently
+    w.scatter_pairs = np.array([3, 1])
+    assert w.scatter_pairs == i32_bytes([3, 1])
+    with pytest.raises(traitlets.TraitError, match="int32"):
+        w.scatter_pairs = np.array([2**31])
+    w.scatter_pairs = b""
+    assert w.scatter_pairs == b""

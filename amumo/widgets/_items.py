@@ -15,13 +15,13 @@ from amumo.embeddings.container import Embeddings
 from amumo.widgets import remote
 from amumo.widgets._encode import (
     MODALITY_COLORS,
-    i32_bytes,
     json_safe,
     pick_text_column,
     texts_blob,
     thumbnail,
 )
 from amumo.widgets._media import kind_by_name, media_kind, media_reply
+from amumo.widgets._traits import Int32Array
 
 __all__ = ["ItemsMixin", "check_embeddings_arg", "check_dataset", "TEXTS_LIMIT"]
 
@@ -84,8 +84,8 @@ class ItemsMixin(traitlets.HasTraits):
         traitlets.Unicode(), help="Modality names in block order (read-only)."
     ).tag(sync=True)
     n_pairs = traitlets.Int(0, help="Number of pairs shown (read-only).").tag(sync=True)
-    pair_ids = traitlets.Bytes(
-        b"", help="int32: original pair index of each shown pair; empty when all are shown."
+    pair_ids = Int32Array(
+        help="int32: original pair index of each shown pair; empty when all are shown."
     ).tag(sync=True)
     texts = traitlets.Bytes(
         b"", help="UTF-8 text of each shown pair (caption or label), U+001E separated."
@@ -192,7 +192,7 @@ class ItemsMixin(traitlets.HasTraits):
         identity = len(ids) == len(self._source) and bool(np.all(ids == np.arange(len(ids))))
         self.modalities = list(self._base.modalities)
         self.n_pairs = len(ids)
-        self.pair_ids = b"" if identity else i32_bytes(ids)
+        self.pair_ids = b"" if identity else ids
         # Captions of very many pairs would dominate what is sent (1M captions ~ 50 MB):
         # above TEXTS_LIMIT the browser asks for the hovered pair's text instead.
         self.texts = texts_blob(self._pair_texts(ids)) if len(ids) <= TEXTS_LIMIT else b""

@@ -10,9 +10,10 @@ import traitlets
 
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread
-from amumo.widgets._encode import f32_bytes, i32_bytes, u8_bytes
+from amumo.widgets._encode import f32_bytes
 from amumo.widgets._items import ItemsMixin, check_embeddings_arg
 from amumo.widgets._matrix import auto_scale, display_rows, pooled, quantise, window
+from amumo.widgets._traits import Int32Array, Uint8Array
 from amumo.widgets.heatmap import MAX_WINDOW, ClusterTraits, ColourTraits
 
 __all__ = ["Comparer"]
@@ -55,7 +56,7 @@ class Comparer(ClusterTraits, ColourTraits, ItemsMixin, AmumoWidget):
 
     names = traitlets.List(traitlets.Unicode(), help="Model names (read-only).").tag(sync=True)
     overviews = traitlets.List(
-        traitlets.Bytes(), help="uint8 overview of each model (overview_size² cells)."
+        Uint8Array(), help="uint8 overview of each model (overview_size² cells)."
     ).tag(sync=True)
     scales = traitlets.List(help="Colour range [low, high] of each model.").tag(sync=True)
     overview_size = traitlets.Int(0, help="Overview side in cells (read-only).").tag(sync=True)
@@ -63,12 +64,8 @@ class Comparer(ClusterTraits, ColourTraits, ItemsMixin, AmumoWidget):
         512, help="Largest overview side per model (16..2048)."
     ).tag(sync=True)
     shared_scale = traitlets.Bool(True, help="One colour range for all models.").tag(sync=True)
-    order = traitlets.Bytes(b"", help="int32 shared pair order; empty = pair order.").tag(
-        sync=True
-    )
-    cluster_bounds = traitlets.Bytes(b"", help="int32 cluster starts in the order.").tag(
-        sync=True
-    )
+    order = Int32Array(help="int32 shared pair order; empty = pair order.").tag(sync=True)
+    cluster_bounds = Int32Array(help="int32 cluster starts in the order.").tag(sync=True)
 
     def __init__(
         self,
@@ -144,16 +141,16 @@ class Comparer(ClusterTraits, ColourTraits, ItemsMixin, AmumoWidget):
         if self.shared_scale:
             lo = min(r[0] for r in ranges)
             ranges = [(lo, 1.0)] * len(ranges)
-        bounds = b""
+        bounds: Any = b""
         if order is not None and self._cluster_labels is not None:
-            bounds = i32_bytes(np.flatnonzero(np.diff(self._cluster_labels[order])) + 1)
+            bounds = np.flatnonzero(np.diff(self._cluster_labels[order])) + 1
         with self.hold_sync():
             self.overview_size = overs[0].shape[0]
             self.scales = [list(r) for r in ranges]
             self.overviews = [
-                u8_bytes(quantise(o, lo, hi)) for o, (lo, hi) in zip(overs, ranges, strict=True)
+                quantise(o, lo, hi) for o, (lo, hi) in zip(overs, ranges, strict=True)
             ]
-            self.order = b"" if order is None else i32_bytes(order)
+            self.order = b"" if order is None else order
             self.cluster_bounds = bounds
 
     @traitlets.observe("cluster", "cluster_method", "cluster_k")

@@ -17,9 +17,10 @@ from amumo.analysis.cluster_names import cluster_names
 from amumo.analysis.similarity import CLUSTER_METHODS, cluster_pairs
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread
-from amumo.widgets._encode import f32_bytes, i32_bytes, u8_bytes
+from amumo.widgets._encode import f32_bytes
 from amumo.widgets._items import ItemsMixin, check_embeddings_arg
 from amumo.widgets._matrix import auto_scale, display_rows, pooled, quantise, window
+from amumo.widgets._traits import Int32Array, Uint8Array
 
 __all__ = ["Heatmap", "HeatmapMixin", "COLORMAPS", "pair_clusters"]
 
@@ -213,8 +214,8 @@ class ColourTraits(traitlets.HasTraits):
 class HeatmapMixin(ClusterTraits, ColourTraits):
     """Traits and kernel-side handlers of the similarity heatmap."""
 
-    overview = traitlets.Bytes(
-        b"", help="uint8 colour codes of the overview, overview_size² cells (row-major)."
+    overview = Uint8Array(
+        help="uint8 colour codes of the overview, overview_size² cells (row-major)."
     ).tag(sync=True)
     overview_size = traitlets.Int(0, help="Side of the overview in cells (read-only).").tag(
         sync=True
@@ -233,11 +234,11 @@ class HeatmapMixin(ClusterTraits, ColourTraits):
         help="Keep the automatic colour range fixed while λ, close-the-gap, the filter or the "
         "model change (off: the range follows the shown data).",
     ).tag(sync=True)
-    order = traitlets.Bytes(
-        b"", help="int32 pair order shared by every modality block; empty = pair order."
+    order = Int32Array(
+        help="int32 pair order shared by every modality block; empty = pair order."
     ).tag(sync=True)
-    cluster_bounds = traitlets.Bytes(
-        b"", help="int32 positions (in the order) where a new cluster starts."
+    cluster_bounds = Int32Array(
+        help="int32 positions (in the order) where a new cluster starts."
     ).tag(sync=True)
 
     _outputs = ("overview", "overview_size", "scale", "order", "cluster_bounds")
@@ -283,15 +284,15 @@ class HeatmapMixin(ClusterTraits, ColourTraits):
                 lo = max(-1.0, hi - 0.05)
             else:
                 hi = min(1.0, lo + 0.05)
-        bounds = b""
+        bounds: Any = b""
         if self._cluster_order is not None and self._cluster_labels is not None:
             ordered = self._cluster_labels[self._cluster_order]
-            bounds = i32_bytes(np.flatnonzero(np.diff(ordered)) + 1)
+            bounds = np.flatnonzero(np.diff(ordered)) + 1
         with self.hold_sync():
             self.scale = [lo, hi]
             self.overview_size = over.shape[0]
-            self.overview = u8_bytes(quantise(over, lo, hi))
-            self.order = b"" if self._cluster_order is None else i32_bytes(self._cluster_order)
+            self.overview = quantise(over, lo, hi)
+            self.order = b"" if self._cluster_order is None else self._cluster_order
             self.cluster_bounds = bounds
 
     def _auto_range(self, over: np.ndarray, rows: np.ndarray) -> tuple[float, float]:

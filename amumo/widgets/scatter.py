@@ -11,8 +11,9 @@ from amumo.analysis.gap_axis import gap_axes, gap_axis_label, gap_projection, pc
 from amumo.analysis.projection import PROJECTION_METHODS, project
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import STATIC, AmumoWidget, blas_threads, one_blas_thread
-from amumo.widgets._encode import color_codes, color_options, f32_bytes, i32_bytes, u8_bytes
+from amumo.widgets._encode import color_codes, color_options
 from amumo.widgets._items import ItemsMixin, check_embeddings_arg
+from amumo.widgets._traits import Float32Array, Int32Array, Uint8Array
 from amumo.widgets.heatmap import ClusterTraits
 
 __all__ = ["Scatter", "ScatterMixin"]
@@ -25,7 +26,7 @@ _PREFIX = {"pca": "PC", "gap": "gap", "umap": "UMAP", "tsne": "t-SNE"}
 class ScatterMixin(ClusterTraits):
     """Traits and kernel-side logic of the projection scatter plot."""
 
-    xy = traitlets.Bytes(b"", help="float32 (M·N, 2) screen-independent coordinates.").tag(
+    xy = Float32Array(columns=2, help="float32 (M·N, 2) screen-independent coordinates.").tag(
         sync=True
     )
     projection = traitlets.Unicode(
@@ -49,7 +50,7 @@ class ScatterMixin(ClusterTraits):
         "modality", help="'modality', 'cluster' or a meta column."
     ).tag(sync=True)
     color_options = traitlets.List(traitlets.Unicode(), help="Offered colourings.").tag(sync=True)
-    colors = traitlets.Bytes(b"", help="uint8 palette index of every item.").tag(sync=True)
+    colors = Uint8Array(help="uint8 palette index of every item.").tag(sync=True)
     palette = traitlets.List(traitlets.Unicode(), help="CSS colours indexed by `colors`.").tag(
         sync=True
     )
@@ -61,8 +62,8 @@ class ScatterMixin(ClusterTraits):
         help="Most points (items) sent to the browser; above, a seeded sample of pairs is "
         "drawn (scatter_pairs says which) while selections and metrics use all pairs.",
     ).tag(sync=True)
-    scatter_pairs = traitlets.Bytes(
-        b"", help="int32 shown-pair indices drawn when sampled (max_points); empty = all."
+    scatter_pairs = Int32Array(
+        help="int32 shown-pair indices drawn when sampled (max_points); empty = all."
     ).tag(sync=True)
     show_lines = traitlets.Bool(True, help="Draw a line between the items of each pair.").tag(
         sync=True
@@ -207,9 +208,7 @@ class ScatterMixin(ClusterTraits):
             rows = (np.arange(m)[:, None] * n + pairs[None, :]).ravel()
             self._drawn_cache = (key, pairs, rows)
         _, pairs, rows = self._drawn_cache
-        data = i32_bytes(pairs)
-        if self.scatter_pairs != data:
-            self.scatter_pairs = data
+        self.scatter_pairs = pairs  # sent only when it changed (traitlets compares the bytes)
         return rows
 
     def _send_xy(self) -> None:
@@ -224,7 +223,7 @@ class ScatterMixin(ClusterTraits):
                 self.axis_labels = [f"{prefix} {x + 1}", f"{prefix} {y + 1}"]
             rows = self._drawn_rows()
             xy = self._coords[:, [x, y]] if rows is None else self._coords[rows][:, [x, y]]
-            self.xy = f32_bytes(xy)
+            self.xy = xy
 
     def _set_gap_coords(self, emb: Embeddings) -> bool:
         """Gap-axis coordinates in the frame of the unshifted pairs; False if there is no gap."""
@@ -289,7 +288,7 @@ class ScatterMixin(ClusterTraits):
             legend = self._named_legend(legend)  # "2 · toilet | bathroom | sink"
         rows = self._drawn_rows()
         with self.hold_sync():
-            self.colors = u8_bytes(codes if rows is None else np.asarray(codes)[rows])
+            self.colors = codes if rows is None else np.asarray(codes)[rows]
             self.palette = palette
             self.legend = legend
 
