@@ -65,7 +65,7 @@ def python_figures(n: int) -> dict:
     metrics = time.perf_counter() - t  # metrics panel (a background job above 1,000 pairs)
     t = time.perf_counter()
     w = min(512, n)
-    ex._on_window({"r0": 0, "r1": w, "c0": n, "c1": n + w})
+    ex._request_window({"r0": 0, "r1": w, "c0": n, "c1": n + w})
     window = time.perf_counter() - t
     return {
         "n_pairs": n,

@@ -59,7 +59,7 @@ def test_audio_items_preview_as_wav_on_demand(shapes3):
     ex = am.Explorer(emb, dataset=ds)
     assert ex.kinds["audio"] == "audio" and ex.media["audio"] is True
     assert "audio" not in str(ex.get_state().get("texts", b""))  # nothing sent up front
-    reply, buffers = ex._on_item({"pair": 5, "modality": "audio"})
+    reply, buffers = ex._request_item({"pair": 5, "modality": "audio"})
     assert reply == {"mime": "audio/wav", "duration": 0.8}
     assert buffers[0] == ds.item("audio", 5).to_wav()
     from amumo.widgets._media import media_reply
@@ -101,7 +101,7 @@ def test_molecules_preview_as_smiles_text():
     )
     preview = am.Preview(emb, dataset=ds)
     assert preview.kinds["molecule"] == "molecule" and preview.media["molecule"]
-    reply, buffers = preview._on_item({"pair": 1, "modality": "molecule"})
+    reply, buffers = preview._request_item({"pair": 1, "modality": "molecule"})
     assert reply["text"] == "c1ccccc1O"
     try:
         import rdkit  # noqa: F401

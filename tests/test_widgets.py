@@ -467,6 +467,41 @@ def test_failing_computation_is_reported_in_error_trait(monkeypatch):
 
 
 # ---------------------------------------------------------------------- the linking seam
+def test_request_handlers_are_marked_and_named_apart_from_observers(coco):
+    from amumo.widgets import Comparer, Explorer, Heatmap, Preview
+    from amumo.widgets._base import AmumoWidget
+    from amumo.widgets._base import request as handles
+
+    served = {Explorer: {"item", "window", "cell", "neighbours"},
+              Heatmap: {"item", "window", "cell"}, Comparer: {"item", "window", "cell"},
+              Scatter: {"item"}, Preview: {"item"}}
+    for cls, kinds in served.items():
+        handlers = cls._request_handlers()
+        assert set(handlers) == kinds, cls
+        assert all(name == f"_request_{kind}" for kind, name in handlers.items()), handlers
+        assert not any(hasattr(cls, f"_on_{kind}") for kind in kinds)  # old names are gone
+
+    class Echo(AmumoWidget):
+        @handles("echo")
+        def _request_echo(self, content):
+            return {"got": content["x"]}, []
+
+        def _request_secret(self, content):  # right name, not marked: unreachable
+            raise AssertionError("dispatched an unmarked method")
+
+    widget = Echo()
+    assert request_reply(widget, {"type": "echo", "x": 3}) == {"type": "reply", "id": 1, "got": 3}
+    for kind in ("secret", "request_types", "_request_echo", ["echo"], None):
+        reply = request_reply(widget, {"type": kind})
+        assert reply["error"].startswith("unknown request") and "'echo'" in reply["error"]
+    with pytest.raises(ValueError, match="identifier"):
+        handles("not a name")
+
+
+def request_reply(widget, content: dict) -> dict:
+    return request(widget, content)[0]
+
+
 def test_array_traits_convert_check_and_send_the_same_bytes():
     from amumo.widgets._encode import f32_bytes, i32_bytes, u8_bytes
 

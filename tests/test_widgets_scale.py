@@ -72,7 +72,7 @@ def test_scatter_coordinates_are_float32_and_texts_capped():
 
 def test_item_request_serves_the_caption_the_browser_did_not_get():
     w = Scatter(synthetic(TEXTS_LIMIT + 1, d=8))
-    reply, buffers = w._on_item({"pair": 12345})
+    reply, buffers = w._request_item({"pair": 12345})
     assert reply["fields"]["caption"] == "scene 12345" and buffers == []
 
 

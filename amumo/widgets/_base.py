@@ -19,7 +19,10 @@ import traitlets
 
 from amumo.widgets.export import HTMLExportMixin
 
-__all__ = ["AmumoWidget", "JobCancelled", "STATIC", "state_size", "blas_threads", "one_blas_thread"]
+__all__ = [
+    "AmumoWidget", "JobCancelled", "STATIC", "state_size", "blas_threads", "one_blas_thread",
+    "request",
+]
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -63,6 +66,45 @@ def one_blas_thread(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+def request(kind: str) -> Callable[[Callable], Callable]:
+    """Mark a method as the handler of front-end requests ``{"type": kind, ...}``.
+
+    Handlers are named ``_request_<kind>`` by convention (trait observers are
+    ``_on_<trait>``), take the message ``content`` and return ``(reply, buffers)``
+    or None when they reply later themselves. Only marked methods are reachable
+    from the front end: a message can never call an observer or any other method.
+
+    Examples
+    --------
+    >>> class W(AmumoWidget):
+    ...     @request("ping")
+    ...     def _request_ping(self, content):
+    ...         return {"pong": content.get("n", 0)}, []
+    >>> sorted(W._request_types())
+    ['ping']
+    """
+    if not isinstance(kind, str) or not kind.isidentifier():
+        raise ValueError(f"request kind {kind!r} must be an identifier such as 'item'.")
+
+    def mark(method: Callable) -> Callable:
+        method._amumo_request = kind  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+@functools.cache
+def _handlers_of(cls: type) -> tuple[tuple[str, str], ...]:
+    """The marked request handlers of ``cls`` and its bases, found once per class."""
+    handlers: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        for name, member in vars(klass).items():
+            kind = getattr(member, "_amumo_request", None)
+            if isinstance(kind, str):
+                handlers[kind] = name
+    return tuple(handlers.items())
 
 
 def _json_size(value: Any) -> int:
@@ -114,7 +156,8 @@ def state_size(widget: anywidget.AnyWidget) -> dict[str, int]:
 
 class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
     """Base class: rejects misspelled keyword arguments, routes custom messages by
-    ``type`` to ``_on_<type>`` methods, and runs slow work in background jobs.
+    ``type`` to the methods marked :func:`request` (``_request_<type>``), and runs slow
+    work in background jobs.
 
     Subclasses set ``_esm`` to a file in :data:`STATIC`.
     """
@@ -128,9 +171,6 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
         "{'metrics': 'computing…'}; empty when idle (read-only)."
     ).tag(sync=True)
     _outputs = ("busy",)
-    #: Set by subclasses and mixins: front-end request types (``{"type": name}``) served by
-    #: ``_on_<name>``. Only these are dispatched; ``_on_*`` observers are never reachable.
-    _requests: tuple[str, ...] = ()
 
     def __init__(self, **kwargs: Any) -> None:
         self._check_kwargs(kwargs)
@@ -181,21 +221,26 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ messages
     @classmethod
+    def _request_handlers(cls) -> dict[str, str]:
+        """``{kind: method name}`` of every method marked :func:`request` (subclass wins)."""
+        return dict(_handlers_of(cls))
+
+    @classmethod
     def _request_types(cls) -> set[str]:
-        names: set[str] = set()
-        for klass in cls.__mro__:
-            names |= set(getattr(klass, "_requests", ()))
-        return names
+        """The request kinds this widget serves."""
+        return set(cls._request_handlers())
 
     def _dispatch(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
         if not isinstance(content, dict) or "type" not in content:
             return
         kind = content["type"]
         request_id = content.get("id")
-        allowed = self._request_types()
-        # An allow-list, not getattr on any name: {"type": "filter"} must not run the
-        # `_on_filter` trait observer.
-        handler = getattr(self, f"_on_{kind}", None) if kind in allowed else None
+        handlers = self._request_handlers()
+        allowed = set(handlers)
+        # Only methods marked @request, never getattr on any name: {"type": "filter"} must
+        # not run the `_on_filter` trait observer.
+        name = handlers.get(kind) if isinstance(kind, str) else None
+        handler = getattr(self, name, None) if name is not None else None
         if handler is None:
             self._reply(
                 request_id,

@@ -13,6 +13,7 @@ import traitlets
 
 from amumo.embeddings.container import Embeddings
 from amumo.widgets import remote
+from amumo.widgets._base import request
 from amumo.widgets._encode import (
     MODALITY_COLORS,
     json_safe,
@@ -129,7 +130,6 @@ class ItemsMixin(traitlets.HasTraits):
         "modalities", "n_pairs", "pair_ids", "texts", "text_field", "data_version", "kinds",
         "media", "modality_colors", "error",
     )
-    _requests = ("item",)
 
     # ------------------------------------------------------------------ setup
     def _init_items(
@@ -265,7 +265,8 @@ class ItemsMixin(traitlets.HasTraits):
         return frame.reset_index(drop=True)
 
     # ------------------------------------------------------------------ messages
-    def _on_item(self, content: dict[str, Any]) -> tuple[dict, list]:
+    @request("item")
+    def _request_item(self, content: dict[str, Any]) -> tuple[dict, list]:
         """Meta fields of a pair, or a modality's thumbnail (lazily, cached)."""
         pair = int(content["pair"])
         modality = content.get("modality")

@@ -2,7 +2,7 @@
 SMILES text (and a drawing where RDKit is installed).
 
 Like thumbnails, these are produced on demand when the browser asks for an item
-(``_on_item``), never sent up front.
+(``_request_item``), never sent up front.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import numpy as np
 import traitlets
 
 from amumo.embeddings.container import Embeddings
-from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread
+from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread, request
 from amumo.widgets._encode import f32_bytes
 from amumo.widgets._items import ItemsMixin, check_embeddings_arg
 from amumo.widgets._matrix import auto_scale, display_rows, pooled, quantise, window
@@ -52,7 +52,6 @@ class Comparer(ClusterTraits, ColourTraits, ItemsMixin, AmumoWidget):
     _esm = STATIC / "comparer.js"
     _extra_kwargs = ("dataset", "text_column")
     _outputs = ("names", "overviews", "scales", "overview_size", "order", "cluster_bounds")
-    _requests = ("window", "cell")
 
     names = traitlets.List(traitlets.Unicode(), help="Model names (read-only).").tag(sync=True)
     overviews = traitlets.List(
@@ -169,14 +168,16 @@ class Comparer(ClusterTraits, ColourTraits, ItemsMixin, AmumoWidget):
             raise ValueError(f"view {k} does not exist.")
         return self._rows_by_model[k]
 
-    def _on_window(self, content: dict[str, Any]) -> tuple[dict, list]:
+    @request("window")
+    def _request_window(self, content: dict[str, Any]) -> tuple[dict, list]:
         rows = self._rows_for(content)
         r0, r1, c0, c1 = (int(content[k]) for k in ("r0", "r1", "c0", "c1"))
         if r1 - r0 > MAX_WINDOW or c1 - c0 > MAX_WINDOW:
             raise ValueError(f"window larger than {MAX_WINDOW} cells per side.")
         return {"r0": r0, "r1": r1, "c0": c0, "c1": c1}, [f32_bytes(window(rows, r0, r1, c0, c1))]
 
-    def _on_cell(self, content: dict[str, Any]) -> tuple[dict, list]:
+    @request("cell")
+    def _request_cell(self, content: dict[str, Any]) -> tuple[dict, list]:
         rows = self._rows_for(content)
         r, c = int(content["r"]), int(content["c"])
         n = rows.shape[0]

@@ -16,7 +16,7 @@ import traitlets
 from amumo.analysis.cluster_names import cluster_names
 from amumo.analysis.similarity import CLUSTER_METHODS, cluster_pairs
 from amumo.embeddings.container import Embeddings
-from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread
+from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread, request
 from amumo.widgets._encode import f32_bytes
 from amumo.widgets._items import ItemsMixin, check_embeddings_arg
 from amumo.widgets._matrix import auto_scale, display_rows, pooled, quantise, window
@@ -242,7 +242,6 @@ class HeatmapMixin(ClusterTraits, ColourTraits):
     ).tag(sync=True)
 
     _outputs = ("overview", "overview_size", "scale", "order", "cluster_bounds")
-    _requests = ("window", "cell")
 
     @traitlets.validate("vmin", "vmax")
     def _valid_range_end(self, proposal: dict) -> float | None:
@@ -339,7 +338,8 @@ class HeatmapMixin(ClusterTraits, ColourTraits):
             raise RuntimeError("the heatmap has no data yet.")
         return self._rows
 
-    def _on_window(self, content: dict[str, Any]) -> tuple[dict, list]:
+    @request("window")
+    def _request_window(self, content: dict[str, Any]) -> tuple[dict, list]:
         rows = self._heatmap_rows(content)
         r0, r1, c0, c1 = (int(content[k]) for k in ("r0", "r1", "c0", "c1"))
         if r1 - r0 > MAX_WINDOW or c1 - c0 > MAX_WINDOW:
@@ -347,7 +347,8 @@ class HeatmapMixin(ClusterTraits, ColourTraits):
         values = window(rows, r0, r1, c0, c1)
         return {"r0": r0, "r1": r1, "c0": c0, "c1": c1}, [f32_bytes(values)]
 
-    def _on_cell(self, content: dict[str, Any]) -> tuple[dict, list]:
+    @request("cell")
+    def _request_cell(self, content: dict[str, Any]) -> tuple[dict, list]:
         rows = self._heatmap_rows(content)
         r, c = int(content["r"]), int(content["c"])
         n = rows.shape[0]

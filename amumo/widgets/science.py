@@ -29,6 +29,7 @@ from amumo.analysis.mitigate import MITIGATIONS, mitigate
 from amumo.analysis.neighbours import failed_retrievals, neighbours
 from amumo.analysis.summary import selection_metrics  # re-exported: the old import path
 from amumo.embeddings.container import Embeddings
+from amumo.widgets._base import request
 
 __all__ = ["ScienceMixin", "selection_metrics"]
 
@@ -61,7 +62,6 @@ class ScienceMixin(traitlets.HasTraits):
     ).tag(sync=True)
 
     _outputs = ("mitigations", "failures", "calibration")
-    _requests = ("neighbours",)
 
     @traitlets.validate("mitigation")
     def _valid_mitigation(self, proposal: dict) -> str:
@@ -153,7 +153,8 @@ class ScienceMixin(traitlets.HasTraits):
         return pos
 
     # ------------------------------------------------------------------ retrieval
-    def _on_neighbours(self, content: dict) -> tuple[dict, list]:
+    @request("neighbours")
+    def _request_neighbours(self, content: dict) -> tuple[dict, list]:
         """Browser request ``{"pair": original id, "modality": index, "k": k}``."""
         emb = self._emb
         pos = self._position(int(content["pair"]))
