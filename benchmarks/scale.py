@@ -304,6 +304,11 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _load() -> str:
+    """The 1, 5 and 15-minute load averages (figures under load are upper bounds)."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
@@ -332,6 +337,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         print(json.dumps(run_child(Path(args.path), args.child, names), default=str))
         return
+    # Figures on a loaded machine are upper bounds: say the load beside them.
+    print(f"# load average (1, 5, 15 min) at start: {_load()}", flush=True)
     for n in (int(s) for s in args.sizes.split(",")):
         result = run_size(n, Path(args.data_dir), names, args.keep, args.blas_threads)
         flat = {"N": f"{n:,}"}
@@ -341,6 +348,7 @@ def main(argv: list[str] | None = None) -> None:
         flat["peak_rss_gb"] = result["peak_rss_gb"]
         flat["rss_x_emb"] = result["peak_rss_gb"] / result["embedding_gb"]
         print(" | ".join(f"{k}={_fmt(v)}" for k, v in flat.items()), flush=True)
+    print(f"# load average at end: {_load()}", flush=True)
 
 
 if __name__ == "__main__":

@@ -92,12 +92,19 @@ def browser_figures(sizes: list[int]) -> list[dict]:
         return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
 
 
+def _load() -> str:
+    """The 1, 5 and 15-minute load averages (figures under load are upper bounds)."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,1000,5000")
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    # Figures on a loaded machine are upper bounds: say the load beside them.
+    print(f"load average (1, 5, 15 min) at start: {_load()}")
     Explorer(clip_like(50))  # warm imports and numpy/BLAS
 
     print("| N pairs | build (s) | state sent | close gap: views / metrics (s) "
@@ -109,6 +116,7 @@ def main() -> None:
               f"| {f['close_gap_views_s']:.2f} / {f['close_gap_metrics_s']:.2f} "
               f"| {f['window_512_s'] * 1000:.0f} |")
     if args.no_browser:
+        print(f"load average at end: {_load()}")
         return
     print()
     print("| N pairs | first render (ms) | hover heatmap: event→linked, median / p95 (ms) "
@@ -122,6 +130,7 @@ def main() -> None:
               f"| {hh['median']:.1f} / {hh['p95']:.1f} | {hw['median']:.1f} / {hw['p95']:.1f} "
               f"| {hs['median']:.1f} / {hs['p95']:.1f} | {sw['median']:.1f} / {sw['p95']:.1f} "
               f"| {r['zoom_to_exact_ms']:.0f} |")
+    print(f"load average at end: {_load()}")
 
 
 if __name__ == "__main__":
