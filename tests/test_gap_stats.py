@@ -392,6 +392,10 @@ def test_cone_cosine_of_unknown_modality_names_the_modalities():
         stats.cone_cosine("audio")  # a raw KeyError before
     with pytest.raises(ValueError, match=r"'audio'.*\('image', 'text'\)"):
         stats.mean("audio")
+    one = am.GapStats().update(_synthetic(10), ("text",))
+    assert one.modalities == ("text",) and one.cone_cosine("text") == stats.cone_cosine("text")
+    with pytest.raises(ValueError, match=r"sums of \('text',\) only"):
+        one.metrics()  # one modality: no pair to measure
 
 
 @pytest.mark.parametrize("change, match", [

@@ -300,6 +300,11 @@ class GapStats:
         if self.modalities is None or self.n == 0:
             raise ValueError("this GapStats is empty; call update(emb) first.")
         names = self.modalities
+        if len(names) < 2:
+            raise ValueError(
+                f"this GapStats holds the sums of {names} only; gap metrics compare two "
+                "modalities (update(emb) with both)."
+            )
         a = names[0] if a is None else a
         b = names[1] if b is None else b
         for value, arg in ((a, "a"), (b, "b")):
