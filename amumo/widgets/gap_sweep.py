@@ -26,7 +26,7 @@ import traitlets
 from amumo.experiments.plots import GROUP_PALETTE, PALETTE, SWEEP_GAP_NAME
 from amumo.experiments.zero_shot import DEFAULT_LAMS
 from amumo.widgets._base import STATIC, AmumoWidget
-from amumo.widgets._encode import f32_bytes
+from amumo.widgets._traits import Float32Array
 
 __all__ = ["GapSweep"]
 
@@ -104,9 +104,9 @@ class GapSweep(AmumoWidget):
     snap = traitlets.Bool(True, help="Snap clicks to computed λ values.").tag(sync=True)
     title = traitlets.Unicode("", help="Title above the plot.").tag(sync=True)
     height = traitlets.Int(360, help="Plot height in pixels.").tag(sync=True)
-    _xs = traitlets.Bytes(b"").tag(sync=True)
-    _ys = traitlets.Bytes(b"").tag(sync=True)
-    _gaps = traitlets.Bytes(b"").tag(sync=True)
+    _xs = Float32Array(help="λ of every point, series after series.").tag(sync=True)
+    _ys = Float32Array(help="Value of every point (accuracy, harm rate).").tag(sync=True)
+    _gaps = Float32Array(help="Gap distance at every point.").tag(sync=True)
     _series = traitlets.List(traitlets.Dict()).tag(sync=True)
     _unshifted = traitlets.Dict().tag(sync=True)
     _gap_name = traitlets.Unicode(SWEEP_GAP_NAME).tag(sync=True)
@@ -144,7 +144,7 @@ class GapSweep(AmumoWidget):
             title = self._default_title()
         super().__init__(lam=lam, snap=snap, title=title, height=int(height))
         with self.hold_sync():
-            self._xs, self._ys, self._gaps = f32_bytes(xs), f32_bytes(ys), f32_bytes(gaps)
+            self._xs, self._ys, self._gaps = xs, ys, gaps
             self._series, self._unshifted = series, unshifted
 
     # ----------------------------------------------------------------- construction
