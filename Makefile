@@ -28,7 +28,7 @@ js: node_modules/.package-lock.json
 
 # ESLint (flat config in eslint.config.js) over js/, the build scripts and the config itself.
 lint-js: node_modules/.package-lock.json
-	node_modules/.bin/eslint --max-warnings=0 .
+	node_modules/.bin/eslint --max-warnings=0 js scripts eslint.config.js
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import globals from "globals";
 
 export default [
-  { ignores: ["amumo/static/**", "node_modules/**"] },
+  { ignores: ["amumo/static/**", "node_modules/**", ".venv/**", "**/.venv/**", "tests/artifacts/**", "benchmarks/out/**"] },
   js.configs.recommended,
   {
     // The widgets' ES modules: bundled by esbuild for the browser.
