@@ -93,6 +93,11 @@ export class CanvasRenderer {
     this.draw();
   }
 
+  /** Number of points shown (every point of the data is drawn on each frame). */
+  get drawn() {
+    return this.d ? this.d.n : 0;
+  }
+
   /** Every point at coordinates `xy` (default: the data's) in the current window. */
   draw(xy = null) {
     const ctx = this.ctx;

@@ -11,8 +11,9 @@
 //
 // Renderer interface: {kind, surface, ownsCamera, ready, onView (set here: the camera
 // moved), start(onReady(initMs)), fit(window), window(), setWindow(window) (when not
-// ownsCamera), resize(side), upload(d, fitted, {transition, resetCamera, selected, current})
-// -> Promise (drawn), highlight(selectedPairs), resetView(), dispose()}.
+// ownsCamera), resize(side), upload(d, fitted, {transition, resetCamera, selected})
+// -> Promise (drawn; uploads made while one draws are queued, the latest wins), drawn (points
+// shown by the last finished draw), highlight(selectedPairs), resetView(), dispose()}.
 //
 // Pair lines: all of them while N <= LINE_LIMIT pairs; above, only for the hovered pair
 // (overlay) and the selected pairs (if at most LINE_LIMIT of them).
@@ -126,9 +127,10 @@ export class ScatterView {
     this._drawStatus();
     // Lines follow the points only once they arrive (not during a transition).
     if (transition && moved) this.drawBase(true);
-    this.renderer.upload(d, this.norm, { transition, resetCamera, selected: this._highlighted(), current })
+    this.renderer.upload(d, this.norm, { transition, resetCamera, selected: this._highlighted() })
       .then(() => {
-        if (!current()) return;
+        if (!current()) return; // a newer upload replaced this one: it draws and reports
+        this.root.dataset.drawnPoints = String(this.renderer.drawn);
         this.transitioning = false;
         this.window = this.renderer.window();
         this.drawBase();

@@ -154,8 +154,45 @@ export class WebGLRenderer {
     this.sp.set({ width: side, height: side });
   }
 
-  /** Send points to the GPU: NDC coordinates of the fitted window, interleaved by pair, with colour codes. */
-  upload(d, fitted, { transition = false, resetCamera = true, selected, current }) {
+  /**
+   * Send points to the GPU: NDC coordinates of the fitted window, interleaved by pair, with
+   * colour codes. Resolves once they are drawn (true), or with false when a newer upload
+   * replaced this one before it started.
+   *
+   * regl-scatterplot refuses a draw while the previous one runs (it rejects with "Ignoring
+   * draw call as the previous draw call has not yet finished"), and a filter or projection
+   * change in the kernel often sends new points during a draw (or its 300 ms transition).
+   * So uploads queue here: one draw at a time, and of the uploads that arrive meanwhile only
+   * the latest is drawn next (the ones it replaces were never shown; coalesced, not dropped).
+   */
+  upload(d, fitted, { transition = false, resetCamera = true, selected }) {
+    this.selected = selected;
+    return new Promise((resolve, reject) => {
+      const waiting = this.queued;
+      // A camera reset asked for by a replaced upload still happens (its data are new).
+      if (waiting) waiting.resolve(false);
+      this.queued = { d, fitted, transition, resetCamera: resetCamera || (waiting ? waiting.resetCamera : false), resolve, reject };
+      this._next();
+    });
+  }
+
+  /** Draw the queued upload unless a draw runs (it calls this again when it ends). */
+  _next() {
+    if (this.drawing || !this.queued || !this.sp) return;
+    const job = this.queued;
+    this.queued = null;
+    this.drawing = this._draw(job)
+      .then(() => job.resolve(true), job.reject)
+      .finally(() => {
+        this.drawing = null;
+        if (this.disposed) return;
+        if (!this.queued) this.highlight(this.selected); // the latest selection on the latest points
+        this._next();
+      });
+  }
+
+  /** One regl-scatterplot draw (the caller makes sure none runs). */
+  _draw({ d, fitted, transition, resetCamera }) {
     const sp = this.sp;
     const { n, N, M } = d;
     const sx = 2 / (fitted.x1 - fitted.x0), sy = 2 / (fitted.y1 - fitted.y0);
@@ -184,25 +221,34 @@ export class WebGLRenderer {
       sp.set({ xScale: this.xScale, yScale: this.yScale });
     }
     this.d = d;
-    const points = this._points(selected);
+    // An animation needs the same number of points as those drawn now (a replaced upload
+    // may have had another number than the one the view compared with).
+    const animate = transition && this.drawnPoints === n;
     // regl-scatterplot's own KDBush index serves only its hover and lasso, which the view
     // replaces (hit grid, rasterised lasso): an empty index saves building one over every
     // point (~1-2 s at 2M points) and its memory.
     return emptySpatialIndex()
       .then((spatialIndex) => sp.draw({ x, y, z }, {
-        transition,
+        transition: animate,
         transitionDuration: TRANSITION_MS,
         preventFilterReset: !resetCamera,
         zDataType: "categorical",
         spatialIndex,
       }))
       .then(() => {
-        if (current() && points.length) sp.select(points, { preventEvent: true });
+        this.drawnPoints = sp.get("points").length;
       });
   }
 
-  /** Highlight the selected pairs' points (the others fade). */
+  /** Number of points regl-scatterplot holds (what the last finished draw showed). */
+  get drawn() {
+    return this.drawnPoints || 0;
+  }
+
+  /** Highlight the selected pairs' points (the others fade); after the running draw if one runs. */
   highlight(selected) {
+    this.selected = selected;
+    if (this.drawing || !this.sp || !this.d) return; // applied when the draw ends
     const points = this._points(selected);
     if (points.length) this.sp.select(points, { preventEvent: true });
     else this.sp.deselect({ preventEvent: true });
