@@ -472,9 +472,10 @@ def test_request_handlers_are_marked_and_named_apart_from_observers(coco):
     from amumo.widgets._base import AmumoWidget
     from amumo.widgets._base import request as handles
 
-    served = {Explorer: {"item", "window", "cell", "neighbours"},
-              Heatmap: {"item", "window", "cell"}, Comparer: {"item", "window", "cell"},
-              Scatter: {"item"}, Preview: {"item"}}
+    served = {Explorer: {"item", "texts", "window", "cell", "neighbours"},
+              Heatmap: {"item", "texts", "window", "cell"},
+              Comparer: {"item", "texts", "window", "cell"},
+              Scatter: {"item", "texts"}, Preview: {"item", "texts"}}
     for cls, kinds in served.items():
         handlers = cls._request_handlers()
         assert set(handlers) == kinds, cls

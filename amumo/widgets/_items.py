@@ -24,12 +24,17 @@ from amumo.widgets._encode import (
 from amumo.widgets._media import kind_by_name, media_kind, media_reply
 from amumo.widgets._traits import Int32Array
 
-__all__ = ["ItemsMixin", "check_embeddings_arg", "check_dataset", "TEXTS_LIMIT"]
+__all__ = [
+    "ItemsMixin", "check_embeddings_arg", "check_dataset", "TEXTS_LIMIT", "TEXTS_PER_REQUEST",
+]
 
 #: Pairs up to which every pair's text is sent up front (hover shows it at once); above,
-#: texts are fetched for the hovered pair only (``{"type": "item"}`` requests).
+#: the browser asks for the texts of the pairs it shows (hovered rows, listed selections)
+#: with ``{"type": "texts", "pairs": [...]}`` requests and caches them.
 TEXTS_LIMIT = 50_000
-#: Answers to ``{"type": "item"}`` requests (thumbnails, texts) kept per widget, oldest
+#: Most pairs one ``texts`` request may ask for (the browser asks for a handful at a time).
+TEXTS_PER_REQUEST = 256
+#: Answers to ``{"type": "item"}`` requests (thumbnails, meta rows) kept per widget, oldest
 #: dropped first (audio clips are never kept: they can be large).
 ITEM_CACHE_SIZE = 256
 
@@ -61,6 +66,13 @@ def check_dataset(dataset: Any, emb: Embeddings) -> Any:
             "dataset the embeddings were computed from (pair i must match row i)."
         )
     return dataset
+
+
+def _text(value: Any) -> str:
+    """A meta value as the text shown for its pair ("" for None / NaN)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
 
 
 def _kind_of(value: Any) -> str:
@@ -265,6 +277,38 @@ class ItemsMixin(traitlets.HasTraits):
         return frame.reset_index(drop=True)
 
     # ------------------------------------------------------------------ messages
+    @request("texts")
+    def _request_texts(self, content: dict[str, Any]) -> tuple[dict, list]:
+        """The texts (caption or label column) of a few pairs, for a browser that was not
+        sent them all (more than :data:`TEXTS_LIMIT` pairs shown).
+
+        ``content["pairs"]``: up to :data:`TEXTS_PER_REQUEST` original pair indices. Reply
+        ``{"texts": [...]}`` in the same order ("" for a missing value or no text column).
+
+        Examples
+        --------
+        >>> import amumo as am
+        >>> w = am.Scatter(am.datasets.clip_coco500())
+        >>> w._request_texts({"pairs": [0, 499]})[0]["texts"][1]
+        'A green chair is next to a long bench.'
+        """
+        pairs = content.get("pairs")
+        if not isinstance(pairs, list) or not all(
+            isinstance(p, int) and not isinstance(p, bool) for p in pairs
+        ):
+            raise ValueError("texts request: 'pairs' must be a list of pair indices (integers).")
+        if len(pairs) > TEXTS_PER_REQUEST:
+            raise ValueError(
+                f"texts request for {len(pairs)} pairs; ask for at most {TEXTS_PER_REQUEST} "
+                "at a time."
+            )
+        n = len(self._source)
+        bad = [p for p in pairs if not 0 <= p < n]
+        if bad:
+            raise ValueError(f"texts request: pairs {bad[:10]} are outside 0..{n - 1}.")
+        texts = self._pair_texts(np.asarray(pairs, dtype=np.intp))
+        return {"texts": [_text(t) for t in texts]}, []
+
     @request("item")
     def _request_item(self, content: dict[str, Any]) -> tuple[dict, list]:
         """Meta fields of a pair, or a modality's thumbnail (lazily, cached)."""

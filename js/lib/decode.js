@@ -16,6 +16,7 @@ export function heatmapData(model, items) {
     bounds: i32(model.get("cluster_bounds")),
     clusterNames: model.get("cluster_legend") || [],
     texts: items.texts,
+    pairTexts: items.pairTexts,
     pairIds: items.pairIds,
   };
 }
@@ -34,6 +35,7 @@ export function scatterData(model, items) {
     xLabel: labels[0],
     yLabel: labels[1],
     texts: items.texts,
+    pairTexts: items.pairTexts,
     pairIds: items.pairIds,
   };
 }
@@ -45,6 +47,7 @@ export function previewData(model, items) {
     kinds: model.get("kinds") || {},
     media: model.get("media") || {},
     texts: items.texts,
+    pairTexts: items.pairTexts,
     textField: items.textField,
     pairIds: items.pairIds,
     version: items.version,

@@ -476,7 +476,19 @@ export class HeatmapView {
     const exact = this.exactValue(r, c);
     const approx = this.approxValue(r, c);
     const value = exact !== null ? fmt(exact, 3) : `≈ ${fmt(approx.value, 2)}`;
-    const text = (info) => (d.texts && d.texts[info.pair]) || "";
+    // Texts of very many pairs are not in the browser: ask for these two (texts.js), and
+    // show the tooltip again when they arrive if the pointer is still on this cell.
+    const known = (info) => (d.pairTexts ? d.pairTexts.get(info.pair) : (d.texts && d.texts[info.pair]) || "");
+    const missing = [row, col].filter((info) => known(info) === null).map((info) => info.pair);
+    if (missing.length) {
+      d.pairTexts.fetch(missing).then(() => {
+        if (this.data === d && this.hover && this.hover.r === r && this.hover.c === c) this._showTooltip(this.hover.px, this.hover.py, r, c);
+      }, () => {});
+    }
+    const text = (info) => {
+      const t = known(info);
+      return t === null ? h("span", { class: "amumo-muted", text: "…" }) : t;
+    };
     const tip = this.tooltip;
     tip.replaceChildren(
       h("div", { class: "amumo-tip-head" },

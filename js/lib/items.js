@@ -2,11 +2,15 @@
 // (view index <-> id), texts. Recomputed when the item traits change (see panels/connect.js).
 
 import { i32, decodeTexts, inverse } from "./util.js";
+import { PairTexts } from "./texts.js";
 
 /** Pair/text data common to all views of one model (recomputed when the traits change). */
 export class Items {
   constructor(model) {
     this.model = model;
+    // Each pair's text: from `texts`, or asked from the kernel above its TEXTS_LIMIT (the
+    // request is set by mount: the kernel's, or an exported page's).
+    this.pairTexts = new PairTexts(this);
     this.refresh();
   }
   refresh() {
@@ -19,7 +23,9 @@ export class Items {
     this.toView = this.pairIds ? inverse(this.pairIds, this.maxId) : null;
     this.texts = decodeTexts(m.get("texts"));
     this.textField = m.get("text_field") || "";
-    this.version = m.get("data_version") || 0;
+    const version = m.get("data_version") || 0;
+    if (version !== this.version) this.pairTexts.reset();
+    this.version = version;
   }
   id(pair) {
     return this.pairIds ? this.pairIds[pair] : pair;

@@ -6,7 +6,8 @@ import { LinkBus } from "./link/bus.js";
 import { linkKernel } from "./link/kernel.js";
 import { connect } from "./panels/connect.js";
 import { Rpc, h, now } from "./util.js";
-import { applyStaticExport, staticExport } from "./offline.js";
+import { applyStaticExport, staticExport, staticRequestTexts } from "./offline.js";
+import { requestTexts } from "./requests.js";
 
 /**
  * Build a widget: `build(ctx)` returns the panels (each {root, refresh, traits, dispose}) and may
@@ -26,6 +27,8 @@ export function mount(model, el, cls, build) {
     rpc.call = () => Promise.resolve({ msg: { error: "needs the Python kernel: this is an exported page (open the notebook)" }, buffers: [] });
   }
   const items = new Items(model);
+  const exported = staticExport(model);
+  items.pairTexts.request = exported ? (ids) => staticRequestTexts(exported, items.textField)(ids) : requestTexts(rpc);
   const bus = new LinkBus(root);
   const kernel = linkKernel(model, bus, items);
   const ctx = { model, root, rpc, items, bus, kernel };

@@ -10,6 +10,15 @@
 
 import { h } from "./util.js";
 
+/** requestTexts(ids) answered from the export's meta rows (`textField` column). */
+export function staticRequestTexts(info, textField) {
+  return (ids) => Promise.resolve(ids.map((id) => {
+    const row = info.fields ? info.fields[String(id)] : null;
+    const value = row && textField ? row[textField] : null;
+    return value === null || value === undefined ? "" : String(value);
+  }));
+}
+
 /** Controls that work in the page without a kernel (drawn by the browser alone). */
 const BROWSER_CONTROLS = [".amumo-colormap", ".amumo-lines-toggle"];
 /** Precomputed on/off controls: trait -> selector (live only when the export carries states). */

@@ -1,8 +1,9 @@
 // PreviewView: cards for the hovered items (image thumbnail, caption, meta fields).
 //
-// The caption/label of every pair is already in the browser (one UTF-8 blob), so a card
-// appears at once; thumbnails and the full meta row are fetched lazily from the kernel
-// on first hover and cached here (as object URLs), never sent up front.
+// The caption/label of every pair is already in the browser (one UTF-8 blob) up to the
+// kernel's TEXTS_LIMIT pairs, so a card appears at once; above, the hovered pairs' texts are
+// asked for and cached (texts.js). Thumbnails and the full meta row are fetched lazily from
+// the kernel on first hover and cached here (as object URLs), never sent up front.
 
 import { h } from "./util.js";
 import { mediaBlock, STICKY_KINDS } from "./media_view.js";
@@ -86,14 +87,29 @@ export class PreviewView {
 
   _renderSelection() {
     const d = this.data;
-    const shown = this.selection.slice(0, 8);
+    const selection = this.selection;
+    const shown = selection.slice(0, 8);
     this.root.dataset.pairs = "";
+    const texts = shown.map((p) => this._text(p));
     this.body.replaceChildren(
       h("div", { class: "amumo-preview-selection" },
-        h("div", { class: "amumo-card-title", text: `${this.selection.length.toLocaleString()} pair${this.selection.length === 1 ? "" : "s"} selected` }),
-        h("ul", {}, ...shown.map((p) => h("li", {}, h("b", { text: `#${d.pairIds ? d.pairIds[p] : p} ` }), (d.texts && d.texts[p]) || ""))),
-        this.selection.length > shown.length ? h("div", { class: "amumo-muted", text: `… and ${this.selection.length - shown.length} more (widget.selection() in Python)` }) : null),
+        h("div", { class: "amumo-card-title", text: `${selection.length.toLocaleString()} pair${selection.length === 1 ? "" : "s"} selected` }),
+        h("ul", {}, ...shown.map((p, k) => h("li", {}, h("b", { text: `#${d.pairIds ? d.pairIds[p] : p} ` }), texts[k] ?? "…"))),
+        selection.length > shown.length ? h("div", { class: "amumo-muted", text: `… and ${(selection.length - shown.length).toLocaleString()} more (widget.selection() in Python)` }) : null),
     );
+    if (texts.includes(null)) {
+      // Texts not sent up front (very many pairs): ask for these, then list them.
+      d.pairTexts.fetch(shown).then(() => {
+        if (this.data === d && this.selection === selection && !this.entries.length) this._renderSelection();
+      }, () => {});
+    }
+  }
+
+  /** Text of shown pair p, or null while the browser does not have it (texts.js). */
+  _text(pair) {
+    const d = this.data;
+    if (d.pairTexts) return d.pairTexts.get(pair);
+    return (d.texts && d.texts[pair]) || "";
   }
 
   _card({ pair, m, role }) {
@@ -110,7 +126,6 @@ export class PreviewView {
         h("span", { class: "amumo-card-title", text: `${modality} #${id}` }),
         roleLabel ? h("span", { class: "amumo-chip", text: roleLabel }) : null),
     );
-    const text = d.texts && d.texts[pair] ? d.texts[pair] : "";
     const hasMedia = d.media && d.media[modality];
     if (kind === "image" && hasMedia) {
       const frame = h("div", { class: "amumo-thumb amumo-loading" });
@@ -140,13 +155,32 @@ export class PreviewView {
     }
     if ((kind === "audio" || kind === "molecule") && hasMedia) card.append(mediaBlock(kind, this._item(pair, modality), { modality, id }));
     const isCaption = ["caption", "text", "captions"].includes((d.textField || "").toLowerCase());
-    if ((kind === "text" && isCaption) || (kind === "other" && text && isCaption)) {
-      card.append(h("div", { class: "amumo-caption", text: text || "(no text)" }));
-    } else if (kind !== "image" && text) {
-      // No caption column (e.g. precomputed embeddings): show the pair's label as such.
-      card.append(h("div", { class: "amumo-caption amumo-caption-minor" }, h("span", { class: "amumo-muted", text: `${d.textField}: ` }), text));
-    } else if (kind === "image" && text && d.textField) {
-      card.append(h("div", { class: "amumo-caption amumo-caption-minor" }, h("span", { class: "amumo-muted", text: `${d.textField}: ` }), text));
+    const textBlock = (text) => {
+      if ((kind === "text" && isCaption) || (kind === "other" && text && isCaption)) {
+        return h("div", { class: "amumo-caption", text: text || "(no text)" });
+      }
+      if (text && (kind !== "image" || d.textField)) {
+        // No caption column (e.g. precomputed embeddings): show the pair's label as such.
+        return h("div", { class: "amumo-caption amumo-caption-minor" }, h("span", { class: "amumo-muted", text: `${d.textField}: ` }), text);
+      }
+      return null;
+    };
+    const known = this._text(pair);
+    if (known !== null) {
+      const block = textBlock(known);
+      if (block) card.append(block);
+    } else {
+      // Very many pairs: the text was not sent up front; ask for it, show it when it comes.
+      const waiting = h("div", { class: "amumo-caption amumo-loading-text", text: "…" });
+      card.append(waiting);
+      d.pairTexts.fetch([pair]).then(([text]) => {
+        const block = textBlock(text);
+        if (block) waiting.replaceWith(block);
+        else waiting.remove();
+      }, (err) => {
+        waiting.classList.add("amumo-muted");
+        waiting.textContent = `text not loaded: ${err && err.message ? err.message : err}`;
+      });
     }
     const fields = h("dl", { class: "amumo-fields" });
     card.append(fields);

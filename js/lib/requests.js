@@ -1,5 +1,5 @@
 // Requests the views send to the kernel (custom messages through Rpc): a window of exact
-// heatmap cells, one cell, one item (thumbnail, meta row, media).
+// heatmap cells, one cell, one item (thumbnail, meta row, media), the texts of a few pairs.
 
 import { f32 } from "./util.js";
 
@@ -30,4 +30,13 @@ export function fetchItem(rpc, items) {
       fullDuration: msg.full_duration ?? null, // audio cut to the preview's limit
       image: buffers && buffers.length && msg.mime ? new Blob([buffers[0]], { type: msg.mime }) : null,
     }));
+}
+
+/** requestTexts(ids) -> Promise<string[]>: the texts of pair ids (see texts.js). */
+export function requestTexts(rpc) {
+  return (ids) =>
+    rpc.call({ type: "texts", pairs: ids }).then(({ msg }) => {
+      if (msg.error) throw new Error(msg.error);
+      return msg.texts || [];
+    });
 }

@@ -2,7 +2,6 @@
 
 import { createScatterView } from "../scatter/index.js";
 import { scatterData } from "../decode.js";
-import { fetchItem } from "../requests.js";
 import { h, bind, setOptions, watch } from "../util.js";
 import { joinScatter } from "../link/views.js";
 import { panel, labelled, iconButton } from "./frame.js";
@@ -57,8 +56,6 @@ export function scatterPanel(model, rpc, bus, items, opts = {}) {
   const view = createScatterView(p.body, {
     onHover: (info) => (info ? bus.pairHover(info, view) : bus.clearHover(view)),
     onSelect: (pairs) => bus.select(pairs, view),
-    // Above the kernel's TEXTS_LIMIT no texts are sent: the tooltip asks for the hovered one.
-    fetchText: (pair) => fetchItem(rpc, items)(pair, null).then((r) => (r.fields && items.textField ? String(r.fields[items.textField] ?? "") : "")),
     maxSide: opts.maxSide,
   });
   setMode("box");

@@ -11,7 +11,7 @@ export { webglAvailable };
 
 /**
  * @param {HTMLElement} host
- * @param {object} opts {onHover(info|null), onSelect(pairs:number[]), fetchText(pair) -> Promise<string>,
+ * @param {object} opts {onHover(info|null), onSelect(pairs:number[]),
  *   maxSide, minSide, webgl (false: canvas 2D)}
  * @returns {ScatterView}
  */

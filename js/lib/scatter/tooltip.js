@@ -1,5 +1,5 @@
 // The hovered point's tooltip: its modality, pair id and text (asked from the kernel when
-// the texts of very many pairs were not sent up front).
+// the texts of very many pairs were not sent up front: texts.js).
 
 import { h, placeTip } from "../util.js";
 import { colorOf, shownPair } from "./data.js";
@@ -10,22 +10,21 @@ export class PointTooltip {
   }
 
   /**
-   * Show item i of data d. `fetchText(pair)` (optional) asks for a text that is not in
-   * d.texts; it is shown if `stillHovered()` when it arrives.
+   * Show item i of data d. A text not in the browser yet (d.pairTexts) is asked for and
+   * shown if `stillHovered()` when it arrives.
    */
-  show(d, i, fetchText, stillHovered) {
+  show(d, i, stillHovered) {
     const m = Math.floor(i / d.N), pair = shownPair(d, i % d.N);
     const id = d.pairIds ? d.pairIds[pair] : pair;
-    const text = d.texts && d.texts[pair] ? d.texts[pair] : "";
-    const row = h("div", { class: "amumo-tip-row", text });
+    const known = d.pairTexts ? d.pairTexts.get(pair) : (d.texts && d.texts[pair]) || "";
+    const row = h("div", { class: "amumo-tip-row", text: known || "" });
     this.el.replaceChildren(
       h("div", { class: "amumo-tip-head" }, h("span", { class: "amumo-swatch", style: { background: colorOf(d, i) } }), h("b", { text: `${d.modalities[m]} #${id}` })),
       row,
     );
-    row.hidden = !text;
-    if (!text && fetchText && !(d.texts && d.texts.length)) {
-      // Texts of very many pairs are not sent up front: ask the kernel for this one.
-      fetchText(pair).then((value) => {
+    row.hidden = !known;
+    if (known === null) {
+      d.pairTexts.fetch([pair]).then(([value]) => {
         if (stillHovered() && value) {
           row.textContent = value;
           row.hidden = false;

@@ -30,7 +30,7 @@ import { bindPointer } from "./interaction.js";
 export class ScatterView {
   /**
    * @param {HTMLElement} host
-   * @param {object} opts {onHover(info|null), onSelect(pairs:number[]), fetchText(pair) -> Promise<string>,
+   * @param {object} opts {onHover(info|null), onSelect(pairs:number[]),
    *   maxSide, minSide}
    * @param {object} renderer draws the points (see the interface above)
    */
@@ -76,7 +76,7 @@ export class ScatterView {
   // ---------------------------------------------------------------- data
   /**
    * @param {object} data {xy: Float32Array(n*2), N, modalities, codes: Uint8Array|Uint16Array(n),
-   *   palette: [css], legend: [{label, color}] | {continuous...}, showLines, xLabel, yLabel, texts, pairIds,
+   *   palette: [css], legend: [{label, color}] | {continuous...}, showLines, xLabel, yLabel, texts, pairTexts, pairIds,
    *   sample: Int32Array of the shown pairs drawn (max_points) or empty for all} (see data.js)
    */
   setData(data) {
@@ -243,7 +243,7 @@ export class ScatterView {
       return;
     }
     const m = Math.floor(i / d.N), pair = shownPair(d, i % d.N);
-    this.tooltip.show(d, i, this.opts.fetchText, () => this.hoverItem === i);
+    this.tooltip.show(d, i, () => this.hoverItem === i && this.data === d);
     this.root.dataset.hovered = String(d.pairIds ? d.pairIds[pair] : pair);
     this.tooltip.place(px, py, this.W, this.H);
     if (this.opts.onHover) this.opts.onHover({ item: m * d.Nshown + pair, m, modality: d.modalities[m], pair, t0, start: this.handlerStart });
