@@ -96,7 +96,7 @@ export class ScatterView {
     if (!keepView) this.norm = fitWindow(d.xy, d.n);
     renderLegend(this.legend, d.legend || []);
     if (!this.plot) this.layout();
-    const moved = sameShape && old.xy !== d.xy;
+    const moved = sameShape && !sameCoords(old.xy, d.xy);
     this._upload({ transition: moved && d.n <= TRANSITION_LIMIT, resetCamera: !keepView, moved });
   }
 
@@ -189,7 +189,7 @@ export class ScatterView {
   _commitSelection(pairs, shape = null) {
     const t0 = now();
     this.selected = SortedPairs.from(pairs);
-    this.selectionShape = shape;
+    this.selectionShape = shape ? this._shapeToData(shape) : null;
     this._highlight(); // no-op until the renderer has started
     const t1 = now();
     this._drawStatus();
@@ -200,6 +200,15 @@ export class ScatterView {
     if (this.opts.onSelect) this.opts.onSelect(this.data.sample ? Array.from(list, (k) => this.data.sample[k]) : Array.from(list));
     const t3 = now();
     this.root.dataset.selectParts = [t1 - t0, t2 - t1, t3 - t2].map((v) => v.toFixed(1)).join(",");
+  }
+
+  /** A box / lasso (stage pixels) as a polygon in data coordinates, with the coordinates
+   * (xy) it was drawn on: it is outlined while those are shown, at any zoom. */
+  _shapeToData(shape) {
+    const corners = shape.kind === "box"
+      ? [[shape.x0, shape.y0], [shape.x1, shape.y0], [shape.x1, shape.y1], [shape.x0, shape.y1]]
+      : shape.points;
+    return { points: corners.map(([px, py]) => this._toData(px, py)), xy: this.data.xy };
   }
 
   /** Pairs with an item inside a box / lasso shape (stage pixels). */
@@ -349,7 +358,7 @@ export class ScatterView {
     }
     const k = this.selected.size;
     if (k) {
-      const region = k * d.M > HIGHLIGHT_LIMIT ? (this.selectionShape ? " (outlined: too many to mark one by one)" : " (too many to mark one by one)") : "";
+      const region = k * d.M > HIGHLIGHT_LIMIT ? " (outlined: too many to mark one by one)" : "";
       parts.push(`${k.toLocaleString()} pair${k === 1 ? "" : "s"} selected${region}`);
     }
     this.status.textContent = parts.join(" · ");
@@ -378,11 +387,100 @@ export class ScatterView {
       drawFocus(ctx, d, pairs, items, (i) => this._screen(i), colorOf);
       ctx.restore();
     }
-    // The box / lasso being drawn, or the region of a selection too large to mark point by point.
-    const big = d && this.selected.size * d.M > HIGHLIGHT_LIMIT;
-    const shape = this.shape || (big ? this.selectionShape : null);
-    if (shape) drawShape(ctx, shape);
+    // A selection too large to mark point by point: where its items are now (any projection,
+    // zoom or pan) stays clear and outlined, the rest is veiled (as the renderer fades the
+    // points outside a smaller selection); and the box / lasso that made it, while its
+    // coordinates are shown. Then the box / lasso being drawn.
+    const big = d && this.window && !this.transitioning && this.selected.size * d.M > HIGHLIGHT_LIMIT;
+    if (big) {
+      this._clipToPlot(ctx);
+      ctx.drawImage(this._footprint().canvas, PAD.left, PAD.top, this.plot, this.plot);
+      const region = this.selectionShape;
+      if (region && sameCoords(region.xy, d.xy)) {
+        drawShape(ctx, { kind: "lasso", points: region.points.map(([x, y]) => this._dataToStage(x, y)) });
+      }
+      ctx.restore();
+    }
+    if (this.shape) drawShape(ctx, this.shape);
   }
+
+  /** Stage pixels of data point (x, y) in the current view. */
+  _dataToStage(x, y) {
+    const v = this.window;
+    return [
+      PAD.left + ((x - v.x0) / (v.x1 - v.x0)) * this.plot,
+      PAD.top + this.plot - ((y - v.y0) / (v.y1 - v.y0)) * this.plot,
+    ];
+  }
+
+  /**
+   * The selected items' footprint on the plot (a canvas of plot x plot pixels): cells of
+   * FOOTPRINT_CELL_PX holding no selected item veiled, the border between the two outlined.
+   * Cached until the coordinates, the view or the selection change (the overlay redraws
+   * on every hover).
+   */
+  _footprint() {
+    const d = this.data, v = this.window, sel = this.selected, plot = this.plot;
+    const key = [v.x0, v.x1, v.y0, v.y1, plot].join(",");
+    const cached = this.footprintCache;
+    if (cached && cached.key === key && cached.selected === sel && sameCoords(cached.xy, d.xy)) return cached;
+    const t0 = now();
+    const size = Math.ceil(plot / FOOTPRINT_CELL_PX);
+    const kx = size / (v.x1 - v.x0), ky = size / (v.y1 - v.y0);
+    const mask = new Uint8Array(size * size);
+    const xy = d.xy;
+    for (const p of sel) {
+      for (let m = 0; m < d.M; m++) {
+        const i = m * d.N + p;
+        const col = Math.floor((xy[2 * i] - v.x0) * kx);
+        const row = Math.floor(size - (xy[2 * i + 1] - v.y0) * ky);
+        if (col >= 0 && col < size && row >= 0 && row < size) mask[row * size + col] = 1;
+      }
+    }
+    // The veil, one pixel per cell (scaled up without smoothing).
+    const cells = document.createElement("canvas");
+    cells.width = size;
+    cells.height = size;
+    const image = new ImageData(size, size);
+    const rgba = new Uint32Array(image.data.buffer);
+    for (let k = 0; k < mask.length; k++) if (!mask[k]) rgba[k] = VEIL_RGBA;
+    cells.getContext("2d").putImageData(image, 0, 0);
+    const canvas = document.createElement("canvas");
+    canvas.width = plot;
+    canvas.height = plot;
+    const ctx = canvas.getContext("2d");
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(cells, 0, 0, size * FOOTPRINT_CELL_PX, size * FOOTPRINT_CELL_PX);
+    // The outline: every cell edge between a selected and an unselected cell.
+    const c = FOOTPRINT_CELL_PX;
+    ctx.beginPath();
+    for (let row = 0; row < size; row++) {
+      for (let col = 0; col < size; col++) {
+        if (!mask[row * size + col]) continue;
+        const x = col * c, y = row * c;
+        if (col === 0 || !mask[row * size + col - 1]) { ctx.moveTo(x, y); ctx.lineTo(x, y + c); }
+        if (col === size - 1 || !mask[row * size + col + 1]) { ctx.moveTo(x + c, y); ctx.lineTo(x + c, y + c); }
+        if (row === 0 || !mask[(row - 1) * size + col]) { ctx.moveTo(x, y); ctx.lineTo(x + c, y); }
+        if (row === size - 1 || !mask[(row + 1) * size + col]) { ctx.moveTo(x, y + c); ctx.lineTo(x + c, y + c); }
+      }
+    }
+    ctx.strokeStyle = "rgba(37,99,235,0.85)";
+    ctx.lineWidth = 1;
+    ctx.stroke();
+    this.footprintCache = { key, selected: sel, xy: d.xy, canvas };
+    this.root.dataset.footprintMs = (now() - t0).toFixed(1);
+    return this.footprintCache;
+  }
+}
+
+/** Cells (CSS pixels) of a large selection's footprint, and the veil over the cells without
+ * a selected item (the plot's background, rgba 251, 251, 253, 0.75, as a little-endian Uint32). */
+const FOOTPRINT_CELL_PX = 3;
+const VEIL_RGBA = ((Math.round(0.75 * 255) << 24) | (253 << 16) | (251 << 8) | 251) >>> 0;
+
+/** True when two coordinate arrays are views of the same data (the same trait value). */
+function sameCoords(a, b) {
+  return !!a && !!b && (a === b || (a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length));
 }
 
 function* rangeOf(n) {
