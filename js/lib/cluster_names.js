@@ -1,5 +1,6 @@
-// Cluster names on the heatmap (the c-TF-IDF words of each cluster's captions, trait
-// `cluster_legend`) and the "cluster by" picker (trait `cluster_by`: "all" or a modality).
+// Cluster names of the heatmap (the c-TF-IDF words of each cluster's captions, trait
+// `cluster_legend`): numbered badges on the matrix and the key that names them, and the
+// "cluster by" picker (trait `cluster_by`: "all" or a modality).
 
 import { h } from "./util.js";
 
@@ -31,48 +32,139 @@ export function clusterBySelect(model) {
   };
 }
 
+/** Size of a cluster's number badge on the matrix (CSS pixels; the width grows with digits). */
+const BADGE_H = 15;
+const BADGE_MIN_W = 15;
+
+/** True when rectangles {x, y, w, h} overlap (touching edges do not count). */
+export function overlaps(a, b) {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
 /**
- * Draw each cluster's name at its boundary: in every diagonal quadrant, a tag at the top-left
- * corner of the cluster's square when that square is at least 14 px tall on screen.
- * `view` is the HeatmapView (toScreen), `clip` = [left, top, side].
+ * Number each cluster on the matrix: a badge "k" (the cluster's entry in the key below the
+ * heatmap, see renderClusterKey) on the cluster's square in every diagonal quadrant. Names
+ * are not written on the matrix: a cluster's square is often narrower than its name, and
+ * its corner is where the quadrant tag sits. A badge goes at the square's centre, or slides
+ * along its diagonal, or sits just below or right of a small square, to clear the quadrant
+ * tags (`avoid`) and earlier badges; where no place is free it is left out (the key lists
+ * every cluster; the tooltip names it).
+ * `view` is the HeatmapView (toScreen), `clip` = [left, top, side]. Returns the badges
+ * drawn: [{cluster, x, y, w, h}].
  */
-export function drawClusterNames(ctx, view, d, edges, clip) {
+export function drawClusterBadges(ctx, view, d, edges, clip, avoid = []) {
   const names = d.clusterNames || [];
-  if (!names.length) return;
+  const drawn = [];
+  if (!names.length) return drawn;
   const [left, top, side] = clip;
+  const taken = [...avoid];
   ctx.save();
-  ctx.font = "600 10px system-ui, -apple-system, 'Segoe UI', sans-serif";
+  ctx.font = "700 10px system-ui, -apple-system, 'Segoe UI', sans-serif";
   ctx.textBaseline = "middle";
+  ctx.textAlign = "center";
   for (let m = 0; m < d.M; m++) {
-    // This diagonal quadrant on screen; its top-left corner holds the quadrant tag.
-    const [qx0, qy0] = view.toScreen(m * d.N, m * d.N);
-    const [qx1, qy1] = view.toScreen((m + 1) * d.N, (m + 1) * d.N);
-    const vx0 = Math.max(qx0, left), vy0 = Math.max(qy0, top);
-    const vx1 = Math.min(qx1, left + side), vy1 = Math.min(qy1, top + side);
-    if (vx1 - vx0 < 40 || vy1 - vy0 < 14) continue;
-    const tagBottom = vx1 - vx0 >= 90 && vy1 - vy0 >= 30 ? vy0 + 24 : vy0; // see _drawSeparators
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(vx0, vy0, vx1 - vx0, vy1 - vy0);
-    ctx.clip();
     for (let e = 0; e + 1 < edges.length; e++) {
+      if (!names[e]) continue;
       const [x0, y0] = view.toScreen(m * d.N + edges[e], m * d.N + edges[e]);
-      const [, y1] = view.toScreen(m * d.N + edges[e + 1], m * d.N + edges[e + 1]);
-      const x = Math.max(vx0 + 2, x0 + 2);
-      let y = Math.max(vy0 + 2, y0 + 2);
-      if (x < vx0 + 120) y = Math.max(y, tagBottom); // keep clear of the quadrant tag
-      if (y + 14 > Math.min(y1, vy1) || x > vx1 - 20) continue;
-      const name = names[e] || ""; // clusters are numbered in the order they appear
-      if (!name) continue;
-      const w = ctx.measureText(name).width + 8;
-      ctx.fillStyle = "rgba(17,24,39,0.72)";
-      ctx.fillRect(x, y, w, 14);
+      const [x1, y1] = view.toScreen(m * d.N + edges[e + 1], m * d.N + edges[e + 1]);
+      // The visible part of the cluster's square.
+      const vx0 = Math.max(x0, left), vy0 = Math.max(y0, top);
+      const vx1 = Math.min(x1, left + side), vy1 = Math.min(y1, top + side);
+      if (vx1 <= vx0 || vy1 <= vy0) continue;
+      const label = String(e + 1);
+      const w = Math.max(BADGE_MIN_W, Math.ceil(ctx.measureText(label).width) + 8), hgt = BADGE_H;
+      // Candidates: along the square's diagonal from its centre toward each corner (when it
+      // is big enough), then just below it (its columns) and just right of it (its rows).
+      const cx = (vx0 + vx1) / 2, cy = (vy0 + vy1) / 2;
+      const candidates = [];
+      if (vx1 - vx0 >= w + 2 && vy1 - vy0 >= hgt + 2) {
+        const spanX = (vx1 - vx0 - w) / 2 - 1, spanY = (vy1 - vy0 - hgt) / 2 - 1;
+        for (const t of [0, 0.25, 0.5, 0.75, 1, -0.25, -0.5, -0.75, -1]) candidates.push([cx + t * spanX - w / 2, cy + t * spanY - hgt / 2]);
+      }
+      // Inside this diagonal quadrant's visible part.
+      const [qx0, qy0] = view.toScreen(m * d.N, m * d.N);
+      const [qx1, qy1] = view.toScreen((m + 1) * d.N, (m + 1) * d.N);
+      const inside = (r) => r.x >= Math.max(qx0, left) && r.y >= Math.max(qy0, top)
+        && r.x + r.w <= Math.min(qx1, left + side) && r.y + r.h <= Math.min(qy1, top + side);
+      const free = (r) => inside(r) && !taken.some((t) => overlaps(t, r));
+      let place = null;
+      for (const [x, y] of candidates) {
+        const rect = { x: Math.round(x), y: Math.round(y), w, h: hgt };
+        if (free(rect)) {
+          place = rect;
+          break;
+        }
+      }
+      // Below the square (sliding down past what is in the way, at most 3 badges), then right of it.
+      for (const dy of [true, false]) {
+        if (place) break;
+        const rect = dy ? { x: Math.round(cx - w / 2), y: Math.round(vy1 + 2), w, h: hgt } : { x: Math.round(vx1 + 2), y: Math.round(cy - hgt / 2), w, h: hgt };
+        const limit = dy ? vy1 + 3 * hgt : vx1 + 3 * w;
+        while ((dy ? rect.y : rect.x) <= limit && inside(rect)) {
+          const block = taken.find((t) => overlaps(t, rect));
+          if (!block) {
+            place = rect;
+            break;
+          }
+          if (dy) rect.y = block.y + block.h + 2;
+          else rect.x = block.x + block.w + 2;
+        }
+      }
+      if (!place) continue;
+      taken.push(place);
+      drawn.push({ cluster: e, ...place });
+      ctx.fillStyle = "rgba(17,24,39,0.82)";
+      roundedRect(ctx, place.x, place.y, w, hgt, 4);
+      ctx.fill();
+      ctx.strokeStyle = "rgba(255,255,255,0.9)";
+      ctx.lineWidth = 1;
+      ctx.stroke();
       ctx.fillStyle = "#ffffff";
-      ctx.fillText(name, x + 4, y + 7);
+      ctx.fillText(label, place.x + w / 2, place.y + hgt / 2 + 0.5);
     }
-    ctx.restore();
   }
   ctx.restore();
+  return drawn;
+}
+
+function roundedRect(ctx, x, y, w, hgt, r) {
+  ctx.beginPath();
+  ctx.moveTo(x + r, y);
+  ctx.arcTo(x + w, y, x + w, y + hgt, r);
+  ctx.arcTo(x + w, y + hgt, x, y + hgt, r);
+  ctx.arcTo(x, y + hgt, x, y, r);
+  ctx.arcTo(x, y, x + w, y, r);
+  ctx.closePath();
+}
+
+/**
+ * The cluster key under a heatmap: one entry per named cluster, "k  name  (pairs)", whole
+ * names wrapped onto lines as needed (never cut). `onHover(e | null)` is called when the
+ * pointer enters or leaves entry e (the view outlines that cluster). Fills `el`; hides it
+ * without names.
+ */
+export function renderClusterKey(el, d, onHover = () => {}) {
+  const names = d.clusterNames || [];
+  const bounds = d.bounds || [];
+  const edges = [0, ...bounds, d.N];
+  el.hidden = !names.length;
+  if (!names.length) {
+    el.replaceChildren();
+    return;
+  }
+  el.replaceChildren(...names.map((name, e) => {
+    const size = edges[e + 1] - edges[e];
+    return h("li", {
+      class: "amumo-cluster-key-item",
+      "data-cluster": e + 1,
+      title: Number.isFinite(size) ? `cluster ${e + 1}: ${size.toLocaleString()} pairs` : `cluster ${e + 1}`,
+      onmouseenter: () => onHover(e),
+      onmouseleave: () => onHover(null),
+    },
+    h("span", { class: "amumo-cluster-badge", text: String(e + 1) }),
+    h("span", { class: "amumo-cluster-name", text: name }),
+    Number.isFinite(size) ? h("span", { class: "amumo-muted amumo-cluster-size", text: `(${size.toLocaleString()})` }) : null);
+  }));
 }
 
 /** Name of the cluster at display position `pos` (null without named clusters). */

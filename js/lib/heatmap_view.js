@@ -6,7 +6,7 @@
 // [0, M·N) is modality floor(p / N) and, inside that block, the pair order[p % N].
 
 import { lut, paintCodes, paintValues, cssColor } from "./colormaps.js";
-import { drawClusterNames, clusterTipLine } from "./cluster_names.js";
+import { drawClusterBadges, clusterTipLine, renderClusterKey } from "./cluster_names.js";
 import { ClickGate } from "./clicks.js";
 import { h, sizeCanvas, niceTicks, tickDigits, fmt, debounce, now, placeTip } from "./util.js";
 
@@ -21,7 +21,8 @@ export class HeatmapView {
   /**
    * @param {HTMLElement} host element to render into
    * @param {object} opts {onHover(info|null), onClick(info), requestWindow(win) -> Promise<{values, r0, r1, c0, c1}>,
-   *                       requestCell(r, c) -> Promise<number>, maxSide, minSide}
+   *                       requestCell(r, c) -> Promise<number>, maxSide, minSide,
+   *                       clusterKey (false: no key of the cluster names under the matrix)}
    */
   constructor(host, opts = {}) {
     this.opts = opts;
@@ -32,8 +33,11 @@ export class HeatmapView {
     this.tooltip = h("div", { class: "amumo-tooltip", hidden: true });
     this.status = h("div", { class: "amumo-statusline" });
     this.busy = h("div", { class: "amumo-busy", hidden: true });
+    // The key naming the numbered clusters (cluster_names.js); a Comparer shows one for all.
+    this.key = h("ol", { class: "amumo-cluster-key", hidden: true, "aria-label": "clusters" });
+    this.keyCluster = null; // the cluster whose key entry is hovered (outlined on the matrix)
     this.stage.append(this.base, this.overlay, this.tooltip, this.busy);
-    this.root.append(this.stage, this.status);
+    this.root.append(this.stage, this.status, ...(opts.clusterKey === false ? [] : [this.key]));
     host.append(this.root);
     this.data = null;
     this.win = { x0: 0, y0: 0, span: 1 };
@@ -91,8 +95,16 @@ export class HeatmapView {
     this.detail = null;
     this.detailKey = "";
     this.cellCache.clear();
+    this.keyCluster = null;
+    renderClusterKey(this.key, d, (e) => this.outlineCluster(e));
     this.layout();
     this.requestDetail();
+  }
+
+  /** Outline cluster e (its blocks in every quadrant), or none for null: a key entry is hovered. */
+  outlineCluster(e) {
+    this.keyCluster = e;
+    this.drawOverlay();
   }
 
   /** Linked highlight from another view: {cell: [rowPos, colPos]} or {items: [itemIndex...]} or null. */
@@ -220,8 +232,11 @@ export class HeatmapView {
       ctx.drawImage(det.canvas, dx0, dy0, dx1 - dx0, dy1 - dy0);
     }
     this._drawClusters(ctx);
-    this._drawSeparators(ctx);
+    const tags = this._drawSeparators(ctx);
+    const badges = this._drawClusterBadges(ctx, tags);
     ctx.restore();
+    // Where the labels on the matrix went (stage pixels), for tests.
+    this.root.dataset.labels = JSON.stringify({ tags, badges });
     ctx.strokeStyle = "rgba(0,0,0,0.35)";
     ctx.lineWidth = 1;
     ctx.strokeRect(LEFT - 0.5, TOP - 0.5, S + 1, S + 1);
@@ -305,6 +320,7 @@ export class HeatmapView {
     // Quadrant tags ("image–text") in each visible quadrant's top-left corner.
     ctx.font = "600 10.5px system-ui, -apple-system, 'Segoe UI', sans-serif";
     ctx.textBaseline = "middle";
+    const tags = [];
     for (let a = 0; a < d.M; a++) {
       for (let b = 0; b < d.M; b++) {
         const [x0, y0] = this.toScreen(b * d.N, a * d.N);
@@ -319,8 +335,17 @@ export class HeatmapView {
         ctx.fill();
         ctx.fillStyle = "#1f2937";
         ctx.fillText(label, vx0 + 10, vy0 + 14);
+        tags.push({ label, x: vx0 + 5, y: vy0 + 5, w, h: 17 });
       }
     }
+    return tags;
+  }
+
+  /** Number the clusters on the matrix, clear of the quadrant tags; the badges drawn. */
+  _drawClusterBadges(ctx, tags) {
+    const d = this.data;
+    if (!d.bounds || !d.bounds.length) return [];
+    return drawClusterBadges(ctx, this, d, [0, ...d.bounds, d.N], [LEFT, TOP, this.side], tags);
   }
 
   _drawClusters(ctx) {
@@ -342,7 +367,6 @@ export class HeatmapView {
       }
     }
     ctx.setLineDash([]);
-    drawClusterNames(ctx, this, d, edges, [LEFT, TOP, this.side]);
   }
 
   _drawLabels(ctx) {
@@ -454,6 +478,23 @@ export class HeatmapView {
     };
     for (const r of rows) band(r, true);
     for (const c of cols) band(c, false);
+    if (this.keyCluster !== null && d.bounds && d.bounds.length) {
+      // The cluster whose key entry is hovered: its block in every quadrant.
+      const edges = [0, ...d.bounds, d.N];
+      const e = this.keyCluster;
+      for (let a = 0; a < d.M; a++) {
+        for (let b = 0; b < d.M; b++) {
+          const [x0, y0] = this.toScreen(b * d.N + edges[e], a * d.N + edges[e]);
+          const [x1, y1] = this.toScreen(b * d.N + edges[e + 1], a * d.N + edges[e + 1]);
+          ctx.strokeStyle = "#ffffff";
+          ctx.lineWidth = 3;
+          ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+          ctx.strokeStyle = "#e11d48";
+          ctx.lineWidth = 1.5;
+          ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+        }
+      }
+    }
     if (cell) {
       const [x, y] = this.toScreen(cell[1], cell[0]);
       const size = Math.max(6, cellPx);

@@ -3,9 +3,9 @@ import { mount } from "../lib/mount.js";
 import { HeatmapView } from "../lib/heatmap_view.js";
 import { heatmapData } from "../lib/decode.js";
 import { requestWindow, requestCell } from "../lib/requests.js";
-import { h, u8, bind, setOptions, fmt } from "../lib/util.js";
+import { h, u8, i32, bind, setOptions, fmt } from "../lib/util.js";
 import { COLORMAPS } from "../lib/colormaps.js";
-import { clusterBySelect } from "../lib/cluster_names.js";
+import { clusterBySelect, renderClusterKey } from "../lib/cluster_names.js";
 import { joinHeatmap } from "../lib/link/views.js";
 
 export default {
@@ -20,7 +20,9 @@ export default {
       const bar = h("div", { class: "amumo-controls" },
         h("label", { class: "amumo-switch" }, cluster, h("span", { text: "cluster (first model's order)" })), clusterBy.el, cmap, readout);
       const grid = h("div", { class: "amumo-compare-grid" });
-      root.append(bar, grid);
+      // One key of the clusters for every model (they share the first model's order).
+      const key = h("ol", { class: "amumo-cluster-key amumo-compare-key", hidden: true, "aria-label": "clusters" });
+      root.append(bar, grid, key);
       let views = [];
       const build = () => {
         for (const v of views) {
@@ -42,6 +44,7 @@ export default {
             requestCell: requestCell(rpc, { view: k }),
             maxSide: 420,
             minSide: 180,
+            clusterKey: false,
           });
           return { view, value, name, leave: joinHeatmap(bus, view, items) };
         });
@@ -86,6 +89,8 @@ export default {
             data.overview = u8(overviews[k]);
             v.view.setData(data);
           });
+          renderClusterKey(key, { clusterNames: model.get("cluster_legend") || [], bounds: i32(model.get("cluster_bounds")), N: items.N },
+            (e) => views.forEach((v) => v.view.outlineCluster(e)));
         },
         dispose() {
           unbind.forEach((f) => f());
