@@ -2,7 +2,8 @@
 // table of failed retrievals, and the cosine calibration histograms.
 //
 // Retrieval asks the kernel for ONE query row against all candidates (O(N·D)) per hover,
-// throttled, and drops stale replies; the failures table and the histograms arrive as small
+// throttled, and drops stale replies; it asks again for the shown query when the embeddings
+// change; the failures table and the histograms arrive as small
 // JSON traits (`failures`, `calibration`).
 
 import { h, fmt, setOptions, bind, throttle, svg } from "./util.js";
@@ -98,12 +99,14 @@ export function retrievalPanel(model, rpc, bus, items) {
     rpc.call({ type: "neighbours", pair: id, modality: m, k: model.get("retrieval_k") || 5 }).then(({ msg }) => {
       if (mine !== seq) return; // a newer hover won
       root.dataset.pending = "false";
+      root.classList.remove("amumo-retrieval-stale");
       if (msg.error) {
         rank.textContent = msg.error;
         return;
       }
       shown = msg;
       render(msg);
+      root.dataset.answered = String(Number(root.dataset.answered || 0) + 1);
     }).catch(() => {});
   }, 80);
 
@@ -150,15 +153,24 @@ export function retrievalPanel(model, rpc, bus, items) {
 
   return {
     root,
+    // New failures / calibration come with new embeddings (close the gap, λ, a remedy, a
+    // filter, another model): the card's query is asked again, so its neighbours and rank
+    // are those of the embeddings shown (greyed until the answer arrives).
     refresh() {
       refreshFailures();
-      if (shown && items.view(shown.pair) < 0) {
+      if (!shown) return;
+      if (items.view(shown.pair) < 0) {
         shown = null;
         list.replaceChildren();
         rank.textContent = "";
+        return;
       }
+      const m = items.modalities.indexOf(shown.source);
+      if (m < 0) return;
+      root.classList.add("amumo-retrieval-stale");
+      ask(shown.pair, m);
     },
-    traits: ["failures"],
+    traits: ["failures", "calibration"],
     dispose() {
       leave();
     },

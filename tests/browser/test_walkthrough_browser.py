@@ -411,3 +411,61 @@ def test_every_cluster_name_is_readable(case, open_notebook, wait_for_output, ru
             for t in labels["tags"]:
                 assert not _overlap(b, t), (b, t)
         _shot(screenshot, page, root.locator(".amumo-heatmap-panel"), f"{case}-zoomed")
+
+
+# ------------------------------------------------------------------------------ item 7
+def test_retrieval_card_follows_close_the_gap(open_notebook, wait_for_output, run_cell,
+                                              screenshot):
+    page = open_notebook([
+        "import amumo as am\nex = am.Explorer(am.datasets.clip_coco500())\nex",
+    ])
+    page.set_viewport_size({"width": 1600, "height": 1400})
+    root = wait_for_output(page, ".amumo-explorer[data-rendered]")
+    # Image 7's caption ranks first before closing the gap, lower after (asked of the
+    # kernel's own handler, so the test follows its tie rule).
+    rank = "ex._request_neighbours({'pair': 7, 'modality': 0})[0]['rank']"
+    before = int(run_cell(page, f"print({rank})"))
+    heatmap = root.locator(".amumo-heatmap-panel")
+    heatmap.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    view = heatmap.locator(".amumo-heatmap-view")
+    geo = json.loads(view.get_attribute("data-geometry"))
+    n = int(view.get_attribute("data-n"))
+    box = heatmap.locator("canvas.amumo-overlay").bounding_box()
+    cell = geo["side"] / n
+    x = box["x"] + geo["left"] + (n // 2 + 7 + 0.5) * cell
+    y = box["y"] + geo["top"] + (7 + 0.5) * cell
+    page.mouse.move(x - 10, y - 10)
+    page.mouse.move(x, y)
+    card = root.locator(".amumo-retrieval-panel")
+    page.wait_for_function(
+        "(r) => { const el = document.querySelector('.amumo-retrieval-panel');"
+        " return el.dataset.query === '7' && el.dataset.pending === 'false'"
+        " && el.dataset.rank === String(r); }", arg=before, timeout=10000,
+    )
+    page.mouse.move(5, 5)  # the pointer leaves: the card keeps its query
+    # Close the gap with the toggle, as a user does.
+    root.locator("input.amumo-close-gap").check()
+    page.wait_for_function(
+        "() => Number(document.querySelector('.amumo-metric-after[data-metric=\"gap_distance\"]')"
+        ".dataset.value) < 0.01", timeout=30000,
+    )
+    after = int(run_cell(page, f"print({rank})"))
+    assert after != before  # the gap closed: another rank
+    try:
+        page.wait_for_function(
+            "(r) => { const el = document.querySelector('.amumo-retrieval-panel');"
+            " return el.dataset.pending === 'false' && el.dataset.rank === String(r)"
+            " && !el.classList.contains('amumo-retrieval-stale'); }", arg=after, timeout=10000,
+        )
+    finally:
+        _shot(screenshot, page, card, "closed")
+    assert card.get_attribute("data-query") == "7"
+    text = card.locator(".amumo-retrieval-rank").inner_text()
+    assert text.startswith(f"true partner: rank {after + 1} of 500"), text
+    # Back: the pre-close rank again.
+    root.locator("input.amumo-close-gap").uncheck()
+    page.wait_for_function(
+        "(r) => document.querySelector('.amumo-retrieval-panel').dataset.rank === String(r)",
+        arg=before, timeout=20000,
+    )
