@@ -186,7 +186,7 @@ export function calibrationPanel(model) {
   const legend = h("div", { class: "amumo-calibration-legend" });
   const note = h("div", { class: "amumo-calibration-note" });
   const p = panel("Calibration", "amumo-calibration-panel", plot, legend, note);
-  const W = 300, H = 150, L = 30, B = 22, T = 6, R = 6;
+  const W = 300, H = 150, L = 30, B = 22, T = 6, R = 14; // R: room for half the last label ("1.0")
 
   const refresh = () => {
     const c = model.get("calibration") || {};
@@ -203,10 +203,12 @@ export function calibrationPanel(model) {
     const sy = (v) => H - B - (v / ymax) * (H - B - T);
     const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "amumo-calibration-svg", role: "img", "aria-label": "cosine histograms" });
     root.append(svg("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, stroke: "#9ca3af" }));
-    for (let t = Math.ceil(lo * 5) / 5; t <= hi + 1e-9; t += 0.2) {
+    // Ticks every 0.2 from integer steps (no drift from adding 0.2 again and again).
+    for (let k = Math.ceil(lo * 5 - 1e-9); k <= Math.floor(hi * 5 + 1e-9); k++) {
+      const t = k / 5;
       const x = sx(t);
       root.append(svg("line", { x1: x, x2: x, y1: H - B, y2: H - B + 3, stroke: "#9ca3af" }));
-      const label = svg("text", { x, y: H - 8, "text-anchor": "middle", class: "amumo-axis-text" });
+      const label = svg("text", { x, y: H - 8, "text-anchor": "middle", class: "amumo-axis-text", "data-tick": fmt(t, 1) });
       label.textContent = fmt(t, 1);
       root.append(label);
     }

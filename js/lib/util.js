@@ -86,11 +86,13 @@ export function throttle(fn, ms) {
   };
 }
 
-/** Format a number with `digits` significant decimals, using a real minus sign. */
+/** Format a number with `digits` decimals, using a real minus sign; a value that rounds to
+ * zero has none ("0.00", never "−0.00": a sign that is not there). */
 export function fmt(value, digits = 3) {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
   const text = Number(value).toFixed(digits);
-  return text.startsWith("-") ? "\u2212" + text.slice(1) : text;
+  if (!text.startsWith("-")) return text;
+  return /^-[0.]+$/.test(text) ? text.slice(1) : "\u2212" + text.slice(1);
 }
 
 /** "Nice" tick values covering [lo, hi] with about `count` ticks. */

@@ -142,7 +142,7 @@ function metricsPanel(model) {
     root.dataset.selection = sel ? String(sel.n) : "0";
     table.replaceChildren(
       h("thead", {}, h("tr", {}, h("th", { text: "" }), h("th", { text: "before" }), h("th", { text: "now" }),
-        ...(sel ? [h("th", { text: `selected (${sel.n})`, title: "the selected pairs, now; retrieval among them only" })] : []))),
+        ...(sel ? [h("th", { text: `selected (${sel.n.toLocaleString()})`, title: "the selected pairs, now; retrieval among them only" })] : []))),
       h("tbody", {}, ...rows.map((row) => {
         const delta = row.after - row.before;
         const better = row.better === "lower" ? delta < -1e-9 : row.better === "higher" ? delta > 1e-9 : false;

@@ -469,3 +469,150 @@ def test_retrieval_card_follows_close_the_gap(open_notebook, wait_for_output, ru
         "(r) => document.querySelector('.amumo-retrieval-panel').dataset.rank === String(r)",
         arg=before, timeout=20000,
     )
+
+
+# ------------------------------------------------------------------------------ item 12
+COMPARER = """
+import numpy as np
+import amumo as am
+from amumo.data import SyntheticShapes
+shapes = SyntheticShapes(120, seed=5)
+rng = np.random.default_rng(0)
+base = rng.normal(size=(120, 16))
+def model(seed):
+    r = np.random.default_rng(seed)
+    return am.Embeddings.from_arrays(
+        {"image": base + r.normal(size=(120, 16)) + r.normal(size=16) * 2,
+         "text": base + r.normal(size=(120, 16))}, meta=shapes.meta)
+names = ["tiny CLIP, trained", "OpenCLIP amumo-tiny, random init",
+         "OpenCLIP amumo-tiny, random init (seed 1)"]
+comparer = am.Comparer({name: model(k) for k, name in enumerate(names)}, cluster=True)
+comparer
+"""
+
+
+def test_comparer_titles_keep_the_heatmaps_in_line(open_notebook, wait_for_output,
+                                                   run_cell, screenshot):
+    page = open_notebook([COMPARER])
+    page.set_viewport_size({"width": 1450, "height": 1000})  # three heatmaps side by side
+    root = wait_for_output(page, ".amumo-comparer[data-rendered]")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.amumo-compare-key .amumo-cluster-key-item').length > 0",
+        timeout=20000,
+    )
+    root.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    _shot(screenshot, page, root, "comparer")
+    cells = root.locator(".amumo-compare-cell")
+    assert cells.count() == 3
+    lefts = [cells.nth(k).bounding_box()["x"] for k in range(3)]
+    assert lefts == sorted(lefts) and lefts[0] < lefts[1] < lefts[2], lefts  # one row
+    titles = root.locator(".amumo-compare-cell .amumo-panel-title")
+    heights = [titles.nth(k).bounding_box()["height"] for k in range(3)]
+    assert max(heights) > 1.5 * min(heights), heights  # the long title wraps at this width
+    # Every title whole (wrapped, never cut) and every heatmap at the same height.
+    assert titles.all_inner_texts() == json.loads(
+        run_cell(page, "import json; print(json.dumps(names))"))
+    for k in range(3):
+        clipped = titles.nth(k).evaluate("(el) => el.scrollWidth > el.clientWidth + 1")
+        assert not clipped, k
+    tops = [cells.nth(k).locator(".amumo-stage").bounding_box()["y"] for k in range(3)]
+    assert max(tops) - min(tops) <= 1, tops
+    # One key of the clusters under the three heatmaps (they share the first model's order).
+    assert root.locator(".amumo-heatmap-view .amumo-cluster-key:not([hidden])").count() == 0
+    key = root.locator(".amumo-compare-key .amumo-cluster-name").all_inner_texts()
+    assert key == json.loads(run_cell(page, "print(json.dumps(comparer.cluster_legend))"))
+
+
+READOUTS = """
+import numpy as np
+import amumo as am
+rng = np.random.default_rng(0)
+n = 2000
+concept = rng.normal(size=(n, 8))
+emb = am.Embeddings.from_arrays(
+    {"image": concept + rng.normal(size=(n, 8)) + 1, "text": concept + rng.normal(size=(n, 8))},
+    meta={"caption": [f"scene {i}" for i in range(n)]})
+ex = am.Explorer(emb)
+ex
+"""
+
+
+def test_counts_are_grouped_and_the_calibration_panel_reads_cleanly(
+    open_notebook, wait_for_output, run_cell, screenshot
+):
+    page = open_notebook([READOUTS])
+    page.set_viewport_size({"width": 1600, "height": 1400})
+    root = wait_for_output(page, ".amumo-explorer[data-rendered]")
+    # A selection of 1,500 pairs: its metrics column says so with a thousands separator.
+    run_cell(page, "ex.selected = list(range(1500))")
+    header = root.locator(".amumo-metrics-table thead th").nth(3)
+    header.wait_for(timeout=20000)
+    assert header.inner_text() == "selected (1,500)"
+    _shot(screenshot, page, root.locator(".amumo-metrics-panel"), "metrics")
+    # Calibration: every axis label inside the drawing ("1.0", not "1.C" cut at the edge) ...
+    panel = root.locator(".amumo-calibration-panel")
+    panel.locator("svg text[data-tick]").first.wait_for(timeout=30000)
+    ticks = panel.evaluate(
+        """(el) => { const svg = el.querySelector('svg');
+          const w = svg.viewBox.baseVal.width;
+          return [...svg.querySelectorAll('text[data-tick]')].map((t) => {
+            const b = t.getBBox();
+            return {text: t.textContent, x0: b.x, x1: b.x + b.width, w}; }); }"""
+    )
+    assert ticks and ticks[-1]["text"] == "1.0", ticks
+    for t in ticks:
+        assert 0 <= t["x0"] and t["x1"] <= t["w"], t
+    # ... and a mean that rounds to zero reads 0.00, never −0.00.
+    run_cell(page, "c = dict(ex.calibration)\n"
+                   "c['means'] = {**c['means'], 'within:image': -0.001}\n"
+                   "ex.calibration = c")
+    page.wait_for_function(
+        "() => document.querySelector('.amumo-calibration-legend').textContent"
+        ".includes('within image 0.00')", timeout=10000,
+    )
+    assert "\u22120.00" not in panel.locator(".amumo-calibration-legend").inner_text()
+    _shot(screenshot, page, panel, "calibration")
+
+
+AUDIO = """
+import amumo as am
+ds = am.data.SyntheticShapesAudio(60, seed=0)
+emb = am.embed(am.models.ShapesEncoder(), ds, progress=False, cache=False)
+ex = am.Explorer(emb, dataset=ds)
+ex
+"""
+
+
+def test_audio_player_shows_the_clip_length_before_playing(open_notebook, wait_for_output,
+                                                           screenshot):
+    page = open_notebook([AUDIO])
+    page.set_viewport_size({"width": 1600, "height": 1400})
+    root = wait_for_output(page, ".amumo-explorer[data-rendered]")
+    heatmap = root.locator(".amumo-heatmap-panel")
+    heatmap.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    view = heatmap.locator(".amumo-heatmap-view")
+    geo = json.loads(view.get_attribute("data-geometry"))
+    n = int(view.get_attribute("data-n"))
+    box = heatmap.locator("canvas.amumo-overlay").bounding_box()
+    cell = geo["side"] / n
+    at = (2 * 60 + 3 + 0.5) * cell  # the audio-audio cell of pair 3
+    page.mouse.move(box["x"] + geo["left"] + at, box["y"] + geo["top"] + at)
+    time = root.locator(".amumo-preview-panel .amumo-card-audio .amumo-time").first
+    time.wait_for(timeout=10000)
+    # The kernel's 0.8 s, before anything was played (the browser's own controls read
+    # "0:00 / 0:00" for a clip under a second).
+    assert time.inner_text() == "0.00 / 0.80 s"
+    _shot(screenshot, page, root.locator(".amumo-preview-panel"), "before-play")
+    root.locator(".amumo-preview-panel .amumo-play").first.click()
+    page.wait_for_function(
+        "(el) => parseFloat(el.textContent) > 0.05", arg=time.element_handle(), timeout=5000
+    )
+    _shot(screenshot, page, root.locator(".amumo-preview-panel"), "playing")
+    page.wait_for_function(
+        "() => document.querySelector('.amumo-preview-panel audio').ended", timeout=5000
+    )
+    assert time.inner_text() == "0.80 / 0.80 s"
+    assert root.locator(".amumo-preview-panel .amumo-play").first.get_attribute(
+        "aria-label").startswith("play")

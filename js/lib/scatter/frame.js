@@ -79,7 +79,7 @@ export function renderLegend(el, legend = []) {
   const rows = shown.map((entry) =>
     h("div", { class: "amumo-legend-item" }, h("span", { class: "amumo-swatch", style: { background: entry.color } }), h("span", { text: entry.label })),
   );
-  if (legend.length > shown.length) rows.push(h("div", { class: "amumo-legend-more", text: `+ ${legend.length - shown.length} more` }));
+  if (legend.length > shown.length) rows.push(h("div", { class: "amumo-legend-more", text: `+ ${(legend.length - shown.length).toLocaleString()} more` }));
   el.replaceChildren(...rows);
   el.hidden = legend.length === 0;
 }
