@@ -236,6 +236,21 @@ def test_augment_rotate_shift_match_numpy(tmp_path):
     assert rot.item("text", 2) == "a red bar"
 
 
+def test_augment_vshift_moves_rows_down(tmp_path):
+    """Amumo's VShift: a cyclic shift down by a fraction of the height (HShift is "shift")."""
+    ds, img = _square_image_dataset(tmp_path)
+    vshift = Augmented(ds, "vshift", levels=[0.0, 0.25, 0.75])
+    assert vshift.levels.tolist() == [0.0, 0.25, 0.75]
+    np.testing.assert_array_equal(np.asarray(vshift.item("image", 0)), img)
+    np.testing.assert_array_equal(np.asarray(vshift.item("image", 1)), np.roll(img, 8, axis=0))
+    down = np.asarray(vshift.item("image", 2))
+    np.testing.assert_array_equal(down, np.roll(img, 24, axis=0))
+    assert down[28:32].any() and down[0:4].any()  # the bar (rows 4-11) wrapped round
+    assert Augmented(ds, "vshift", levels=4).levels.tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert vshift.fingerprint != Augmented(ds, "shift", levels=[0.0, 0.25, 0.75]).fingerprint
+    assert vshift.item("text", 1) == "a red bar"
+
+
 def test_augment_noise_blur_levels(tmp_path):
     ds, img = _square_image_dataset(tmp_path)
     noise = Augmented(ds, "noise", levels=3, seed=4)
@@ -272,7 +287,8 @@ def test_augment_meta_items_and_random_rotate():
                                         items=[0, 1]).fingerprint
     # the caption filter works on augmented sets too
     assert len(aug.filter([base.captions[3].split()[2]])) == 100
-    assert set(AUGMENTATIONS) == {"rotate", "noise", "blur", "shift", "random_rotate"}
+    assert set(AUGMENTATIONS) == {"rotate", "noise", "blur", "shift", "vshift",
+                                "random_rotate"}
 
 
 @pytest.mark.parametrize(

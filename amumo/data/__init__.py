@@ -6,7 +6,7 @@
   (:class:`Audio` items).
 - :class:`ImageTextFolder`, :class:`COCOCaptions`, :class:`ImageTextParquet`,
   :class:`WebDatasetTar` — loaders.
-- :class:`Augmented` — Amumo's rotate / noise / blur / shift / random_rotate sets.
+- :class:`Augmented` — Amumo's rotate / noise / blur / shift / vshift / random_rotate sets.
 - ``dataset.filter(text_contains=[...], mode="any"|"all", regex=None)`` — caption filter.
 """
 

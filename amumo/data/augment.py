@@ -1,4 +1,4 @@
-"""Augmented: Amumo's augmentation sets (rotate, noise, blur, shift, random_rotate).
+"""Augmented: Amumo's augmentation sets (rotate, noise, blur, shift, vshift, random_rotate).
 
 Humer et al. (2023, "Amumo") study how the modality gap reacts when one image
 is transformed step by step while its caption stays fixed, e.g. one image
@@ -25,7 +25,10 @@ AUGMENTATIONS: dict[str, str] = {
     "colour; default 0 to 360 (exclusive)",
     "noise": "std of Gaussian pixel noise as a fraction of the 0-255 range; default 0 to 0.5",
     "blur": "Gaussian blur radius as a fraction of the image's longer side; default 0 to 0.08",
-    "shift": "cyclic shift right as a fraction of the width; default 0 to 1 (exclusive)",
+    "shift": "cyclic shift right as a fraction of the width (Amumo's HShift); default 0 to 1 "
+    "(exclusive)",
+    "vshift": "cyclic shift down as a fraction of the height (Amumo's VShift); default 0 to 1 "
+    "(exclusive)",
     "random_rotate": "random angle in degrees drawn from [0, 360) under seed",
 }
 
@@ -44,7 +47,7 @@ def default_levels(kind: str, count: int, seed: int = 0) -> np.ndarray:
         return np.linspace(0.0, 0.5, count)
     if kind == "blur":
         return np.linspace(0.0, 0.08, count)
-    if kind == "shift":
+    if kind in ("shift", "vshift"):
         return np.linspace(0.0, 1.0, count, endpoint=False)
     if kind == "random_rotate":
         return np.random.default_rng([seed, 0xA06]).uniform(0.0, 360.0, size=count)
@@ -71,10 +74,11 @@ def augment_image(
     if kind == "blur":
         radius = float(level) * max(image.size)
         return image.copy() if radius == 0 else image.filter(ImageFilter.GaussianBlur(radius))
-    if kind == "shift":
+    if kind in ("shift", "vshift"):
         pixels = np.asarray(image)
-        offset = int(round(float(level) * pixels.shape[1]))
-        return Image.fromarray(np.roll(pixels, offset, axis=1))
+        axis = 1 if kind == "shift" else 0  # columns (right) or rows (down)
+        offset = int(round(float(level) * pixels.shape[axis]))
+        return Image.fromarray(np.roll(pixels, offset, axis=axis))
     raise ValueError(f"kind={kind!r}; choose one of {tuple(AUGMENTATIONS)}.")
 
 
@@ -89,7 +93,7 @@ class Augmented(BaseDataset):
     ----------
     dataset : PairedDataset
         Needs an ``"image"`` modality.
-    kind : {"rotate", "noise", "blur", "shift", "random_rotate"}
+    kind : {"rotate", "noise", "blur", "shift", "vshift", "random_rotate"}
         See :data:`AUGMENTATIONS` for what a level means.
     levels : int or sequence of float, default 10
         Number of steps over the default range, or the level values themselves
