@@ -14,13 +14,14 @@ widgets send to the browser on demand (an ``<audio controls>`` element).
 from __future__ import annotations
 
 import io
+import os
 import wave
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Audio", "as_audio", "is_audio", "wav_bytes"]
+__all__ = ["Audio", "as_audio", "is_audio", "wav_bytes", "mono_waveform"]
 
 #: Longest clip sent to a preview (seconds); longer clips are cut and say so.
 MAX_PREVIEW_SECONDS = 30.0
@@ -147,3 +148,62 @@ def wav_bytes(value: Any, max_seconds: float = MAX_PREVIEW_SECONDS) -> bytes:
     if isinstance(audio, (bytes, bytearray)):
         return bytes(audio)
     return audio.to_wav(max_seconds)
+
+
+def _read_wav(data: bytes | str | os.PathLike[str], what: str) -> Audio:
+    """Decode 8/16/32-bit PCM WAV (bytes or a file) into :class:`Audio` with values in [-1, 1]."""
+    try:
+        handle = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else open(data, "rb")
+        with handle, wave.open(handle, "rb") as wav:
+            width, channels = wav.getsampwidth(), wav.getnchannels()
+            rate, frames = wav.getframerate(), wav.readframes(wav.getnframes())
+    except (OSError, EOFError, wave.Error) as err:
+        raise ValueError(f"{what} could not be read as a PCM WAV file ({err}).") from err
+    kinds = {1: ("u1", 128.0, 128.0), 2: ("<i2", 0.0, 32768.0), 4: ("<i4", 0.0, 2147483648.0)}
+    if width not in kinds:
+        raise ValueError(f"{what} has {8 * width}-bit samples; use 8-, 16- or 32-bit PCM WAV.")
+    code, offset, scale = kinds[width]
+    samples = (np.frombuffer(frames, dtype=code).astype(np.float64) - offset) / scale
+    return Audio(samples.reshape(-1, channels) if channels > 1 else samples, rate)
+
+
+def mono_waveform(value: Any) -> tuple[np.ndarray, int]:
+    """Any audio item as a mono float32 waveform in [-1, 1] and its sample rate.
+
+    Accepts what :func:`as_audio` accepts plus the path of a ``.wav`` file; channels
+    are averaged, integer samples scaled by their type's range. Encoders that take raw
+    audio (e.g. CLAP through :class:`amumo.models.HuggingFace`) read items with it.
+
+    Examples
+    --------
+    >>> samples, rate = mono_waveform((np.array([[0.5, -0.5], [1.0, 0.0]]), 8000))
+    >>> samples.tolist(), rate
+    ([0.0, 0.5], 8000)
+    >>> mono_waveform(wav_bytes((np.full(4, 0.5), 8000)))[0].round(3).tolist()
+    [0.5, 0.5, 0.5, 0.5]
+    """
+    if isinstance(value, (str, os.PathLike)):
+        path = os.fspath(value)
+        if not path.lower().endswith(".wav"):
+            raise TypeError(
+                f"audio file {path!r} is not a .wav file; decode it first (e.g. soundfile.read "
+                "or librosa.load) and pass (samples, sample_rate)."
+            )
+        audio: Any = _read_wav(path, f"audio file {path!r}")
+    else:
+        audio = as_audio(value)
+        if audio is None:
+            raise TypeError(
+                f"{type(value).__name__} is not audio; pass amumo.data.Audio, (samples, "
+                "sample_rate), {'array': ..., 'sampling_rate': ...}, WAV bytes or a .wav path."
+            )
+        if isinstance(audio, (bytes, bytearray)):
+            audio = _read_wav(bytes(audio), "WAV bytes")
+    samples = np.asarray(audio.samples)
+    if np.issubdtype(samples.dtype, np.integer):
+        info = np.iinfo(samples.dtype)
+        samples = samples / float(max(abs(info.min), info.max))
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1)
+    return samples.astype(np.float32), int(audio.sample_rate)

@@ -1,8 +1,9 @@
-"""Encoders: open_clip models, any callable, precomputed arrays.
+"""Encoders: open_clip and Hugging Face models, any callable, precomputed arrays.
 
 torch and open_clip are imported only when an :class:`OpenCLIP` is created
-(extra ``models``: ``pip install 'amumo[models]'``); :class:`CallableEncoder`
-and :class:`Precomputed` need neither.
+(extra ``models``: ``pip install 'amumo[models]'``), torch and transformers only
+when a :class:`HuggingFace` is created (extra ``hf``); :class:`CallableEncoder`
+and :class:`Precomputed` need none of them.
 
 Examples
 --------
@@ -13,7 +14,9 @@ Examples
 ('image', 'text')
 """
 
+from amumo.models._hf_tiny import tiny_hf_clip
 from amumo.models.base import Encoder
+from amumo.models.huggingface import HuggingFace
 from amumo.models.openclip import (
     AMUMO_CONFIGS,
     MENU,
@@ -31,6 +34,8 @@ from amumo.models.wrappers import CallableEncoder, Precomputed
 __all__ = [
     "Encoder",
     "OpenCLIP",
+    "HuggingFace",
+    "tiny_hf_clip",
     "CallableEncoder",
     "Precomputed",
     "ShapesEncoder",

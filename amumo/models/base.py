@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Encoder", "check_batch_size", "as_float32_rows", "require_torch"]
+__all__ = ["Encoder", "check_batch_size", "as_float32_rows", "require_torch", "torch_device"]
 
 
 @runtime_checkable
@@ -88,3 +88,33 @@ def require_torch(who: str = "amumo.models") -> Any:
             f"{who} needs torch; install the models extra: pip install 'amumo[models]'."
         ) from err
     return torch
+
+
+def torch_device(device: Any = "auto", who: str = "amumo.models") -> str:
+    """``"auto"`` → ``"cuda"`` if available, else ``"mps"``, else ``"cpu"``; others validated.
+
+    Needs only torch (``OpenCLIP``'s ``resolve_device`` also needs open_clip).
+
+    Examples
+    --------
+    >>> torch_device("cpu")
+    'cpu'
+    """
+    torch = require_torch(who)
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda', 'cuda:1' "
+            "or 'mps'."
+        ) from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but CUDA is not available here; use device='auto'.")
+    return str(dev)
