@@ -30,12 +30,18 @@ from amumo.models.openclip import (
 from amumo.models.synthetic import ShapesEncoder
 from amumo.models.tiny import TinyCLIP, TinyCLIPConfig, tiny_shapes
 from amumo.models.wrappers import CallableEncoder, Precomputed
+from amumo.models.zoo import CLOOBLAION400M, ImageBind, cloob, cloob_laion400m, cyclip
 
 __all__ = [
     "Encoder",
     "OpenCLIP",
     "HuggingFace",
     "tiny_hf_clip",
+    "cyclip",
+    "cloob",
+    "cloob_laion400m",
+    "CLOOBLAION400M",
+    "ImageBind",
     "CallableEncoder",
     "Precomputed",
     "ShapesEncoder",

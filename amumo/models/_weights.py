@@ -314,15 +314,11 @@ def weights_only_refusal(err: BaseException) -> str | None:
 
 
 def adapt_state_dict(state_dict: dict[str, Any]) -> dict[str, Any]:
-    """Unwrap / rename keys of CLIP-family checkpoints into open_clip's CLIP layout."""
-    if "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):
-        state_dict = state_dict["state_dict"]
-    if state_dict and all(k.startswith("module.") for k in state_dict):
-        state_dict = {k[len("module."):]: v for k, v in state_dict.items()}
-    if "logit_inv_tau" in state_dict and "logit_scale" not in state_dict:  # CLOOB
-        state_dict = dict(state_dict)
-        state_dict["logit_scale"] = state_dict.pop("logit_inv_tau")
-    return state_dict
+    """Unwrap / rename keys of CLIP-family checkpoints into open_clip's CLIP layout
+    (CyCLIP, CLOOB: :func:`amumo.models._checkpoints.to_open_clip_layout`)."""
+    from amumo.models._checkpoints import to_open_clip_layout
+
+    return to_open_clip_layout(state_dict)[0]
 
 
 def is_harmless_key(key: str) -> bool:

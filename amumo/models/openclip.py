@@ -6,19 +6,23 @@ pretrained *tag* is requested whose weights are not cached yet; without network
 that raises :class:`WeightsUnavailableError` at once, saying which file to
 download from where and how to pass it as a local path.
 
-Released checkpoints of relatives of CLIP load as local paths, because their
-code keeps OpenAI's CLIP layout:
+Released checkpoints of relatives of CLIP load as local paths (key mapping in
+:mod:`amumo.models._checkpoints`; :func:`amumo.models.cyclip` and
+:func:`amumo.models.cloob` also find the architecture from the file):
 
 - **CyCLIP** (Goel et al., NeurIPS 2022, "CyCLIP: Cyclic Contrastive
   Language-Image Pretraining"): the released RN50 checkpoints trained on CC3M
-  (links in the CyCLIP GitHub repository). Use
+  (links in the CyCLIP GitHub repository), OpenAI's layout. Use
   ``OpenCLIP("RN50-quickgelu", pretrained="/path/to/cyclip.pt")``.
 - **CLOOB** (Fürst et al., NeurIPS 2022, "CLOOB: Modern Hopfield Networks with
-  InfoLOOB Outperform CLIP"): the released RN50 / RN101 checkpoints (links in
+  InfoLOOB Outperform CLIP"): the released RN50 / RN50x4 checkpoints (links in
   the ml-jku/cloob repository). Use
-  ``OpenCLIP("RN50-quickgelu", pretrained="/path/to/cloob_rn50.pt")``; its
-  ``logit_inv_tau`` parameter is read as CLIP's ``logit_scale`` (both are the
-  log of the inverse temperature).
+  ``OpenCLIP("RN50-quickgelu", pretrained="/path/to/cloob_rn50.pt")``; its text
+  tower's keys (``transformer.transformer.*``, ``transformer.token_embedding``...)
+  are renamed to CLIP's and ``logit_inv_tau`` is read as CLIP's ``logit_scale``
+  (both are the log of the inverse temperature).
+- **CLOOB-LAION400M** is another architecture and does not load here (the error
+  says why); see :func:`amumo.models.cloob_laion400m`.
 
 Checkpoints wrapped as ``{"state_dict": ...}`` and keys prefixed ``module.``
 (distributed training) are unwrapped automatically; a checkpoint that still does
