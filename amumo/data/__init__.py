@@ -5,7 +5,7 @@
 - :class:`SyntheticShapesAudio` — the same with a third modality, a tone per shape
   (:class:`Audio` items).
 - :class:`ImageTextFolder`, :class:`COCOCaptions`, :class:`ImageTextParquet`,
-  :class:`WebDatasetTar` — loaders.
+  :class:`WebDatasetTar`, :class:`HuggingFaceDataset` (Hugging Face ``datasets``) — loaders.
 - :class:`Augmented` — Amumo's rotate / noise / blur / shift / vshift / random_rotate sets.
 - ``dataset.filter(text_contains=[...], mode="any"|"all", regex=None)`` — caption filter.
 """
@@ -22,6 +22,7 @@ from amumo.data.base import (
 )
 from amumo.data.coco import COCOCaptions
 from amumo.data.folder import ImageTextFolder
+from amumo.data.huggingface import HuggingFaceDataset
 from amumo.data.parquet import ImageTextParquet
 from amumo.data.synthetic import SyntheticShapes
 from amumo.data.synthetic_audio import SyntheticShapesAudio
@@ -40,6 +41,7 @@ __all__ = [
     "COCOCaptions",
     "ImageTextParquet",
     "WebDatasetTar",
+    "HuggingFaceDataset",
     "Augmented",
     "AUGMENTATIONS",
     "augment_image",
