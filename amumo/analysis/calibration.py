@@ -33,12 +33,13 @@ def _pairs(n: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.
 
 
 def _row_dots(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    # Stored rows are float32; a histogram needs no float64 products (error ~1e-7).
-    # take_rows: scattered rows of a memory map without faulting in the whole file.
+    # float32 products (stored float16 rows are cast): a histogram needs no float64
+    # (error ~1e-7). take_rows: scattered rows of a memory map without faulting it all in.
     out = np.empty(len(i))
     for s in range(0, len(i), 8192):
         out[s:s + 8192] = np.einsum(
-            "ij,ij->i", take_rows(x, i[s:s + 8192]), take_rows(y, j[s:s + 8192])
+            "ij,ij->i", take_rows(x, i[s:s + 8192], np.float32),
+            take_rows(y, j[s:s + 8192], np.float32),
         )
     return out
 

@@ -47,7 +47,9 @@ def stacked_rows(emb: Embeddings, modalities: Sequence[str] | None = None) -> np
     names = emb.modalities if modalities is None else tuple(modalities)
     for name in names:
         emb.check_modality(name, "modalities")
-    return np.concatenate([emb[name] for name in names], axis=0)
+    # float32 whatever the storage: float16 rows (memory-mapped float16 files) would give
+    # a float16 product, slowly (numpy has no float16 BLAS) and to ~3 digits
+    return np.concatenate([emb[name] for name in names], axis=0, dtype=np.float32)
 
 
 def similarity(emb: Embeddings, modalities: Sequence[str] | None = None) -> np.ndarray:

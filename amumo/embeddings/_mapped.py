@@ -10,11 +10,14 @@ How a modality's rows are mapped
    (so the scan does not add the file to the process's resident memory):
    NaN/Inf and all-zero rows raise a ValueError listing them; every row's norm
    is kept (N float64 values, 8 MB per million rows).
-2. float32 rows that are already unit length (within
-   :data:`~amumo.embeddings._rows.UNIT_TOL`) are used **as they are**: the
-   array is a read-only ``numpy.memmap`` of the file, zero-copy.
+2. float32 or float16 rows that are already unit length (within
+   :func:`~amumo.embeddings._rows.unit_tolerance`: 1e-5, or 2e-3 for float16) are
+   used **as they are**: the array is a read-only ``numpy.memmap`` of the file,
+   zero-copy. float16 stays float16 (half the page cache); every analysis reads
+   such rows in blocks cast to float32 / float64.
 3. Anything else (other dtypes, rows not of unit length, Fortran order) gets a
-   normalised float32 copy written **once**, block by block, to
+   normalised copy (float16 for a float16 source, else float32) written **once**,
+   block by block, to
    ``<cache dir>/normalised/<key>/<modality>.npy`` (the cache dir is
    ``$AMUMO_CACHE_DIR`` or the user cache dir, see
    :func:`amumo.embeddings.default_cache_dir`; ``key`` hashes the source's
@@ -36,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from amumo._util import atomic_write, atomic_write_bytes
-from amumo.embeddings._rows import RowScan, file_blocks, npy_header
+from amumo.embeddings._rows import RowScan, file_blocks, npy_header, unit_tolerance
 from amumo.embeddings._validate import normalise_rows
 
 __all__ = ["MMAP_AUTO_BYTES", "RowSource", "npy_source", "npz_sources", "map_rows"]
@@ -160,7 +163,7 @@ def _copy_key(source: RowSource) -> str:
 def map_rows(
     name: str, source: RowSource, cache_dir: str | os.PathLike[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Memory-map one modality: ``(unit float32 rows, norms float64, info)``.
+    """Memory-map one modality: ``(unit float32 / float16 rows, norms float64, info)``.
 
     See the module docstring for the scan / zero-copy / normalised-copy rules.
     ``info`` says which happened (``{"mapped": "source"}`` or
@@ -184,18 +187,18 @@ def map_rows(
         for start, block in file_blocks(handle, source.offset, n, d, source.dtype):
             scan.add(start, block, exact=source.dtype != np.float32)
     scan.raise_if_bad()
-    if source.dtype == np.float32 and scan.is_unit():
+    stored = np.dtype(np.float16 if source.dtype == np.float16 else np.float32)
+    if source.dtype == stored and scan.is_unit(unit_tolerance(stored)):
         return source.memmap(), scan.norms, {"mapped": "source"}
 
-
     norms = np.empty(n, dtype=np.float64)
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+    header = {"descr": np.lib.format.dtype_to_descr(stored),
               "fortran_order": False, "shape": (n, d)}
     with atomic_write(copy_path) as out, open(source.path, "rb") as handle:
         np.lib.format.write_array_header_2_0(out, header)
         for start, block in file_blocks(handle, source.offset, n, d, source.dtype):
             unit, norms[start : start + len(block)] = normalise_rows(name, block)
-            out.write(memoryview(unit).cast("B"))
+            out.write(memoryview(unit.astype(stored, copy=False)).cast("B"))
     with atomic_write(norms_path) as out:
         np.save(out, norms)
     atomic_write_bytes(done_path, json.dumps({"source": source.label, "n": n, "dim": d}).encode())

@@ -19,6 +19,10 @@ __all__ = [
     "CHUNK_BYTES",
     "ROW_BLOCK",
     "UNIT_TOL",
+    "UNIT_TOL_FLOAT16",
+    "STORAGE_DTYPES",
+    "unit_tolerance",
+    "storage_dtype",
     "chunk_rows",
     "row_blocks",
     "RowScan",
@@ -41,7 +45,42 @@ ROW_BLOCK = 4096
 #: Rows whose norm is within this of 1 count as already normalised (float32 rounding
 #: leaves ~1e-7); memory-mapped input that passes is used as is, zero-copy.
 UNIT_TOL = 1e-5
+#: The same for float16 storage: 11 significant bits round each value by up to 2^-11
+#: relative, so a unit row stored as float16 has norm within ~5e-4 of 1 (2e-3 allows
+#: for the subnormal tail of near-zero components).
+UNIT_TOL_FLOAT16 = 2e-3
+#: Dtypes unit rows may be stored in (files, shards, memory maps); metrics accumulate
+#: in float64 and products run in float32 blocks whatever the storage.
+STORAGE_DTYPES = ("float32", "float16")
 _MAX_LISTED_ROWS = 10
+
+
+def unit_tolerance(dtype: Any) -> float:
+    """How far from 1 a stored unit row's norm may be: :data:`UNIT_TOL` (float32 and wider)
+    or :data:`UNIT_TOL_FLOAT16`.
+
+    >>> unit_tolerance(np.float16), unit_tolerance("float32")
+    (0.002, 1e-05)
+    """
+    return UNIT_TOL if np.dtype(dtype).itemsize >= 4 else UNIT_TOL_FLOAT16
+
+
+def storage_dtype(value: Any, argument: str = "dtype") -> np.dtype:
+    """``value`` ("float32", "float16", a numpy dtype) as a storage dtype, else ValueError.
+
+    >>> storage_dtype("float16")
+    dtype('float16')
+    """
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.name not in STORAGE_DTYPES:
+        raise ValueError(
+            f"{argument}={value!r}; unit rows are stored as 'float32' (default) or 'float16' "
+            "(half the disk and page cache, ~3 significant digits per value)."
+        )
+    return dtype
 
 
 def list_rows(rows: np.ndarray) -> str:

@@ -2,7 +2,10 @@
 
 Row ``i`` of every modality belongs to pair ``i`` (an image and its caption, say).
 Rows are stored as float32 and normalised to unit length; the raw norms stay
-available in :attr:`Embeddings.norms`.
+available in :attr:`Embeddings.norms`. Rows memory-mapped from float16 files
+(shards written with ``dtype="float16"``, clip-retrieval folders) stay float16:
+half the disk and page cache, unit length within float16 rounding (~5e-4);
+every analysis reads them in blocks cast to float32 (products) or float64 (sums).
 """
 
 from __future__ import annotations
@@ -125,7 +128,8 @@ class Embeddings:
         provenance : dict, optional
             Free-form description of where the embeddings came from.
         normalized : bool, default False
-            Internal fast path: the arrays are already float32 unit rows.
+            Internal fast path: the arrays are already unit rows (float32, or float16
+            from a float16 file: kept as they are).
 
         Returns
         -------
@@ -162,8 +166,10 @@ class Embeddings:
                 raise TypeError(f"modality name {name!r} must be a non-empty string.")
         checked: dict[str, np.ndarray] = {}
         for name, values in arrays.items():
-            if normalized:
-                checked[name] = np.asarray(values, dtype=np.float32)
+            if normalized:  # float16 unit rows (a float16 file, memory-mapped) stay float16
+                array = np.asarray(values)
+                checked[name] = array if array.dtype in (np.float16, np.float32) else \
+                    array.astype(np.float32)
             else:
                 checked[name] = check_modality_array(name, values)
         shapes = {name: a.shape for name, a in checked.items()}
@@ -452,16 +458,21 @@ class Embeddings:
         consolidate: bool | None = None,
         verify: bool = False,
         cache_dir: str | Path | None = None,
+        metadata: str | Path | None = None,
+        meta_columns: Sequence[str] | None = None,
     ) -> Embeddings:
-        """Open a folder of shards (:mod:`amumo.embeddings.shards`) as one memory-mapped Embeddings.
+        """Open a folder of shards or a clip-retrieval output as one memory-mapped Embeddings.
 
         Parameters
         ----------
         folder : str or Path
             Written by :func:`amumo.embeddings.shards.write_shard` (e.g. by the
-            Ray helper in :mod:`amumo.scale`).
+            Ray helper in :mod:`amumo.scale`), or by ``clip-retrieval inference``
+            (``img_emb/img_emb_K.npy``, ``text_emb/text_emb_K.npy``,
+            ``metadata/metadata_K.parquet``: LAION's published embeddings; see
+            :mod:`amumo.embeddings.clip_retrieval`). float16 files stay float16.
         consolidate : bool, optional
-            Several shards are joined **once** into one float32 file per modality
+            Several shards are joined **once** into one file per modality (the shards' dtype)
             (``<folder>/consolidated/``, or the cache dir if the folder is read
             only), streamed shard by shard, then memory-mapped; later opens reuse
             it. One shard is mapped directly. ``False`` refuses to write and
@@ -470,6 +481,9 @@ class Embeddings:
             Re-compute every shard file's checksum (reads everything once).
         cache_dir : str or Path, optional
             Fallback location for the consolidated copy.
+        metadata, meta_columns : optional
+            clip-retrieval folders only: the ``metadata_K.parquet`` folder when it is
+            not ``folder/metadata``, and the metadata columns to read (default all).
 
         Examples
         --------
@@ -484,8 +498,17 @@ class Embeddings:
         >>> len(emb), emb.dim, emb.provenance["n_shards"]
         (12, 8, 3)
         """
+        from amumo.embeddings.clip_retrieval import is_clip_retrieval_folder, open_clip_retrieval
         from amumo.embeddings.shards import open_shards
 
+        if is_clip_retrieval_folder(folder):
+            return open_clip_retrieval(folder, metadata=metadata, meta_columns=meta_columns,
+                                       consolidate=consolidate, cache_dir=cache_dir)
+        if metadata is not None or meta_columns is not None:
+            raise ValueError(
+                f"metadata= and meta_columns= apply to clip-retrieval folders (img_emb/, "
+                f"text_emb/); {folder} is a shard folder, whose meta is in its shards."
+            )
         return open_shards(folder, consolidate=consolidate, verify=verify, cache_dir=cache_dir)
 
     def to_json_meta(self) -> str:

@@ -5,7 +5,8 @@ A *shard folder* holds the pairs of one dataset split into shards numbered
 
     out_dir/
       shard-000000/
-        emb0.npy          unit rows of modality 0, float32 (n, D), plain .npy (mappable)
+        emb0.npy          unit rows of modality 0, float32 (or float16: write_shard's
+                          dtype=) (n, D), plain .npy (mappable)
         emb1.npy          ... one file per modality, names listed in shard.json
         norms.npy         raw row norms before normalisation, float64 (M, n)
         meta.parquet      one row per pair (pyarrow installed), else meta.json
@@ -14,7 +15,7 @@ A *shard folder* holds the pairs of one dataset split into shards numbered
                           file names, SHA-1 of each array's bytes, provenance
       shard-000001/ ...
       manifest.json       written by write_manifest() when the run is complete
-      consolidated/       one float32 file per modality for all shards (see open)
+      consolidated/       one file per modality for all shards (see open)
 
 Writing
 -------
@@ -38,7 +39,7 @@ function accepts, so the shards are **consolidated once**: each modality is
 streamed shard by shard (plain file reads, a few MiB of RAM) into
 ``consolidated/emb<i>.npy`` and that file is mapped. The copy is keyed by the
 shards' checksums, so it is reused until a shard changes; it costs disk (one
-more copy of the float32 rows) but no RAM. :func:`iter_shards` yields each shard
+more copy of the rows) but no RAM. :func:`iter_shards` yields each shard
 as its own zero-copy Embeddings, e.g. to feed :class:`amumo.GapStats` without
 any copy at all.
 
@@ -82,7 +83,7 @@ import numpy as np
 import pandas as pd
 
 from amumo._util import __version__, atomic_write, atomic_write_bytes
-from amumo.embeddings._rows import file_blocks, hash_rows
+from amumo.embeddings._rows import chunk_rows, file_blocks, row_blocks, storage_dtype
 from amumo.embeddings.container import Embeddings
 
 __all__ = [
@@ -117,12 +118,19 @@ def _check_id(shard_id: Any) -> int:
     return int(shard_id)
 
 
-def _write_npy(path: Path, array: np.ndarray) -> str:
-    """Stream ``array`` to ``path`` atomically; return the SHA-1 of its data bytes."""
+def _write_npy(path: Path, array: np.ndarray, dtype: np.dtype) -> str:
+    """Stream ``array`` to ``path`` as ``dtype``, block by block, atomically; return the
+    SHA-1 of the data bytes written (float32 rows: the same file and digest as np.save)."""
     digest = hashlib.sha1()
-    hash_rows(digest, array)
+    n, d = array.shape
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+              "shape": (n, d)}
     with atomic_write(path) as handle:
-        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+        np.lib.format.write_array_header_1_0(handle, header)
+        for rows in row_blocks(n, chunk_rows(d, 4)):
+            block = np.ascontiguousarray(array[rows], dtype=dtype)
+            digest.update(memoryview(block).cast("B"))
+            handle.write(memoryview(block).cast("B"))
     return digest.hexdigest()
 
 
@@ -193,6 +201,7 @@ def write_shard(
     provenance: Mapping[str, Any] | None = None,
     *,
     overwrite: bool = False,
+    dtype: str | np.dtype = "float32",
 ) -> Path:
     """Write one shard of paired embeddings; return its folder.
 
@@ -217,6 +226,12 @@ def write_shard(
         A finished shard with this id raises FileExistsError unless True (then
         its marker is removed first, so readers never see a mix). An unfinished
         one (no marker: an interrupted worker) is always replaced.
+    dtype : {"float32", "float16"}, default "float32"
+        How the unit rows are stored. ``"float16"`` halves the disk and the page
+        cache a memory map needs; each value keeps ~3 significant digits (rows unit
+        length within ~5e-4). Opened shards stay float16 and every metric still
+        accumulates in float64 (cosines to ~1e-4). Every shard of a folder must
+        use the same dtype.
 
     Returns
     -------
@@ -224,6 +239,7 @@ def write_shard(
         ``out_dir/shard-<id:06d>``.
     """
     shard_id = _check_id(shard_id)
+    dtype = storage_dtype(dtype)
     out_dir = Path(out_dir)
     if isinstance(arrays, Embeddings):
         emb = arrays
@@ -240,13 +256,13 @@ def write_shard(
                 "finished_shards) or pass overwrite=True to replace it."
             )
         marker.unlink()
-    _check_consistent(out_dir, emb, shard_id)
+    _check_consistent(out_dir, emb, shard_id, dtype.name)
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
     sha1: dict[str, str] = {}
     for i, name in enumerate(emb.modalities):
         files[name] = f"emb{i}.npy"
-        sha1[name] = _write_npy(folder / files[name], emb[name])
+        sha1[name] = _write_npy(folder / files[name], emb[name], dtype)
     norms = np.stack([np.asarray(emb.norms[m], dtype=np.float64) for m in emb.modalities])
     with atomic_write(folder / "norms.npy") as handle:
         np.save(handle, norms)
@@ -257,7 +273,7 @@ def write_shard(
         "id": shard_id,
         "n": len(emb),
         "dim": emb.dim,
-        "dtype": "float32",
+        "dtype": dtype.name,
         "modalities": list(emb.modalities),
         "files": files,
         "sha1": sha1,
@@ -271,7 +287,7 @@ def write_shard(
     return folder
 
 
-def _check_consistent(out_dir: Path, emb: Embeddings, shard_id: int) -> None:
+def _check_consistent(out_dir: Path, emb: Embeddings, shard_id: int, dtype: str) -> None:
     for other in finished_shards(out_dir):
         if other == shard_id:
             continue
@@ -282,7 +298,18 @@ def _check_consistent(out_dir: Path, emb: Embeddings, shard_id: int) -> None:
                 f"shard {other} in {out_dir} has {record['modalities']} and D={record['dim']}; "
                 "every shard of a folder must match."
             )
+        if record and _dtype(record) != dtype:
+            raise ValueError(
+                f"shard {shard_id} would be stored as {dtype}, but shard {other} in {out_dir} "
+                f"is {_dtype(record)}; every shard of a folder must use one dtype (pass "
+                f"dtype={_dtype(record)!r})."
+            )
         return
+
+
+def _dtype(record: dict[str, Any]) -> str:
+    """The storage dtype a marker / manifest records (float32 before dtype= existed)."""
+    return str(record.get("dtype", "float32"))
 
 
 def _records(out_dir: Path, ids: list[int]) -> list[dict[str, Any]]:
@@ -297,11 +324,13 @@ def _records(out_dir: Path, ids: list[int]) -> list[dict[str, Any]]:
         records.append(record)
     first = records[0]
     for record in records[1:]:
-        if record["modalities"] != first["modalities"] or record["dim"] != first["dim"]:
+        if record["modalities"] != first["modalities"] or record["dim"] != first["dim"] or \
+                _dtype(record) != _dtype(first):
             raise ValueError(
-                f"shards {first['id']} and {record['id']} of {out_dir} differ in modalities "
-                f"or D ({first['modalities']}, {first['dim']} vs {record['modalities']}, "
-                f"{record['dim']}); they cannot be opened as one."
+                f"shards {first['id']} and {record['id']} of {out_dir} differ in modalities, "
+                f"D or dtype ({first['modalities']}, {first['dim']}, {_dtype(first)} vs "
+                f"{record['modalities']}, {record['dim']}, {_dtype(record)}); they cannot be "
+                "opened as one."
             )
     return records
 
@@ -366,7 +395,7 @@ def write_manifest(
         "version": FORMAT_VERSION,
         "modalities": records[0]["modalities"],
         "dim": records[0]["dim"],
-        "dtype": "float32",
+        "dtype": _dtype(records[0]),
         "n_pairs": int(sum(r["n"] for r in records)),
         "n_shards": len(records),
         "shards": [
@@ -388,11 +417,11 @@ def _shard_embeddings(folder: Path, record: dict[str, Any], provenance: dict) ->
     arrays = {}
     for name in record["modalities"]:
         array = np.load(folder / record["files"][name], mmap_mode="r")
-        if array.shape != (record["n"], record["dim"]) or array.dtype != np.float32:
+        if array.shape != (record["n"], record["dim"]) or array.dtype != _dtype(record):
             raise ValueError(
                 f"{folder / record['files'][name]} holds {array.dtype} {array.shape}, but "
-                f"{folder / MARKER} says float32 ({record['n']}, {record['dim']}); the shard "
-                "is corrupt: rewrite it."
+                f"{folder / MARKER} says {_dtype(record)} ({record['n']}, {record['dim']}); "
+                "the shard is corrupt: rewrite it."
             )
         arrays[name] = array
     meta = _read_meta(folder, record.get("meta"), record["n"])
@@ -447,7 +476,7 @@ def _verify(out_dir: Path, record: dict[str, Any]) -> None:
         digest = hashlib.sha1()
         with open(path, "rb") as handle:
             for _, block in file_blocks(handle, array.offset, record["n"], record["dim"],
-                                        np.float32):
+                                        np.dtype(_dtype(record))):
                 digest.update(memoryview(block).cast("B"))
         if digest.hexdigest() != record["sha1"][name]:
             raise ValueError(
@@ -501,7 +530,7 @@ def _write_consolidated(
     names = records[0]["modalities"]
     n_total = int(sum(r["n"] for r in records))
     dim = int(records[0]["dim"])
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(_dtype(records[0]))),
               "fortran_order": False, "shape": (n_total, dim)}
     files = {}
     for i, name in enumerate(names):
@@ -524,7 +553,8 @@ def _write_consolidated(
     meta = pd.concat(metas, ignore_index=True) if metas else pd.DataFrame()
     meta_file = _write_meta(folder, meta) if meta.shape[1] else None
     done = {"fingerprint": fingerprint, "modalities": names, "n": n_total, "dim": dim,
-            "files": files, "norms": "norms.npy", "meta": meta_file,
+            "dtype": _dtype(records[0]), "files": files, "norms": "norms.npy",
+            "meta": meta_file,
             "shards": [r["id"] for r in records]}
     atomic_write_bytes(folder / "consolidated.json", json.dumps(done, indent=1).encode())
     return done
@@ -577,7 +607,8 @@ def open_shards(
                                 allow_write=consolidate is not False)
     provenance["consolidated"] = str(where)
     record = {"modalities": done["modalities"], "files": done["files"], "n": done["n"],
-              "dim": done["dim"], "meta": done.get("meta"), "norms": done["norms"]}
+              "dim": done["dim"], "meta": done.get("meta"), "norms": done["norms"],
+              "dtype": _dtype(done)}
     emb = _shard_embeddings(where, record, provenance)
     emb._fingerprint = fingerprint
     return emb

@@ -56,8 +56,9 @@ __all__ = [
 
 #: Environment variable: ``0`` / ``false`` / ``no`` / ``off`` turns remote photos off.
 REMOTE_ENV = "AMUMO_REMOTE_IMAGES"
-#: Meta columns holding a pair's photo link, first match wins.
-URL_COLUMNS = ("coco_url", "image_url", "photo_url")
+#: Meta columns holding a pair's photo link, first match wins (``url``: LAION and
+#: clip-retrieval metadata, see :mod:`amumo.embeddings.clip_retrieval`).
+URL_COLUMNS = ("coco_url", "image_url", "photo_url", "url")
 #: Seconds a fetch may take before the card says it could not load.
 DEFAULT_TIMEOUT = 6.0
 #: Larger downloads are refused (a photo, not a dataset).
