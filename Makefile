@@ -17,7 +17,7 @@ $(PY):
 # Re-install only when the package metadata changed.
 # (pip warns once per package about local index folders it does not use; hide that noise)
 $(STAMP): pyproject.toml | $(PY)
-	set -o pipefail; $(PIP) install --quiet -e ".[models,widgets,dev,scale]" 2>&1 \
+	set -o pipefail; $(PIP) install --quiet -e ".[models,widgets,dev,scale,hf]" 2>&1 \
 		| { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	@touch $(STAMP)
 

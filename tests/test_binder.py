@@ -131,7 +131,7 @@ def test_whole_binder_environment_resolves(tmp_path):
     """All of requirements.txt + the repo with its extras, dependencies included (~35 s)."""
     installs = _by_name(
         _pip_dry_run(
-            ["-r", "binder/requirements.txt", "-e", ".[models,widgets]"], tmp_path, timeout=300
+            ["-r", "binder/requirements.txt", "-e", ".[models,widgets,hf]"], tmp_path, timeout=300
         )
     )
     for name in ("amumo", "jupyterlab", "anywidget", "open-clip-torch", "torch", "torchvision"):

@@ -116,6 +116,13 @@ def test_embeds_with_a_tiny_transformers_clip(table, tmp_path):
     direct = enc.encode("image", [ds.item("image", i) for i in range(12)])
     np.testing.assert_allclose(emb["image"], direct / np.linalg.norm(direct, axis=1)[:, None],
                                atol=1e-6)
+    # the Explorer previews the table's images (decoded on hover) and its meta row
+    explorer = am.Explorer(emb, dataset=ds, encoder=enc)
+    reply, buffers = explorer._on_item({"pair": 2, "modality": "image"})
+    assert reply.get("mime", "").startswith("image/") and len(buffers[0]) > 100
+    fields = explorer._on_item({"pair": 2})[0]["fields"]
+    assert fields["caption"] == table["caption"][2]
+    assert fields["score"] == pytest.approx(table["score"][2], abs=1e-6)
 
 
 def test_audio_text_table_matches_the_synthetic_dataset(tmp_path):

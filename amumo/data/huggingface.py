@@ -17,13 +17,12 @@ so), never a failed run. Audio columns are decoded the same way (WAV with the
 standard library; other formats with ``soundfile`` when it is installed). The other
 columns become ``meta`` (scalar ones by default; ``meta=[...]`` picks any).
 
-Recipes for Amumo's datasets (they need network; see ``docs/datasets.md``)::
+Recipes for Amumo's datasets (Conceptual 12M, DiffusionDB, MSCOCO) are in
+``docs/datasets.md``; they need network. For example::
 
     from datasets import load_dataset
     cc12m = load_dataset("pixparse/cc12m-wds", split="train", streaming=True)
     ds = am.data.HuggingFaceDataset(cc12m, image="jpg", text="txt", n=5000)
-    diffusiondb = load_dataset("poloclub/diffusiondb", "2m_first_1k", split="train")
-    ds = am.data.HuggingFaceDataset(diffusiondb, image="image", text="prompt")
 """
 
 from __future__ import annotations
@@ -371,8 +370,8 @@ class HuggingFaceDataset(BaseDataset):
 
     @property
     def name(self) -> str:
-        label = self._name_hint or "datasets table"
-        return f"HuggingFaceDataset({label}, n={len(self)})"
+        label = f"{self._name_hint!r}, " if self._name_hint else ""
+        return f"HuggingFaceDataset({label}n={len(self)})"
 
     def _build_meta(self) -> pd.DataFrame:
         return self._frame.copy()

@@ -456,7 +456,8 @@ class HuggingFace:
                              for m in self._modalities]
         self._preprocessing = preprocessing
         self._fingerprint: str | None = None
-        self._name = name or f"HuggingFace({self._label}, {self._class_name})"
+        label = f"{self._label}, " if self._label != self._class_name else ""
+        self._name = name or f"HuggingFace({label}{self._class_name})"
 
     # ------------------------------------------------------------------ resolution
     def _hub_kwargs(self) -> dict[str, Any]:
