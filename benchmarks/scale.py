@@ -1,4 +1,4 @@
-"""Scale benchmark (issue 11): amumo at 10k, 100k and 1M pairs of 512-d float32 embeddings.
+"""Scale benchmark (issue 11): amumo at 10k, 100k and 1M pairs of 512-d float32 or float16 rows.
 
 For each size the synthetic dataset is written once to disk (in blocks, never
 whole in RAM), then ONE fresh Python process per size runs the columns in
@@ -28,9 +28,15 @@ to the scale-widgets helper: add a function ``f(ctx) -> dict`` decorated with
 ``@column("name")`` below (the context holds ``ctx.emb``, ``ctx.n``,
 ``ctx.path``, ``ctx.results``); ``--columns`` picks which run.
 
+``--dtype float16`` stores the rows as float16 (issue 19): the file is half the size, it is
+memory-mapped as it is (zero-copy), every column reads it in blocks cast to float32 / float64.
+Each run prints the load average (``/proc/loadavg``) before and after every size: figures
+taken under load are upper bounds.
+
 Run::
 
     .venv/bin/python benchmarks/scale.py                        # 10k and 100k
+    .venv/bin/python benchmarks/scale.py --sizes 1000000 --dtype float16   # 2 GB on disk
     .venv/bin/python benchmarks/scale.py --sizes 1000000        # 4 GB on disk, once
     .venv/bin/python benchmarks/scale.py --sizes 10000 --columns load,gap_stats
     .venv/bin/python benchmarks/scale.py --sizes 100000 --columns load,umap,tsne
@@ -80,8 +86,9 @@ def _directions(seed: int) -> dict[str, np.ndarray]:
     return {"cone": q[:, 0], "image": q[:, 1], "text": q[:, 2]}
 
 
-def generate(path: Path, n: int, seed: int = 0) -> Path:
-    """Write a Mind-the-Gap layout ``(2, n, 512)`` float32 file of unit rows, in blocks.
+def generate(path: Path, n: int, seed: int = 0, dtype: str = "float32") -> Path:
+    """Write a Mind-the-Gap layout ``(2, n, 512)`` file of unit rows (float32, or float16:
+    the float32 unit rows rounded), in blocks.
 
     Pair ``i`` shares a latent ``z_i``; each modality adds a common cone offset,
     its own offset (the gap) and noise, then rows are normalised. Squared
@@ -91,21 +98,23 @@ def generate(path: Path, n: int, seed: int = 0) -> Path:
     pairs. Memory: one block.
     """
     dirs = _directions(seed)
-    header = {"descr": "<f4", "fortran_order": False, "shape": (2, n, DIM)}
+    item = np.dtype(dtype)
+    header = {"descr": np.lib.format.dtype_to_descr(item), "fortran_order": False,
+              "shape": (2, n, DIM)}
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as out:
         np.lib.format.write_array_header_1_0(out, header)
         start_data = out.tell()
         for m, name in enumerate(("image", "text")):
             rng_m = np.random.default_rng([seed, 1 + m])
-            out.seek(start_data + m * n * DIM * 4)
+            out.seek(start_data + m * n * DIM * item.itemsize)
             for start in range(0, n, GEN_BLOCK):
                 rows = min(GEN_BLOCK, n - start)
                 z = np.random.default_rng([seed, 0, start]).normal(size=(rows, DIM))
                 x = (z * 0.01326 + 0.405 * dirs["cone"] + 0.58 * dirs[name]
                      + rng_m.normal(size=(rows, DIM)) * 0.0283)
                 x /= np.linalg.norm(x, axis=1, keepdims=True)
-                out.write(x.astype(np.float32).tobytes())
+                out.write(x.astype(np.float32).astype(item).tobytes())
     os.replace(tmp, path)
     return path
 
@@ -122,7 +131,8 @@ def col_load(ctx: SimpleNamespace) -> dict[str, Any]:
     import amumo as am
 
     seconds, ctx.emb = _timed(lambda: am.Embeddings.load(ctx.path, mmap=True))
-    return {"load_s": seconds, "mapped": ctx.emb.provenance.get("mmap")}
+    return {"load_s": seconds, "mapped": ctx.emb.provenance.get("mmap"),
+            "dtype": str(ctx.emb["image"].dtype)}
 
 
 @column("gap_stats")
@@ -263,26 +273,35 @@ def col_explorer(ctx: SimpleNamespace) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- driver
-def run_child(path: Path, n: int, names: list[str]) -> dict[str, Any]:
+def run_child(path: Path, n: int, names: list[str], dtype: str = "float32") -> dict[str, Any]:
     """Run ``names`` columns in this process on ``path``; figures + peak RSS."""
     ctx = SimpleNamespace(path=path, n=n, emb=None, results={})
     for name in names:
         ctx.results[name] = COLUMNS[name](ctx)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     ctx.results["peak_rss_gb"] = peak_kb * 1024 / 1e9
-    ctx.results["embedding_gb"] = 2 * n * DIM * 4 / 1e9
+    ctx.results["embedding_gb"] = 2 * n * DIM * np.dtype(dtype).itemsize / 1e9
     return ctx.results
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (``/proc/loadavg``) as printed beside figures."""
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:  # pragma: no cover - not on Linux / macOS
+        return "unknown"
+
+
 def run_size(
-    n: int, data_dir: Path, names: list[str], keep: bool, blas_threads: int | None
+    n: int, data_dir: Path, names: list[str], keep: bool, blas_threads: int | None,
+    dtype: str = "float32",
 ) -> dict[str, Any]:
     data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / f"pairs_{n}.npy"
+    path = data_dir / (f"pairs_{n}.npy" if dtype == "float32" else f"pairs_{n}_{dtype}.npy")
     if not path.exists():
         start = time.perf_counter()
-        subprocess.run([sys.executable, __file__, "--generate", str(n), "--path", str(path)],
-                       check=True)
+        subprocess.run([sys.executable, __file__, "--generate", str(n), "--path", str(path),
+                        "--dtype", dtype], check=True)
         print(f"# generated {path} in {time.perf_counter() - start:.1f} s", flush=True)
     env = {**os.environ, "AMUMO_CACHE_DIR": str(data_dir / "cache")}
     if blas_threads:
@@ -290,7 +309,7 @@ def run_size(
             env[var] = str(blas_threads)
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(n), "--path", str(path),
-         "--columns", ",".join(names)],
+         "--columns", ",".join(names), "--dtype", dtype],
         check=True, capture_output=True, text=True, env=env,
     )
     if not keep:
@@ -323,6 +342,8 @@ def main(argv: list[str] | None = None) -> None:
         help="BLAS threads in the measuring process (default 1: on the shared 2-core machine "
         "OpenBLAS threads spin-wait under oversubscription; 0 = library default)",
     )
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float16"),
+                        help="storage dtype of the rows (float16: half the file, mapped as is)")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
@@ -332,16 +353,20 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown columns {unknown}; choose from {list(COLUMNS)}")
     if args.generate:
-        generate(Path(args.path), args.generate)
+        generate(Path(args.path), args.generate, dtype=args.dtype)
         return
     if args.child:
-        print(json.dumps(run_child(Path(args.path), args.child, names), default=str))
+        print(json.dumps(run_child(Path(args.path), args.child, names, args.dtype), default=str))
         return
     # Figures on a loaded machine are upper bounds: say the load beside them.
     print(f"# load average (1, 5, 15 min) at start: {_load()}", flush=True)
     for n in (int(s) for s in args.sizes.split(",")):
-        result = run_size(n, Path(args.data_dir), names, args.keep, args.blas_threads)
-        flat = {"N": f"{n:,}"}
+        before = load_average()
+        result = run_size(n, Path(args.data_dir), names, args.keep, args.blas_threads,
+                          args.dtype)
+        print(f"# load average before {before}, after {load_average()} (1/5/15 min)",
+              flush=True)
+        flat = {"N": f"{n:,}", "dtype": args.dtype}
         for name in names:
             for key, value in result[name].items():
                 flat[key] = value

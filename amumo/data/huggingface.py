@@ -337,7 +337,8 @@ class HuggingFaceDataset(BaseDataset):
             if type(feature).__name__ == "ClassLabel":
                 frame[column] = [feature.int2str(int(v)) if v is not None and v >= 0 else None
                                  for v in frame[column]]
-        texts = [self._caption(v) for v in table[self.text_column]]
+        column = table.select_columns([self.text_column]).to_pandas()[self.text_column]
+        texts = [self._caption(v) for v in column.tolist()]
         empty = [i for i, t in enumerate(texts) if t is None or not str(t).strip()]
         if empty:
             raise ValueError(
@@ -355,6 +356,8 @@ class HuggingFaceDataset(BaseDataset):
         return frame.reset_index(drop=True), skipped
 
     def _caption(self, value: Any) -> Any:
+        if isinstance(value, np.ndarray):  # a list column read through pandas
+            value = value.tolist()
         if isinstance(value, (list, tuple)):
             if not value:
                 return None
