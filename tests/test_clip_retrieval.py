@@ -66,6 +66,9 @@ def test_several_partitions_open_as_one_float16_map(tmp_path):
     stamp = copy.stat().st_mtime_ns
     again = am.Embeddings.open(tmp_path / "laion", cache_dir=cache)
     assert copy.stat().st_mtime_ns == stamp and again.fingerprint == emb.fingerprint
+    checked = am.Embeddings.open(tmp_path / "laion", cache_dir=cache, verify=True)
+    assert copy.stat().st_mtime_ns != stamp  # rebuilt from the partition files
+    np.testing.assert_array_equal(checked["image"], emb["image"])
     # the metrics come out of float64 sums, partition by partition or all at once
     whole = am.GapStats().update(emb).metrics()
     parts = am.GapStats.combine(am.GapStats().update(p) for p in iter_parts(tmp_path / "laion"))

@@ -226,8 +226,8 @@ def _part_signature(parts: list[dict[str, Any]]) -> list[Any]:
     return out
 
 
-def _consolidate(parts: list[dict[str, Any]], cache_dir: Any,
-                 allow_write: bool) -> tuple[Path, dict[str, Any]]:
+def _consolidate(parts: list[dict[str, Any]], cache_dir: Any, allow_write: bool,
+                 rebuild: bool = False) -> tuple[Path, dict[str, Any]]:
     """One file per modality for all partitions, written once (streamed), then reused."""
     from amumo.embeddings.cache import resolve_cache_dir
 
@@ -237,7 +237,7 @@ def _consolidate(parts: list[dict[str, Any]], cache_dir: Any,
     done_path = folder / "consolidated.json"
     try:
         done = json.loads(done_path.read_text())
-        if done.get("key") == key:
+        if done.get("key") == key and not rebuild:
             return folder, done
     except (OSError, json.JSONDecodeError):
         pass
@@ -305,6 +305,7 @@ def open_clip_retrieval(
     metadata: str | os.PathLike[str] | None = None,
     meta_columns: Sequence[str] | None = None,
     consolidate: bool | None = None,
+    verify: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> Embeddings:
     """Open a clip-retrieval output folder as one memory-mapped Embeddings (see the module).
@@ -320,6 +321,10 @@ def open_clip_retrieval(
         captions and URLs take a few hundred MB as a DataFrame).
     consolidate : bool, optional
         ``False`` refuses to write the joined copy several partitions need.
+    verify : bool, default False
+        Several partitions: rebuild the joined copy from the partition files (reads
+        and checks every row again) instead of reusing it. One partition is scanned
+        on every open anyway.
     cache_dir : path, optional
         Where joined / normalised copies go (default ``$AMUMO_CACHE_DIR``).
     """
@@ -334,7 +339,11 @@ def open_clip_retrieval(
             mapped[m] = info.get("copy", "source")
         provenance["mmap"] = mapped
     else:
-        where, done = _consolidate(parts, cache_dir, allow_write=consolidate is not False)
+        if verify and consolidate is False:
+            raise ValueError("verify=True rebuilds the joined copy; it needs consolidate=True "
+                             "or None.")
+        where, done = _consolidate(parts, cache_dir, allow_write=consolidate is not False,
+                                   rebuild=verify)
         stacked = np.load(where / "norms.npy")
         for k, m in enumerate(MODALITIES):
             units[m] = np.load(where / done["files"][m], mmap_mode="r")

@@ -478,7 +478,8 @@ class Embeddings:
             it. One shard is mapped directly. ``False`` refuses to write and
             raises if a consolidated copy is needed but missing.
         verify : bool, default False
-            Re-compute every shard file's checksum (reads everything once).
+            Re-compute every shard file's checksum (reads everything once); for a
+            clip-retrieval folder, rebuild its joined copy from the partition files.
         cache_dir : str or Path, optional
             Fallback location for the consolidated copy.
         metadata, meta_columns : optional
@@ -503,7 +504,8 @@ class Embeddings:
 
         if is_clip_retrieval_folder(folder):
             return open_clip_retrieval(folder, metadata=metadata, meta_columns=meta_columns,
-                                       consolidate=consolidate, cache_dir=cache_dir)
+                                       consolidate=consolidate, verify=verify,
+                                       cache_dir=cache_dir)
         if metadata is not None or meta_columns is not None:
             raise ValueError(
                 f"metadata= and meta_columns= apply to clip-retrieval folders (img_emb/, "
