@@ -185,7 +185,9 @@ def map_rows(
     scan = RowScan(name, n)
     with open(source.path, "rb") as handle:
         for start, block in file_blocks(handle, source.offset, n, d, source.dtype):
-            scan.add(start, block, exact=source.dtype != np.float32)
+            if source.dtype == np.float16:  # float32 sums: exact enough for a 2e-3 check,
+                block = block.astype(np.float32)  # 3x faster than the float64 path
+            scan.add(start, block, exact=block.dtype != np.float32)
     scan.raise_if_bad()
     stored = np.dtype(np.float16 if source.dtype == np.float16 else np.float32)
     if source.dtype == stored and scan.is_unit(unit_tolerance(stored)):
