@@ -30,8 +30,8 @@ to the scale-widgets helper: add a function ``f(ctx) -> dict`` decorated with
 
 ``--dtype float16`` stores the rows as float16 (issue 19): the file is half the size, it is
 memory-mapped as it is (zero-copy), every column reads it in blocks cast to float32 / float64.
-Each run prints the load average (``/proc/loadavg``) before and after every size: figures
-taken under load are upper bounds.
+Each run prints the load average at its start and end and before / after every size:
+figures taken under load are upper bounds.
 
 Run::
 
@@ -284,13 +284,6 @@ def run_child(path: Path, n: int, names: list[str], dtype: str = "float32") -> d
     return ctx.results
 
 
-def load_average() -> str:
-    """The 1, 5 and 15 minute load averages (``/proc/loadavg``) as printed beside figures."""
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:  # pragma: no cover - not on Linux / macOS
-        return "unknown"
-
 
 def run_size(
     n: int, data_dir: Path, names: list[str], keep: bool, blas_threads: int | None,
@@ -361,10 +354,10 @@ def main(argv: list[str] | None = None) -> None:
     # Figures on a loaded machine are upper bounds: say the load beside them.
     print(f"# load average (1, 5, 15 min) at start: {_load()}", flush=True)
     for n in (int(s) for s in args.sizes.split(",")):
-        before = load_average()
+        before = _load()
         result = run_size(n, Path(args.data_dir), names, args.keep, args.blas_threads,
                           args.dtype)
-        print(f"# load average before {before}, after {load_average()} (1/5/15 min)",
+        print(f"# load average before {before}, after {_load()} (1/5/15 min)",
               flush=True)
         flat = {"N": f"{n:,}", "dtype": args.dtype}
         for name in names:

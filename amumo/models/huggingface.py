@@ -45,14 +45,8 @@ import numpy as np
 from amumo.data._files import file_digest
 from amumo.data.audio import mono_waveform
 from amumo.data.base import stable_hash
+from amumo.models._weights import WeightsUnavailableError, can_reach, offline_by_env
 from amumo.models.base import as_float32_rows, check_batch_size, require_torch, torch_device
-
-try:  # issue 22 moves the network helpers from openclip.py into models/_weights.py
-    from amumo.models._weights import WeightsUnavailableError, can_reach, offline_by_env
-except ImportError:  # pragma: no cover - depends on which of the two is merged first
-    from amumo.models.openclip import WeightsUnavailableError
-    from amumo.models.openclip import _can_reach as can_reach
-    from amumo.models.openclip import _offline_by_env as offline_by_env
 
 __all__ = ["HuggingFace", "MODALITY_METHODS"]
 

@@ -61,7 +61,7 @@ from amumo.models._weights import (
     resolve_hf_hub,
     resolve_pretrained,
 )
-from amumo.models.base import as_float32_rows, check_batch_size
+from amumo.models.base import as_float32_rows, check_batch_size, torch_device
 
 __all__ = [
     "OpenCLIP",
@@ -125,25 +125,10 @@ def register_configs() -> tuple[str, ...]:
 
 
 def resolve_device(device: Any = "auto") -> str:
-    """``"auto"`` → ``"cuda"`` if available, else ``"mps"``, else ``"cpu"``; others validated."""
-    _, torch = _require_open_clip()
-    if device is None or device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return "mps"
-        return "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(
-            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda', 'cuda:1' "
-            "or 'mps'."
-        ) from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available here; use device='auto'.")
-    return str(dev)
+    """``"auto"`` → ``"cuda"`` if available, else ``"mps"``, else ``"cpu"``; others validated
+    (:func:`amumo.models.base.torch_device`, which needs torch only)."""
+    _require_open_clip()
+    return torch_device(device, "amumo.models.OpenCLIP")
 
 
 def weights_cached(
