@@ -118,9 +118,9 @@ def test_embeds_with_a_tiny_transformers_clip(table, tmp_path):
                                atol=1e-6)
     # the Explorer previews the table's images (decoded on hover) and its meta row
     explorer = am.Explorer(emb, dataset=ds, encoder=enc)
-    reply, buffers = explorer._on_item({"pair": 2, "modality": "image"})
+    reply, buffers = explorer._request_item({"pair": 2, "modality": "image"})
     assert reply.get("mime", "").startswith("image/") and len(buffers[0]) > 100
-    fields = explorer._on_item({"pair": 2})[0]["fields"]
+    fields = explorer._request_item({"pair": 2})[0]["fields"]
     assert fields["caption"] == table["caption"][2]
     assert fields["score"] == pytest.approx(table["score"][2], abs=1e-6)
 
