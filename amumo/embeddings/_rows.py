@@ -15,6 +15,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from amumo.embeddings._map_guard import check_mapped, check_mapping, memmap_of
+
 __all__ = [
     "CHUNK_BYTES",
     "ROW_BLOCK",
@@ -225,6 +227,7 @@ def file_blocks(
 
 def hash_rows(digest: Any, array: np.ndarray) -> None:
     """Feed the C-ordered bytes of ``array`` into a hashlib ``digest`` one block at a time."""
+    check_mapped(array)
     if array.ndim != 2:
         digest.update(np.ascontiguousarray(array).tobytes())
         return
@@ -249,19 +252,20 @@ def npy_header(handle: BinaryIO) -> tuple[tuple[int, ...], np.dtype, bool]:
 
 
 def _mapping(array: np.ndarray) -> tuple[Any, int] | None:
-    """The read-only ``mmap`` behind ``array`` and the address where that mapping starts."""
-    import mmap
+    """The read-only ``mmap`` behind ``array`` and the address where that mapping starts.
 
-    obj: Any = array
-    while obj is not None:
-        mm = getattr(obj, "_mmap", None)
-        if isinstance(mm, mmap.mmap):
-            if getattr(obj, "mode", "r") != "r":
-                return None  # copy-on-write / writable maps: dropping pages could lose data
-            base = np.frombuffer(mm, dtype=np.uint8, count=1).__array_interface__["data"][0]
-            return mm, base
-        obj = getattr(obj, "base", None)
-    return None
+    Raises :class:`~amumo.embeddings._map_guard.MappedFileChangedError` when the
+    mapped file has shrunk since (reading on would end the process with SIGBUS).
+    """
+    obj = memmap_of(array)
+    if obj is None:
+        return None
+    check_mapping(obj)
+    if getattr(obj, "mode", "r") != "r":
+        return None  # copy-on-write / writable maps: dropping pages could lose data
+    mm = obj._mmap
+    base = np.frombuffer(mm, dtype=np.uint8, count=1).__array_interface__["data"][0]
+    return mm, base
 
 
 def release_rows(array: np.ndarray, rows: slice | None = None) -> None:
@@ -274,10 +278,15 @@ def release_rows(array: np.ndarray, rows: slice | None = None) -> None:
     embeddings call this after each block, so their resident memory stays about
     one block. A no-op for in-memory arrays, non-contiguous views and platforms
     without ``madvise``.
+
+    Before the next block is read it also checks that the mapped file still covers
+    the map (:mod:`amumo.embeddings._map_guard`): a file truncated by another process
+    mid-pass raises ``MappedFileChangedError`` here instead of SIGBUS in the next read.
     """
     import mmap
 
     if not hasattr(mmap, "MADV_DONTNEED") or not array.flags.c_contiguous:
+        check_mapped(array)  # no pages to drop, but the next block must still be readable
         return
     found = _mapping(array)
     if found is None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from amumo.embeddings._map_guard import check_mapped
 from amumo.embeddings._rows import chunk_rows, list_rows, release_rows, row_blocks
 
 __all__ = ["check_modality_array", "normalise_rows", "safe_unit_rows"]
@@ -90,6 +91,7 @@ def normalise_rows(
     produced by an operation such as ``shift``).
     """
     n, d = array.shape
+    check_mapped(array)  # a truncated memory map: a named error, not SIGBUS
     out = np.empty((n, d), dtype=np.float32)
     norms = np.empty(n, dtype=np.float64)
     nonfinite: list[np.ndarray] = []

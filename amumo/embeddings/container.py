@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from amumo._util import map_in_threads
+from amumo.embeddings._map_guard import check_mapped
 from amumo.embeddings._rows import hash_rows, take_rows
 from amumo.embeddings._validate import check_modality_array, normalise_rows
 
@@ -267,11 +268,15 @@ class Embeddings:
 
     def __getitem__(self, modality: str) -> np.ndarray:
         try:
-            return self._arrays[modality]
+            array = self._arrays[modality]
         except KeyError:
             raise KeyError(
                 f"unknown modality {modality!r}; this Embeddings has {self.modalities}."
             ) from None
+        # A memory-mapped file truncated by another process since it was mapped: a named
+        # error now instead of SIGBUS (the process killed) on the next read (_map_guard).
+        check_mapped(array)
+        return array
 
     def __contains__(self, modality: object) -> bool:
         return modality in self._arrays
@@ -281,7 +286,7 @@ class Embeddings:
 
     def stacked(self) -> np.ndarray:
         """All modalities as one ``(M, N, D)`` float32 array (the Mind-the-Gap layout)."""
-        return np.stack([self._arrays[m] for m in self.modalities])
+        return np.stack([self[m] for m in self.modalities])
 
     def check_modality(self, modality: str, argument: str = "modality") -> str:
         """Return ``modality`` if present, else raise a ValueError naming ``argument``."""
