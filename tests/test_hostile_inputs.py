@@ -254,3 +254,93 @@ def test_checkpoint_with_python_objects_is_refused_with_the_way_to_opt_in(tmp_pa
                                atol=1e-6)
     with pytest.raises(TypeError, match="trust_checkpoint"):
         OpenCLIP("amumo-tiny", device="cpu", trust_checkpoint="yes")
+
+
+# ---------------------------------------------------------------- files (issue 20)
+def _npy_file(path, descr, shape, payload=b""):
+    path.write_bytes(_npy_header(descr, shape) + payload)
+    return path
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+@pytest.mark.parametrize(
+    ("descr", "shape", "payload", "message"),
+    [
+        ("<f4", (2, 100_000_000, 50_000), b"\0" * 64,
+         r"shorter than its header says .*40,000,000,000,128 bytes.*header is corrupt"),
+        ("<f4", (2, -5, 4), b"\0" * 64, r"negative dimension"),
+        ("<f4", (2, 3, 0), b"", r"shape \(2, 3, 0\): no dimensions \(D = 0\)"),
+        ("<f4", (2, 0, 4), b"", r"shape \(2, 0, 4\): no pairs \(N = 0\).*from_arrays refuses"),
+        ("<m8[ns]", (2, 3, 4), b"\0" * 192, r"dtype timedelta64\[ns\]; embeddings must be"),
+    ],
+    ids=["37TiB", "negative", "D=0", "N=0", "timedelta"],
+)
+def test_mind_the_gap_headers_are_checked_before_reading(tmp_path, mmap, descr, shape,
+                                                         payload, message):
+    """Raw MemoryError (37 TiB), ValueError, TypeError from memoryview, or an empty
+    Embeddings whose gap_distance is 0.0: now one message naming the file."""
+    path = _npy_file(tmp_path / "forged.npy", descr, shape, payload)
+    with pytest.raises((ValueError, TypeError), match=r"forged\.npy.*" + message):
+        am.Embeddings.load(path, mmap=mmap)
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+def test_npz_with_empty_timedelta_or_deeply_nested_members(small, tmp_path, mmap):
+    good = small.save(tmp_path / "good.npz")
+
+    def forged(name, member, array):
+        buffer = __import__("io").BytesIO()
+        np.save(buffer, array)
+        path = tmp_path / name
+        with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
+            for info in src.infolist():
+                dst.writestr(info.filename, buffer.getvalue() if info.filename == member
+                             else src.read(info))
+        return path
+
+    empty = forged("empty.npz", "emb:image.npy", np.zeros((0, small.dim), np.float32))
+    with pytest.raises(ValueError, match=r"empty\.npz: member 'emb:image' has shape \(0, 512\)"):
+        am.Embeddings.load(empty, mmap=mmap)
+    ragged = forged("ragged.npz", "emb:image.npy", np.eye(4, small.dim, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"ragged\.npz holds different numbers of rows"):
+        am.Embeddings.load(ragged, mmap=mmap)
+    times = forged("times.npz", "emb:text.npy", np.zeros((6, small.dim), "m8[ns]"))
+    with pytest.raises(TypeError, match=r"times\.npz: member 'emb:text' has dtype timedelta"):
+        am.Embeddings.load(times, mmap=mmap)
+    deep = forged("deep.npz", "__amumo__.npy",
+                  np.frombuffer(b"[" * 100_000 + b"]" * 100_000, dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"deep\.npz could not be read.*RecursionError"):
+        am.Embeddings.load(deep, mmap=mmap)
+    with pytest.raises(TypeError, match=r"arrays\['image'\] has dtype timedelta64"):
+        am.Embeddings.from_arrays({"image": np.ones((2, 3), "m8[s]"), "text": np.ones((2, 3))})
+
+
+@pytest.mark.parametrize("how", ["in place", "renamed over"])
+def test_mmap_copy_is_keyed_on_content_not_size_and_mtime(tmp_path, monkeypatch, how):
+    """A file replaced by other rows of the same size, its mtime set back (cp -p, rsync -t),
+    must not be answered from the normalised copy of the old rows."""
+    import os
+
+    monkeypatch.setenv("AMUMO_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(3)
+    old = rng.normal(size=(2, 50, 8)) * 3  # not unit length: load(mmap=True) makes a copy
+    new = rng.normal(size=(2, 50, 8)) * 3
+    path = tmp_path / "pairs.npy"
+    np.save(path, old.astype(np.float32))
+    first = am.Embeddings.load(path, mmap=True)
+    assert "normalised" in first.provenance["mmap"]["image"]
+    stat = os.stat(path)
+    if how == "in place":
+        with open(path, "r+b") as handle:
+            handle.seek(stat.st_size - new.size * 4)
+            handle.write(new.astype(np.float32).tobytes())
+    else:
+        np.save(tmp_path / "new.npy", new.astype(np.float32))
+        os.replace(tmp_path / "new.npy", path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(path).st_size == stat.st_size and os.stat(path).st_mtime_ns == stat.st_mtime_ns
+    second = am.Embeddings.load(path, mmap=True)
+    expected = new[0] / np.linalg.norm(new[0], axis=1, keepdims=True)
+    np.testing.assert_allclose(second["image"], expected, atol=1e-6)
+    again = am.Embeddings.load(path, mmap=True)  # unchanged now: the new copy is reused
+    assert again.provenance["mmap"] == second.provenance["mmap"]

@@ -21,7 +21,8 @@ How a modality's rows are mapped
    ``<cache dir>/normalised/<key>/<modality>.npy`` (the cache dir is
    ``$AMUMO_CACHE_DIR`` or the user cache dir, see
    :func:`amumo.embeddings.default_cache_dir`; ``key`` hashes the source's
-   absolute path, size and modification time). That copy is memory-mapped;
+   absolute path, inode, size, modification and status-change times and a 1 MiB
+   sample of its rows, see ``_copy_key``). That copy is memory-mapped;
    later loads of the same unchanged file reuse it without a scan. It never
    holds two copies of the array in RAM.
 """
@@ -42,7 +43,10 @@ from amumo._util import atomic_write, atomic_write_bytes
 from amumo.embeddings._rows import RowScan, file_blocks, npy_header, unit_tolerance
 from amumo.embeddings._validate import normalise_rows
 
-__all__ = ["MMAP_AUTO_BYTES", "RowSource", "npy_source", "npz_sources", "map_rows"]
+__all__ = [
+    "MMAP_AUTO_BYTES", "RowSource", "check_row_dtype", "check_npy_layout", "read_npy_layout",
+    "npy_source", "npz_sources", "map_rows",
+]
 
 #: ``Embeddings.load(path)`` with ``mmap=None`` maps files at least this large (64 MiB).
 MMAP_AUTO_BYTES = 64 << 20
@@ -70,45 +74,78 @@ class RowSource:
         )
 
 
-def _check_float(dtype: np.dtype, where: str) -> None:
-    if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)) or (
-        dtype == np.bool_
-    ):
+def check_row_dtype(dtype: np.dtype, where: str) -> None:
+    """TypeError unless ``dtype`` holds real numbers (float16/32/64 or integers).
+
+    numpy counts ``timedelta64`` as an integer type; embeddings never are.
+    """
+    if np.dtype(dtype).kind not in "fiu":
         raise TypeError(
             f"{where} has dtype {dtype}; embeddings must be float16/32/64 (or integer)."
         )
 
 
-def npy_source(path: Path, modalities: tuple[str, ...]) -> dict[str, RowSource]:
-    """The M ``(N, D)`` slices of a Mind-the-Gap ``(M, N, D)`` ``.npy`` file."""
-    with open(path, "rb") as handle:
-        try:
-            shape, dtype, fortran = npy_header(handle)
-        except ValueError as err:
-            raise ValueError(
-                f"{path} could not be read as a .npy array ({err}); the file may be truncated "
-                "or corrupt: copy or regenerate it."
-            ) from err
-        offset = handle.tell()
+def check_npy_layout(path: Path, shape: tuple[int, ...], dtype: np.dtype, offset: int) -> None:
+    """ValueError/TypeError naming ``path`` unless its ``.npy`` header describes a readable
+    Mind-the-Gap ``(M, N, D)`` array that the file holds in full.
+
+    Checked before anything is allocated or mapped: a header may claim 37 TiB, negative
+    or zero dimensions, or a dtype that is not numbers.
+    """
     if len(shape) != 3:
         raise ValueError(
             f"{path} holds an array of shape {shape}; the Mind-the-Gap layout is "
             "(M modalities, N pairs, D dims). For one (N, D) array per modality use "
             "Embeddings.from_arrays."
         )
-    _check_float(dtype, str(path))
+    if any(int(s) < 0 for s in shape):
+        raise ValueError(
+            f"{path} has a corrupt .npy header: shape {shape} has a negative dimension; "
+            "copy or regenerate the file."
+        )
+    check_row_dtype(dtype, str(path))
+    m, n, d = (int(s) for s in shape)
+    if m == 0 or n == 0 or d == 0:
+        what = "modalities" if m == 0 else "pairs (N = 0)" if n == 0 else "dimensions (D = 0)"
+        raise ValueError(
+            f"{path} holds an array of shape {shape}: no {what}, so there is nothing to "
+            "load (Embeddings.from_arrays refuses empty arrays too); write at least one pair."
+        )
+    need = offset + m * n * d * np.dtype(dtype).itemsize
+    size = os.path.getsize(path)
+    if size < need:
+        raise ValueError(
+            f"{path} is shorter than its header says ({size:,} < {need:,} bytes for shape "
+            f"{shape} {np.dtype(dtype)}); the file is truncated or its header is corrupt: "
+            "copy or regenerate it."
+        )
+
+
+def read_npy_layout(path: Path) -> tuple[tuple[int, ...], np.dtype, bool, int]:
+    """The checked header of a Mind-the-Gap ``.npy`` file: shape, dtype, Fortran order,
+    data offset (see :func:`check_npy_layout`)."""
+    with open(path, "rb") as handle:
+        try:
+            shape, dtype, fortran = npy_header(handle)
+        except (ValueError, SyntaxError, TypeError, UnicodeDecodeError, EOFError) as err:
+            raise ValueError(
+                f"{path} could not be read as a .npy array ({err}); the file may be truncated "
+                "or corrupt: copy or regenerate it."
+            ) from err
+        offset = handle.tell()
+    check_npy_layout(path, shape, dtype, offset)
+    return shape, dtype, fortran, offset
+
+
+def npy_source(path: Path, modalities: tuple[str, ...]) -> dict[str, RowSource]:
+    """The M ``(N, D)`` slices of a Mind-the-Gap ``(M, N, D)`` ``.npy`` file."""
+    shape, dtype, fortran, offset = read_npy_layout(path)
     if len(modalities) != shape[0]:
         raise ValueError(
             f"{path} holds {shape[0]} modalities but modalities={modalities} names "
             f"{len(modalities)}; pass one name per leading slice."
         )
     m, n, d = shape
-    need = offset + m * n * d * dtype.itemsize
-    if os.path.getsize(path) < need:
-        raise ValueError(
-            f"{path} is shorter than its header says ({os.path.getsize(path)} < {need} bytes); "
-            "the file is truncated: copy or regenerate it."
-        )
     if fortran:
         # Fortran order: slice i is not contiguous; read it through numpy instead.
         return {}
@@ -143,7 +180,7 @@ def npz_sources(path: Path, members: dict[str, str]) -> dict[str, RowSource]:
             shape, dtype, fortran = npy_header(handle)
             if len(shape) != 2 or fortran:
                 continue
-            _check_float(dtype, f"{path}:{member}")
+            check_row_dtype(dtype, f"{path}:{member}")
             offset = handle.tell()
             if info.file_size < offset - start + shape[0] * shape[1] * dtype.itemsize:
                 raise ValueError(f"{path}: member {member!r} is truncated; re-create the file.")
@@ -151,11 +188,40 @@ def npz_sources(path: Path, members: dict[str, str]) -> dict[str, RowSource]:
     return out
 
 
+#: Bytes read at evenly spaced places of the rows for the normalised copy's key.
+SAMPLE_BLOCKS, SAMPLE_BYTES = 256, 4096
+
+
+def _content_sample(source: RowSource) -> bytes:
+    """BLAKE2 digest of ``SAMPLE_BLOCKS`` blocks of ``SAMPLE_BYTES`` spread evenly over the
+    source's rows (first and last included): 1 MiB read with ``pread``, whatever N is."""
+    n, d = source.shape
+    size = n * d * source.dtype.itemsize
+    digest = hashlib.blake2b(digest_size=16)
+    positions = np.unique(np.linspace(0, max(0, size - SAMPLE_BYTES), SAMPLE_BLOCKS).astype(int))
+    fd = os.open(source.path, os.O_RDONLY)
+    try:
+        for position in positions:
+            digest.update(os.pread(fd, min(SAMPLE_BYTES, size), source.offset + int(position)))
+    finally:
+        os.close(fd)
+    return digest.digest()
+
+
 def _copy_key(source: RowSource) -> str:
+    """Key of the normalised copy of ``source``: which file (path, device, inode), which
+    version of it (size, modification *and* status-change time), and a sample of its bytes.
+
+    The modification time can be set back by anyone (``os.utime``, ``cp -p``, ``rsync -t``),
+    so a file replaced by other rows of the same size and mtime must not find the old copy:
+    the inode (a new file by rename) and the status-change time (any write or ``utime``;
+    only the kernel sets it) change, and the sampled bytes differ for any other rows.
+    """
     stat = source.path.stat()
     text = json.dumps(
-        [str(source.path.resolve()), stat.st_size, stat.st_mtime_ns, source.offset,
-         list(source.shape), source.dtype.str]
+        [str(source.path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns,
+         stat.st_ino, stat.st_dev, source.offset, list(source.shape), source.dtype.str,
+         _content_sample(source).hex()]
     )
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 

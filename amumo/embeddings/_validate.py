@@ -53,9 +53,7 @@ def check_modality_array(name: str, values: Any) -> np.ndarray:
             "with one row per pair."
         )
     array = np.asarray(values)
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
-    ) or array.dtype == np.bool_:
+    if array.dtype.kind not in "fiu":  # numpy counts timedelta64 as an integer type
         raise TypeError(
             f"arrays[{name!r}] has dtype {array.dtype}; pass a float16/32/64 (or integer) "
             "array of shape (N, D)."

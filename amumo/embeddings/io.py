@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 
 from amumo._util import atomic_write, atomic_write_bytes  # atomic_write_bytes: re-exported
-from amumo.embeddings._mapped import MMAP_AUTO_BYTES, map_rows, npy_source, npz_sources
+from amumo.embeddings._mapped import (
+    MMAP_AUTO_BYTES,
+    check_row_dtype,
+    map_rows,
+    npy_source,
+    npz_sources,
+    read_npy_layout,
+)
 from amumo.embeddings._npz_check import check_npz_members
 from amumo.embeddings._validate import normalise_rows
 from amumo.embeddings.container import Embeddings
@@ -107,6 +114,7 @@ def _load_npy(
         if sources:
             provenance = {"source_file": str(path), "format": "mind-the-gap .npy (M, N, D)"}
             return _mapped_embeddings(path, sources, names, cache_dir, provenance=provenance)
+    read_npy_layout(path)  # a header claiming 37 TiB, D = 0 or timedelta: refused before np.load
     try:
         stacked = np.load(path, allow_pickle=False)
     except (ValueError, EOFError, OSError) as err:
@@ -156,10 +164,35 @@ def _check_header(path: Path, header: Any, files: set[str]) -> list[str]:
     return names
 
 
+def _check_members(
+    path: Path, names: list[str], members: dict[str, tuple[tuple[int, ...], np.dtype]]
+) -> None:
+    """ValueError/TypeError naming ``path`` unless every ``emb:<name>`` member is a
+    non-empty ``(N, D)`` array of numbers with the same N (checked from the headers)."""
+    sizes = {}
+    for name in names:
+        shape, dtype = members[f"emb:{name}"]
+        check_row_dtype(dtype, f"{path}: member 'emb:{name}'")
+        if len(shape) != 2 or min(shape) < 1:
+            raise ValueError(
+                f"{path}: member 'emb:{name}' has shape {shape}; amumo's .npz holds one "
+                "non-empty (N, D) array per modality (N = 0 pairs or D = 0 cannot be "
+                "loaded, as Embeddings.from_arrays refuses them): re-create it with "
+                "Embeddings.save."
+            )
+        sizes[name] = shape[0]
+    if len(set(sizes.values())) > 1:
+        raise ValueError(
+            f"{path} holds different numbers of rows per modality ({sizes}); row i of "
+            "every modality must be pair i: the file is corrupt, re-create it with "
+            "Embeddings.save."
+        )
+
+
 def _load_npz(
     path: Path, modalities: Sequence[str] | None, mmap: bool = False, cache_dir: Any = None
 ) -> Embeddings:
-    check_npz_members(path)  # malformed or forged .npy headers, before numpy allocates
+    members = check_npz_members(path)  # malformed or forged .npy headers, before allocating
     try:
         with np.load(path, allow_pickle=False) as archive:
             files = set(archive.files)
@@ -177,11 +210,12 @@ def _load_npz(
                 )
             header = json.loads(bytes(raw).decode("utf-8"))
             names = _check_header(path, header, files)
+            _check_members(path, names, members)
             sources = npz_sources(path, {n: f"emb:{n}" for n in names}) if mmap else {}
             arrays = {name: archive[f"emb:{name}"] for name in names if name not in sources}
             norms = {name: archive[f"norm:{name}"] for name in names if f"norm:{name}" in files}
     except (
-        zipfile.BadZipFile, EOFError, OSError, KeyError, json.JSONDecodeError,
+        zipfile.BadZipFile, EOFError, OSError, KeyError, json.JSONDecodeError, RecursionError,
         UnicodeDecodeError,
     ) as err:
         raise ValueError(
