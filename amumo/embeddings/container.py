@@ -483,8 +483,11 @@ class Embeddings:
             it. One shard is mapped directly. ``False`` refuses to write and
             raises if a consolidated copy is needed but missing.
         verify : bool, default False
-            Re-compute every shard file's checksum (reads everything once); for a
+            Re-compute every shard file's checksum, and that of each shard's rows in
+            the consolidated copy that is mapped (reads everything once more); for a
             clip-retrieval folder, rebuild its joined copy from the partition files.
+            Without it the rows are still scanned once, in blocks, for NaN/Inf and
+            rows that are not unit length (as :meth:`load` does).
         cache_dir : str or Path, optional
             Fallback location for the consolidated copy.
         metadata, meta_columns : optional

@@ -83,7 +83,14 @@ import numpy as np
 import pandas as pd
 
 from amumo._util import __version__, atomic_write, atomic_write_bytes
-from amumo.embeddings._rows import chunk_rows, file_blocks, row_blocks, storage_dtype
+from amumo.embeddings._rows import chunk_rows, file_blocks, hash_rows, row_blocks, storage_dtype
+from amumo.embeddings._shard_checks import (
+    check_consolidated,
+    check_manifest,
+    check_marker,
+    scan_rows,
+    verify_consolidated,
+)
 from amumo.embeddings.container import Embeddings
 
 __all__ = [
@@ -304,6 +311,15 @@ def _check_consistent(out_dir: Path, emb: Embeddings, shard_id: int, dtype: str)
                 f"is {_dtype(record)}; every shard of a folder must use one dtype (pass "
                 f"dtype={_dtype(record)!r})."
             )
+        # the same D from another model would mix two embedding spaces without a sound
+        mine = (emb.provenance or {}).get("encoder_fingerprint")
+        theirs = (record or {}).get("provenance", {}).get("encoder_fingerprint")
+        if mine is not None and theirs is not None and mine != theirs:
+            raise ValueError(
+                f"shard {shard_id} comes from the encoder {mine!r}, but shard {other} in "
+                f"{out_dir} from {theirs!r}; every shard of a folder must come from one "
+                "model: write to another folder."
+            )
         return
 
 
@@ -321,7 +337,7 @@ def _records(out_dir: Path, ids: list[int]) -> list[dict[str, Any]]:
                 f"shard {shard_id} of {out_dir} has no {MARKER} (unfinished or deleted); "
                 "re-run the worker that writes it."
             )
-        records.append(record)
+        records.append(check_marker(out_dir / _folder_name(shard_id) / MARKER, record, shard_id))
     first = records[0]
     for record in records[1:]:
         if record["modalities"] != first["modalities"] or record["dim"] != first["dim"] or \
@@ -354,7 +370,7 @@ def read_manifest(out_dir: str | Path) -> dict[str, Any] | None:
         raise ValueError(f"{path} is not valid JSON ({err}); re-run write_manifest.") from err
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ValueError(f"{path} is not an amumo shard manifest; re-run write_manifest.")
-    return manifest
+    return check_manifest(path, manifest)
 
 
 def write_manifest(
@@ -423,10 +439,19 @@ def _shard_embeddings(folder: Path, record: dict[str, Any], provenance: dict) ->
                 f"{folder / MARKER} says {_dtype(record)} ({record['n']}, {record['dim']}); "
                 "the shard is corrupt: rewrite it."
             )
+        # NaN / non-unit rows (a corrupt or foreign file) would give cosines such as -1.64
+        scan_rows(folder / record["files"][name], array, name)
         arrays[name] = array
     meta = _read_meta(folder, record.get("meta"), record["n"])
     emb = Embeddings.from_arrays(arrays, meta=meta, provenance=provenance, normalized=True)
-    norms = np.load(folder / record["norms"])
+    norms = np.load(folder / record["norms"], allow_pickle=False)
+    expected = (len(record["modalities"]), record["n"])
+    if norms.shape != expected or norms.dtype.kind != "f":
+        raise ValueError(
+            f"{folder / record['norms']} holds {norms.dtype} {norms.shape}, but "
+            f"{folder / MARKER} needs float {expected} (one raw norm per modality and pair); "
+            "the shard is corrupt: rewrite it."
+        )
     for i, name in enumerate(record["modalities"]):
         emb._norms[name] = norms[i]
     return emb
@@ -455,7 +480,15 @@ def iter_shards(out_dir: str | Path) -> Iterator[Embeddings]:
 def _shard_ids(out_dir: Path) -> list[int]:
     manifest = read_manifest(out_dir)
     if manifest is not None:
-        return [int(s["id"]) for s in manifest["shards"]]
+        listed = [int(s["id"]) for s in manifest["shards"]]
+        on_disk = finished_shards(out_dir)
+        if sorted(listed) != on_disk:
+            raise ValueError(
+                f"{out_dir / MANIFEST} lists the shards {_ids(listed)}, but the folder holds "
+                f"the finished shards {_ids(on_disk)}; the manifest is stale or was edited: "
+                "re-run write_manifest."
+            )
+        return listed
     ids = finished_shards(out_dir)
     unfinished = _unfinished_shards(out_dir) if out_dir.is_dir() else []
     if unfinished:
@@ -466,6 +499,10 @@ def _shard_ids(out_dir: Path) -> list[int]:
             stacklevel=3,
         )
     return ids
+
+
+def _ids(ids: list[int]) -> str:
+    return str(ids) if len(ids) <= 12 else f"{ids[:10]}... ({len(ids)})"
 
 
 def _verify(out_dir: Path, record: dict[str, Any]) -> None:
@@ -496,7 +533,8 @@ def _consolidated(
                   resolve_cache_dir(cache_dir) / "consolidated" / fingerprint[:20]]
     for folder in candidates:
         done = _read_json(folder / "consolidated.json")
-        if done and done.get("fingerprint") == fingerprint:
+        if done and done.get("fingerprint") == fingerprint and \
+                check_consolidated(folder, done, records):
             return folder, done
     if not allow_write:
         raise FileNotFoundError(
@@ -605,6 +643,8 @@ def open_shards(
         return emb
     where, done = _consolidated(out_dir, records, fingerprint, cache_dir,
                                 allow_write=consolidate is not False)
+    if verify:  # what is mapped is the consolidated copy: check it against every shard's SHA-1
+        verify_consolidated(where, done, records)
     provenance["consolidated"] = str(where)
     record = {"modalities": done["modalities"], "files": done["files"], "n": done["n"],
               "dim": done["dim"], "meta": done.get("meta"), "norms": done["norms"],

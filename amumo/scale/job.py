@@ -260,14 +260,53 @@ def _check_positive(name: str, value: Any, allow_none: bool = True) -> Any:
     return int(value)
 
 
-def _run_record(out_dir: Path, run: dict[str, Any]) -> None:
+def _earlier_run(out_dir: Path, run: dict[str, Any], specs: list[ShardSpec]) -> list[str]:
+    """What the shards already in ``out_dir`` say about the run that wrote them, compared
+    with ``run``: the names of the settings that differ (empty when nothing contradicts).
+
+    Used when ``_jobs/run.json`` is missing (deleted, or a folder copied without it):
+    the manifest's provenance, the shards' markers (encoder fingerprint) and the job
+    records (which pairs each shard holds, i.e. the shard size) still tell.
+    """
+    from amumo.embeddings.shards import MARKER, finished_shards
+
+    differ: set[str] = set()
+    keys = ("encoder_fingerprint", "source_fingerprint", "shard_size", "modalities")
+    manifest_path = out_dir / "manifest.json"
+    if manifest_path.exists():
+        try:
+            provenance = json.loads(manifest_path.read_text()).get("provenance") or {}
+        except (OSError, json.JSONDecodeError, AttributeError):
+            provenance = {}
+        differ |= {k for k in keys if k in provenance and provenance[k] != run.get(k)}
+    planned = {spec.shard_id: spec.to_dict() for spec in specs}
+    for record_path in sorted((out_dir / JOBS_FOLDER).glob("shard-*.json")):
+        try:
+            record = json.loads(record_path.read_text())
+            shard_id, spec = int(record["shard_id"]), record["spec"]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+        if planned.get(shard_id) != spec:
+            differ.add("shard_size")  # the same shard id holds other pairs
+    for shard_id in finished_shards(out_dir):
+        try:
+            marker = json.loads((out_dir / f"shard-{shard_id:06d}" / MARKER).read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        fingerprint = (marker.get("provenance") or {}).get("encoder_fingerprint")
+        if fingerprint is not None and fingerprint != run["encoder_fingerprint"]:
+            differ.add("encoder_fingerprint")
+    return sorted(differ)
+
+
+def _run_record(out_dir: Path, run: dict[str, Any], specs: list[ShardSpec]) -> None:
     path = out_dir / JOBS_FOLDER / _RUN
+    keys = ("encoder_fingerprint", "source_fingerprint", "shard_size", "modalities")
     if path.exists():
         try:
             before = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             before = None
-        keys = ("encoder_fingerprint", "source_fingerprint", "shard_size", "modalities")
         if before is not None and any(before.get(k) != run.get(k) for k in keys):
             changed = [k for k in keys if before.get(k) != run.get(k)]
             raise ValueError(
@@ -276,6 +315,15 @@ def _run_record(out_dir: Path, run: dict[str, Any]) -> None:
             )
         if before is not None:
             return
+    # No (readable) run record: the shards already there must not come from another run,
+    # or the result would mix two models or two shard plans.
+    changed = _earlier_run(out_dir, run, specs)
+    if changed:
+        raise ValueError(
+            f"out_dir={str(out_dir)!r} holds shards of another run (different {changed}, "
+            f"read from its shards and job records: its run record {JOBS_FOLDER}/{_RUN} is "
+            "missing); pass a new out_dir, or delete this one to start over."
+        )
     atomic_write_bytes(path, json.dumps(run, indent=1, default=str).encode())
 
 
@@ -374,7 +422,7 @@ def embed_dataset(
         "source_fingerprint": src.fingerprint(), "shard_size": shard_size,
         "n_shards": len(specs), "modalities": ["image", "text"],
     }
-    _run_record(out, run)
+    _run_record(out, run, specs)
     todo = [s for s in specs if _read_record(out, s.shard_id) is None]
     if todo:
         if not ray.is_initialized():
