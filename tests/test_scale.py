@@ -172,6 +172,40 @@ def test_a_worker_killed_mid_run_is_retried(cluster, tiny, pairs, reference, tmp
     _same(result, reference)
 
 
+class DiesOnCaption:
+    """Wraps an encoder; encoding the caption ``poison`` kills the process, every time."""
+
+    def __init__(self, inner, poison: str):
+        self.inner, self.poison = inner, poison
+        self.name, self.modalities = inner.name, inner.modalities
+        self.fingerprint, self.device = inner.fingerprint, "cpu"
+
+    def encode(self, modality, items, batch_size=64):
+        if modality == "text" and self.poison in items:
+            os._exit(1)  # e.g. a tokenizer segfault: no exception, the actor is gone
+        return self.inner.encode(modality, items, batch_size=batch_size)
+
+
+@pytest.mark.timeout(900)
+def test_a_pair_that_always_kills_the_worker_is_skipped_not_retried_forever(
+        cluster, tiny, pairs, reference, tmp_path):
+    """Ray restarts the actor and retries the shard forever ("infinite retries remaining")
+    when one caption kills the process every time; the pair is isolated and reported."""
+    captions = ImageTextFolder(pairs["folder"]).captions
+    result = embed_dataset(DiesOnCaption(tiny, captions[20]), pairs["folder"],
+                           tmp_path / "out", shard_size=16)
+    assert result.computed == [0, 1, 2] and result.n_input == N
+    assert [s["item"] for s in result.skipped] == [7, 20]
+    dead = result.skipped[1]
+    assert dead["shard"] == 1 and "worker process died" in dead["error"], dead
+    emb = result.open()
+    assert len(emb) == result.n_pairs == N - 2
+    expected = reference.subset(np.flatnonzero(reference.meta["item"].to_numpy() != 20))
+    for m in ("image", "text"):
+        assert float(np.abs(emb[m] - expected[m]).max()) <= 1e-5
+    assert emb.meta["item"].tolist() == expected.meta["item"].tolist()
+
+
 DRIVER = textwrap.dedent("""
     import sys, time
     import ray, amumo as am

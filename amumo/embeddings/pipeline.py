@@ -495,6 +495,20 @@ def _compute(
                 writer.close()
 
 
+def pairs_meta(dataset: Any, kept: np.ndarray) -> pd.DataFrame:
+    """The meta rows of the embedded pairs ``kept`` (positions in ``dataset``), with their
+    positions in an ``item`` column first (a dataset's own ``item`` becomes ``item_original``).
+    """
+    meta = dataset.meta
+    meta = meta.iloc[kept].reset_index(drop=True) if isinstance(meta, pd.DataFrame) else None
+    if meta is None:
+        meta = pd.DataFrame(index=pd.RangeIndex(len(kept)))
+    if "item" in meta.columns:
+        meta = meta.rename(columns={"item": "item_original"})
+    meta.insert(0, "item", np.asarray(kept).astype(np.int64))
+    return meta
+
+
 def _assemble(
     encoder: Any,
     dataset: Any,
@@ -524,13 +538,7 @@ def _assemble(
             )
         arrays[m] = np.concatenate(parts)
 
-    meta = dataset.meta
-    meta = meta.iloc[kept].reset_index(drop=True) if isinstance(meta, pd.DataFrame) else None
-    if meta is None:
-        meta = pd.DataFrame(index=pd.RangeIndex(len(kept)))
-    if "item" in meta.columns:
-        meta = meta.rename(columns={"item": "item_original"})
-    meta.insert(0, "item", kept.astype(np.int64))
+    meta = pairs_meta(dataset, kept)
 
     full_meta = dataset.meta if isinstance(dataset.meta, pd.DataFrame) else None
     for entry in skipped:

@@ -21,6 +21,13 @@ How the work is split and who does what:
   :class:`~amumo.GapStats` and finally writes a job record
   ``out_dir/_jobs/shard-<id>.json`` -- the commit point of the shard.
 
+A pair that kills the worker process every time it is encoded (a crash in a
+tokenizer or a decoder: no Python error, so Ray restarts the actor and retries
+the shard) cannot stall the run: each retry reads the shard's on-disk attempts
+journal, halves the range that keeps dying, keeps what succeeded, and finally
+leaves the pair out, reported in ``skipped`` with the reason (see
+:func:`death_budget`; Ray's task retries are bounded too).
+
 Rerunning the same call after an interruption (a killed driver, a lost node)
 redoes only the shards without a job record. ``Embeddings.open(out_dir)``
 memory-maps the result.
@@ -29,6 +36,7 @@ memory-maps the result.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import time
@@ -87,16 +95,216 @@ def _on_worker_device(encoder: Any) -> Any:
     return encoder
 
 
+#: How often the whole shard may kill its worker process before it is split (the first
+#: death may be the node's, not the data's); any smaller range is split after one death.
+WHOLE_SHARD_DEATHS = 2
+
+
+def death_budget(n: int) -> int:
+    """Worker deaths one shard of ``n`` pairs may cause before the rest of it is given up.
+
+    Enough to isolate two poison pairs by halving (``2 + 2 log2 n``), plus slack.
+
+    >>> death_budget(4096)
+    32
+    """
+    return 8 + 2 * max(1, math.ceil(math.log2(max(2, int(n)))))
+
+
+def _journal_path(out_dir: Path, shard_id: int) -> Path:
+    return out_dir / JOBS_FOLDER / f"shard-{shard_id:06d}.attempts.json"
+
+
+def _parts_dir(out_dir: Path, shard_id: int) -> Path:
+    return out_dir / JOBS_FOLDER / "parts" / f"shard-{shard_id:06d}"
+
+
+class _Journal:
+    """On-disk progress of one shard across deaths of the worker process (see embed_shard).
+
+    ``todo``: ranges ``[a, b)`` of the shard's pairs still to embed, in order;
+    ``running``: the range being embedded (if set when the journal is read, that
+    attempt killed its process); ``deaths``: deaths per range; ``parts``: ranges
+    embedded and saved; ``bad``: ranges given up, with the reason.
+    """
+
+    def __init__(self, out_dir: Path, shard_id: int, n: int) -> None:
+        self.path = _journal_path(out_dir, shard_id)
+        self.n = n
+        try:
+            state = json.loads(self.path.read_text())
+        except (OSError, json.JSONDecodeError):
+            state = None
+        if not isinstance(state, dict) or state.get("n") != n:
+            state = {"n": n, "todo": [[0, n]], "running": None, "deaths": {}, "total": 0,
+                     "parts": [], "bad": []}
+        self.state = state
+        if state["running"] is not None:  # the previous attempt died with this range
+            key = "{}-{}".format(*state["running"])
+            state["deaths"][key] = state["deaths"].get(key, 0) + 1
+            state["total"] += 1
+            state["running"] = None
+            self.save()
+
+    def save(self) -> None:
+        atomic_write_bytes(self.path, json.dumps(self.state).encode())
+
+    def deaths(self, a: int, b: int) -> int:
+        return int(self.state["deaths"].get(f"{a}-{b}", 0))
+
+
+def _embed_range(encoder: Any, dataset: Any, a: int, b: int, n: int, *,
+                 batch_size: int | None, num_workers: int | None) -> tuple[Any, list[dict]]:
+    """Embed pairs ``a .. b-1`` of ``dataset``: ``(Embeddings or None, skipped)``, items in the
+    shard's numbering (the Embeddings' ``meta["item"]`` too)."""
+    from amumo.embeddings.pipeline import NoReadablePairsError, SkippedPairsWarning, embed
+
+    part = dataset if (a, b) == (0, n) else dataset.subset(range(a, b))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedPairsWarning)
+        try:
+            emb = embed(encoder, part, batch_size=batch_size, cache=False, progress=False,
+                        num_workers=num_workers)
+        except NoReadablePairsError as err:
+            return None, [{**e, "item": int(e["item"]) + a} for e in err.skipped]
+    return emb, [{**e, "item": int(e["item"]) + a} for e in emb.skipped]
+
+
+def _save_part(path: Path, emb: Any, a: int, skipped: list[dict]) -> None:
+    from amumo._util import atomic_write
+
+    arrays: dict[str, np.ndarray] = {
+        "skipped": np.frombuffer(json.dumps(skipped, default=str).encode(), dtype=np.uint8)}
+    if emb is not None:
+        arrays["kept"] = emb.meta["item"].to_numpy(np.int64) + a
+        arrays["modalities"] = np.frombuffer(json.dumps(list(emb.modalities)).encode(),
+                                             dtype=np.uint8)
+        for i, m in enumerate(emb.modalities):
+            arrays[f"emb{i}"] = emb[m]
+            arrays[f"norm{i}"] = np.asarray(emb.norms[m], dtype=np.float64)
+    with atomic_write(path) as handle:
+        np.savez(handle, **arrays)
+
+
+def _from_parts(encoder: Any, dataset: Any, journal: _Journal, parts_dir: Path
+                ) -> tuple[Any, list[dict]]:
+    """The shard's Embeddings (None when no pair is left) and skipped pairs, assembled from
+    the saved parts and the ranges given up."""
+    from amumo.embeddings.container import Embeddings
+    from amumo.embeddings.pipeline import pairs_meta
+
+    names: list[str] = []
+    kept: list[np.ndarray] = []
+    rows: dict[str, list[np.ndarray]] = {}
+    norms: dict[str, list[np.ndarray]] = {}
+    skipped: list[dict] = []
+    for a, b in sorted(journal.state["parts"]):
+        with np.load(parts_dir / f"{a}-{b}.npz", allow_pickle=False) as part:
+            skipped.extend(json.loads(bytes(part["skipped"]).decode()))
+            if "kept" in part.files:
+                names = json.loads(bytes(part["modalities"]).decode())
+                kept.append(part["kept"])
+                for i, m in enumerate(names):
+                    rows.setdefault(m, []).append(part[f"emb{i}"])
+                    norms.setdefault(m, []).append(part[f"norm{i}"])
+    meta = dataset.meta if isinstance(dataset.meta, pd.DataFrame) else None
+    for a, b, reason in journal.state["bad"]:
+        for item in range(a, b):
+            entry = {"item": item, "modality": None, "error": reason}
+            if meta is not None and "id" in meta.columns:
+                entry["id"] = str(meta["id"].iloc[item])
+            skipped.append(entry)
+    skipped.sort(key=lambda e: int(e["item"]))
+    if not kept:
+        return None, skipped
+    index = np.concatenate(kept)
+    provenance = {
+        "model": encoder.name, "encoder_fingerprint": encoder.fingerprint,
+        "dataset": getattr(dataset, "name", type(dataset).__name__),
+        "dataset_fingerprint": dataset.fingerprint, "n_pairs": len(dataset),
+        "skipped": skipped, "amumo_version": __version__,
+    }
+    emb = Embeddings.from_arrays({m: np.concatenate(rows[m]) for m in names},
+                                 meta=pairs_meta(dataset, index), provenance=provenance,
+                                 normalized=True)
+    for m in names:
+        emb._norms[m] = np.concatenate(norms[m])
+    return emb, skipped
+
+
+def _embed_isolating(encoder: Any, dataset: Any, out_dir: Path, shard_id: int, *,
+                     batch_size: int | None, num_workers: int | None) -> tuple[Any, list[dict]]:
+    """Embed a shard so that a pair which kills the worker process cannot stall the run.
+
+    A pair whose encoding ends the process (a segfault in a tokenizer, ``os._exit``, the
+    OOM killer) gives no exception: Ray restarts the actor and retries the shard, which
+    would die again on the same pair, forever. So the progress is kept on disk
+    (:class:`_Journal`): each retry learns which range was being embedded when the
+    process died, embeds the whole shard once more (the death may have been the node's),
+    then halves the range that keeps dying, saving every half that succeeds, until the
+    pair is alone; that pair is left out and reported in ``skipped`` with the reason.
+    After :func:`death_budget` deaths the ranges still left are given up the same way.
+    Without any death this is one small file write more than embedding the shard.
+    """
+    n = len(dataset)
+    journal = _Journal(out_dir, shard_id, n)
+    state = journal.state
+    parts_dir = _parts_dir(out_dir, shard_id)
+    budget = death_budget(n)
+    while state["todo"]:
+        a, b = state["todo"][0]
+        if state["total"] >= budget:
+            reason = (f"not embedded: the worker process died {state['total']} times on this "
+                      f"shard (pairs {a}..{n - 1} left); amumo gave up on the rest of it")
+            state["bad"].extend([a2, b2, reason] for a2, b2 in state["todo"])
+            state["todo"] = []
+            journal.save()
+            break
+        deaths = journal.deaths(a, b)
+        if deaths >= (WHOLE_SHARD_DEATHS if (a, b) == (0, n) else 1):
+            state["todo"].pop(0)
+            if b - a == 1:
+                state["bad"].append([a, b, (
+                    f"the worker process died while this pair was embedded ({deaths} time(s), "
+                    "no Python error: a crash in the encoder or the loader); left out")])
+            else:
+                mid = (a + b) // 2
+                state["todo"][0:0] = [[a, mid], [mid, b]]
+            journal.save()
+            continue
+        state["running"] = [a, b]
+        journal.save()
+        emb, skipped = _embed_range(encoder, dataset, a, b, n, batch_size=batch_size,
+                                    num_workers=num_workers)
+        if (a, b) == (0, n):  # the usual case: no death, nothing saved in parts
+            return emb, skipped
+        parts_dir.mkdir(parents=True, exist_ok=True)
+        _save_part(parts_dir / f"{a}-{b}.npz", emb, a, skipped)
+        state["parts"].append([a, b])
+        state["todo"].pop(0)
+        state["running"] = None
+        journal.save()
+    return _from_parts(encoder, dataset, journal, parts_dir)
+
+
+def _forget_attempts(out_dir: Path, shard_id: int) -> None:
+    import shutil
+
+    _journal_path(out_dir, shard_id).unlink(missing_ok=True)
+    shutil.rmtree(_parts_dir(out_dir, shard_id), ignore_errors=True)
+
+
 def embed_shard(encoder: Any, source: Any, spec: ShardSpec, out_dir: str | Path, *,
                 batch_size: int | None = None, num_workers: int | None = None,
                 gpu_ids: list[Any] | None = None) -> dict[str, Any]:
     """Embed one shard, write it and its job record; return a short summary.
 
     Runs in a Ray actor (also callable directly, e.g. to debug one shard).
-    A shard whose job record exists is not recomputed.
+    A shard whose job record exists is not recomputed. A pair that kills the
+    worker process every time is isolated and reported as skipped (see
+    :func:`_embed_isolating`), so a retried shard always finishes.
     """
     from amumo.analysis.stats import GapStats
-    from amumo.embeddings.pipeline import NoReadablePairsError, SkippedPairsWarning, embed
     from amumo.embeddings.shards import write_shard
 
     out_dir = Path(out_dir)
@@ -106,15 +314,9 @@ def embed_shard(encoder: Any, source: Any, spec: ShardSpec, out_dir: str | Path,
     start = time.perf_counter()
     dataset = source.open(spec)
     n_in = len(dataset)
-    emb = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SkippedPairsWarning)
-        try:
-            emb = embed(encoder, dataset, batch_size=batch_size, cache=False, progress=False,
-                        num_workers=num_workers)
-            skipped = list(emb.skipped)
-        except NoReadablePairsError as err:
-            skipped = list(err.skipped)
+    emb, skipped = _embed_isolating(encoder, dataset, out_dir, spec.shard_id,
+                                    batch_size=batch_size, num_workers=num_workers)
+    skipped = [dict(entry) for entry in skipped]
     offset = spec.offset
     for entry in skipped:
         entry["shard"] = spec.shard_id
@@ -145,6 +347,7 @@ def embed_shard(encoder: Any, source: Any, spec: ShardSpec, out_dir: str | Path,
     record["seconds"] = time.perf_counter() - start
     atomic_write_bytes(_record_path(out_dir, spec.shard_id),
                        json.dumps(record, default=str).encode())  # the commit point
+    _forget_attempts(out_dir, spec.shard_id)
     return {"shard_id": spec.shard_id, "n": record["n_pairs"], "computed": True}
 
 
@@ -232,6 +435,23 @@ class ScaleResult:
                 f"{str(self.out_dir)!r}; {len(self.computed)} computed now, "
                 f"{len(self.skipped)} skipped; gap_distance="
                 f"{self.metrics.get('gap_distance', float('nan')):.4f})")
+
+
+def _map_shards(items: Any, retries: int, **kwargs: Any) -> Any:
+    """``items.map_batches(ShardEmbedder, ...)`` with at most ``retries`` retries per shard.
+
+    Ray Data 2.60 takes actor options such as ``max_task_retries`` only as extra keywords
+    (deprecated, no named parameter yet); a Ray without them runs with its default
+    (retry forever), where embed_shard's on-disk progress still ends every shard.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+        try:
+            return items.map_batches(ShardEmbedder, max_task_retries=retries, **kwargs)
+        except TypeError as err:  # pragma: no cover - a Ray without the keyword
+            if "max_task_retries" not in str(err):
+                raise
+            return items.map_batches(ShardEmbedder, **kwargs)
 
 
 def _check_out_dir(out_dir: Any) -> Path:
@@ -431,15 +651,28 @@ def embed_dataset(
             num_gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
         items = ray.data.from_items([s.to_dict() for s in todo],
                                     override_num_blocks=len(todo))
-        # Ray Data restarts a dead actor and retries its task (its defaults for actor
-        # pools: max_restarts=-1, max_task_retries=-1); a shard is idempotent here
-        done = items.map_batches(
-            ShardEmbedder,
-            fn_constructor_kwargs={"encoder": encoder, "source": src, "out_dir": str(out),
-                                   "batch_size": batch_size, "num_workers": num_workers},
-            batch_size=1, batch_format="pandas", concurrency=concurrency,
-            num_gpus=num_gpus or None, num_cpus=num_cpus,
-        ).take_all()
+        # Ray Data restarts a dead actor (max_restarts=-1) and retries its task. A shard
+        # is idempotent, and each retry of a shard whose pair kills the process narrows
+        # the pair down on disk (embed_shard), so a shard needs at most death_budget
+        # retries; Ray's default of infinite task retries would hide anything else that
+        # kills the process every time (a hang), so they are bounded here.
+        retries = death_budget(max(shard_size, 1 << 20)) + 4
+        try:
+            done = _map_shards(items, retries, fn_constructor_kwargs={
+                "encoder": encoder, "source": src, "out_dir": str(out),
+                "batch_size": batch_size, "num_workers": num_workers},
+                batch_size=1, batch_format="pandas", concurrency=concurrency,
+                num_gpus=num_gpus or None, num_cpus=num_cpus).take_all()
+        except Exception as err:
+            left = [s.shard_id for s in todo if _read_record(out, s.shard_id) is None]
+            if not left:
+                raise
+            raise RuntimeError(
+                f"Ray gave up on shard(s) {left[:20]} of {str(out)!r} after up to {retries} "
+                f"retries each ({type(err).__name__}: {str(err)[:500]}); the finished shards "
+                "are kept: fix the cause and rerun embed_dataset with the same arguments to "
+                "finish the rest."
+            ) from err
         computed = sorted(int(r["shard_id"]) for r in done if r["computed"])
     else:
         computed = []
