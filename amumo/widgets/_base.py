@@ -200,6 +200,30 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
             names |= set(getattr(klass, "_outputs", ()))
         return names
 
+    @classmethod
+    def _kernel_traits(cls) -> set[str]:
+        """Synced traits only the kernel sets: the outputs and the ``_kernel_owned`` settings."""
+        names = cls._output_traits()
+        for klass in cls.__mro__:
+            names |= set(getattr(klass, "_kernel_owned", ()))
+        return names
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply a state ``update`` from the front end, except for kernel-owned traits.
+
+        The browser may set inputs (hover, selection, sliders); it may not write what the
+        kernel computes (``n_pairs``, ``texts``, ``error``...) nor switch on what the
+        kernel switched off (``remote_images``): such keys are dropped and the kernel's
+        values sent back, so the page shows the truth again.
+        """
+        refused = self._kernel_traits() & set(sync_data)
+        if refused:
+            sync_data = {k: v for k, v in sync_data.items() if k not in refused}
+        if sync_data:
+            super().set_state(sync_data)
+        if refused and getattr(self, "comm", None) is not None:
+            self.send_state(sorted(refused))
+
     def _check_kwargs(self, kwargs: dict[str, Any]) -> None:
         allowed = set(self._public_traits()) - self._output_traits()
         allowed |= set(self._extra_kwargs) | {"layout"}

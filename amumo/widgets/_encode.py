@@ -228,9 +228,39 @@ def color_codes(
     return codes, palette, legend
 
 
+#: Largest image (pixels, after JPEG's reduced decoding) a thumbnail decodes: 40 Mpx is
+#: ~120 MB of RGB. A 560 KB PNG of 12000 x 12000 pixels took a kernel from 148 MB to 1.25 GB.
+MAX_THUMBNAIL_PIXELS = 40_000_000
+
+
+def _open_within_budget(source: Any, size: int) -> Any:
+    """``Image.open(source)``, decoded at a reduced scale where the format allows (JPEG:
+    1/2 to 1/8, no larger than needed for ``size``), refused above
+    :data:`MAX_THUMBNAIL_PIXELS` before any pixel is decoded."""
+    from PIL import Image
+
+    image = Image.open(source)
+    full = image.size
+    if image.format == "JPEG":
+        image.draft("RGB", (size, size))  # DCT scaling: decodes 1/8 of the side at best
+    width, height = image.size
+    if width * height > MAX_THUMBNAIL_PIXELS:
+        image.close()
+        raise ValueError(
+            f"the image is {full[0]:,} x {full[1]:,} pixels ({full[0] * full[1] / 1e6:.0f} Mpx), "
+            f"more than the {MAX_THUMBNAIL_PIXELS / 1e6:.0f} Mpx a preview decodes; not shown "
+            "(open it in an image viewer)."
+        )
+    return image
+
+
 def thumbnail(image: Any, size: int = 192) -> tuple[bytes, str]:
-    """A PIL image (or array / path) as PNG (small or with alpha) or JPEG bytes, at most
-    ``size`` pixels on its longer side. Returns ``(bytes, mime)``."""
+    """A PIL image (or array / path / file) as PNG (small or with alpha) or JPEG bytes, at
+    most ``size`` pixels on its longer side. Returns ``(bytes, mime)``.
+
+    Files are decoded within a pixel budget (:data:`MAX_THUMBNAIL_PIXELS`; JPEGs at a
+    reduced scale), so a small file claiming a huge image cannot fill the memory.
+    """
     from PIL import Image
 
     if isinstance(image, np.ndarray):
@@ -238,10 +268,13 @@ def thumbnail(image: Any, size: int = 192) -> tuple[bytes, str]:
         if array.dtype != np.uint8:
             array = np.clip(array * (255 if array.max() <= 1.0 else 1), 0, 255).astype(np.uint8)
         image = Image.fromarray(array)
+        image.thumbnail((size, size))
     elif not isinstance(image, Image.Image):
-        image = Image.open(image)
-    image = image.copy()
-    image.thumbnail((size, size))
+        image = _open_within_budget(image, size)
+        image.thumbnail((size, size))  # loads (within the budget) and shrinks in place
+    else:
+        image = image.copy()
+        image.thumbnail((size, size))
     buffer = io.BytesIO()
     if image.mode in ("RGBA", "LA", "P") or image.width * image.height <= 128 * 128:
         image.save(buffer, format="PNG", optimize=True)

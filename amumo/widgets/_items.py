@@ -138,6 +138,12 @@ class ItemsMixin(traitlets.HasTraits):
     thumbnail_size = 192
     #: Seconds a linked photo may take to download before the card says it did not load.
     remote_timeout = remote.DEFAULT_TIMEOUT
+    #: Also fetch linked photos from loopback / private / link-local addresses (a local
+    #: image server). None: ``$AMUMO_REMOTE_PRIVATE_HOSTS`` (off). Kernel-side only.
+    remote_private_hosts: bool | None = None
+    #: Synced settings the front end may not change (``update`` messages are ignored for
+    #: them): switching remote photos on is the kernel's decision.
+    _kernel_owned = ("remote_images",)
     _outputs = (
         "modalities", "n_pairs", "pair_ids", "texts", "text_field", "data_version", "kinds",
         "media", "modality_colors", "error",
@@ -368,7 +374,8 @@ class ItemsMixin(traitlets.HasTraits):
         return {
             "text": text("image_license"),
             "url": text("image_license_url"),
-            "source": text(self._url_column) if self._url_column else "",
+            # a link with a user name / password is refused, and never shown
+            "source": remote.redact_url(text(self._url_column)) if self._url_column else "",
         }
 
     def _remote_item(self, content: dict[str, Any], pair: int, modality: str) -> None:
@@ -377,7 +384,7 @@ class ItemsMixin(traitlets.HasTraits):
         request_id = content.get("id")
         credit = self._photo_credit(pair)
         try:
-            url = remote.check_url(credit["source"])
+            url = remote.check_url(self._table[self._url_column].iloc[pair])
         except ValueError as err:
             self._reply(request_id, {"error": str(err), "credit": credit})
             return None
@@ -397,5 +404,6 @@ class ItemsMixin(traitlets.HasTraits):
             # browser keeps the thumbnail): no race with the kernel thread's cache use.
             self._reply(request_id, {"mime": mime, "credit": credit}, [thumb])
 
-        remote.fetch_image_in_thread(url, done, timeout=timeout)
+        remote.fetch_image_in_thread(url, done, timeout=timeout,
+                                     allow_private=getattr(self, "remote_private_hosts", None))
         return None
