@@ -8,20 +8,24 @@ Datasets return audio in several shapes; :func:`as_audio` accepts the common one
 - WAV file bytes (``b"RIFF...WAVE"``).
 
 :func:`wav_bytes` turns any of them into 16-bit PCM WAV bytes, which the
-widgets send to the browser on demand (an ``<audio controls>`` element).
+widgets send to the browser on demand (an ``<audio controls>`` element). A preview
+is at most :data:`MAX_PREVIEW_SECONDS` long and costs only that much work: the cut
+is made before any conversion (a 30 s preview of an hour-long clip converts 30 s),
+and WAV bytes are cut too (:func:`cut_wav`), never sent whole.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 import wave
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
-__all__ = ["Audio", "as_audio", "is_audio", "wav_bytes", "mono_waveform"]
+__all__ = ["Audio", "as_audio", "is_audio", "wav_bytes", "cut_wav", "unit_samples", "mono_waveform"]
 
 #: Longest clip sent to a preview (seconds); longer clips are cut and say so.
 MAX_PREVIEW_SECONDS = 30.0
@@ -65,8 +69,10 @@ class Audio:
             raise TypeError(f"sample_rate must be an integer (Hz), got {rate!r}.")
         if not 8 <= int(rate) <= 384_000:
             raise ValueError(f"sample_rate={rate} Hz is outside 8..384000.")
-        if not np.isfinite(samples).all():
-            raise ValueError("samples contain NaN or Inf.")
+        if samples.dtype.kind == "f":  # in blocks: no bool copy of an hour-long clip
+            for start in range(0, samples.shape[0], 1 << 20):
+                if not np.isfinite(samples[start : start + (1 << 20)]).all():
+                    raise ValueError("samples contain NaN or Inf.")
         object.__setattr__(self, "samples", samples)
         object.__setattr__(self, "sample_rate", int(rate))
 
@@ -76,13 +82,12 @@ class Audio:
         return self.samples.shape[0] / self.sample_rate
 
     def to_wav(self, max_seconds: float | None = None) -> bytes:
-        """16-bit PCM WAV bytes (peak-normalised only when the peak exceeds 1)."""
-        samples = np.asarray(self.samples, dtype=np.float64)
+        """16-bit PCM WAV bytes of the first ``max_seconds`` (all by default), peak-normalised
+        only when the peak exceeds 1. Only that part is converted."""
+        raw = self.samples
         if max_seconds is not None:
-            samples = samples[: int(max_seconds * self.sample_rate)]
-        if np.issubdtype(self.samples.dtype, np.integer):
-            info = np.iinfo(self.samples.dtype)
-            samples = samples / max(abs(info.min), info.max)
+            raw = raw[: max(0, int(max_seconds * self.sample_rate))]  # a view: cut first
+        samples = unit_samples(raw)
         peak = float(np.max(np.abs(samples))) if samples.size else 0.0
         if peak > 1.0:
             samples = samples / peak
@@ -95,6 +100,73 @@ class Audio:
             out.setframerate(self.sample_rate)
             out.writeframes(np.ascontiguousarray(pcm).tobytes())
         return buffer.getvalue()
+
+
+def unit_samples(samples: np.ndarray) -> np.ndarray:
+    """``samples`` as float64 in [-1, 1] by the PCM convention of their dtype.
+
+    Signed integers are divided by ``2**(bits-1)``; unsigned ones (8-bit WAV) are
+    centred first, so their silence (128 for uint8) is 0, not a DC offset of 0.5.
+    Floats are returned as float64 unchanged.
+
+    >>> unit_samples(np.array([0, 128, 255], dtype=np.uint8)).tolist()
+    [-1.0, 0.0, 0.9921875]
+    >>> unit_samples(np.array([-32768, 0, 16384], dtype=np.int16)).tolist()
+    [-1.0, 0.0, 0.5]
+    """
+    array = np.asarray(samples)
+    if array.dtype.kind == "u":
+        half = float(2 ** (8 * array.dtype.itemsize - 1))
+        return (array.astype(np.float64) - half) / half
+    if array.dtype.kind == "i":
+        return array.astype(np.float64) / float(2 ** (8 * array.dtype.itemsize - 1))
+    return array.astype(np.float64)
+
+
+def _wav_error(what: str, err: BaseException | str) -> ValueError:
+    return ValueError(f"{what} is not a playable WAV ({err}); re-encode it as PCM WAV.")
+
+
+def cut_wav(source: bytes | BinaryIO, max_seconds: float = 30.0, *,
+            what: str = "the WAV bytes") -> tuple[bytes, float, float]:
+    """The first ``max_seconds`` of a PCM WAV (bytes or an open binary file) as WAV bytes,
+    with the seconds kept and the whole clip's seconds: ``(wav, seconds, full_seconds)``.
+
+    Only the frames kept are read. A malformed header (0 channels, a sample rate of 0,
+    a data size larger than the file) gives a ValueError naming ``what``.
+
+    Examples
+    --------
+    >>> tone = Audio(np.zeros(8000 * 40), 8000).to_wav()
+    >>> wav, seconds, full = cut_wav(tone, 30)
+    >>> len(wav), seconds, full
+    (480044, 30.0, 40.0)
+    """
+    handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    try:
+        with wave.open(handle, "rb") as clip:
+            channels, width = clip.getnchannels(), clip.getsampwidth()
+            rate, declared = clip.getframerate(), clip.getnframes()
+            if channels < 1 or width < 1 or not 8 <= rate <= 384_000:
+                raise _wav_error(what, f"{channels} channel(s) of {width} byte(s) at {rate} Hz")
+            frames = clip.readframes(int(max_seconds * rate))
+    except (wave.Error, EOFError, struct.error) as err:
+        raise _wav_error(what, err) from None
+    kept = len(frames) // (channels * width)
+    try:  # a header may claim more frames than the file holds
+        size = handle.seek(0, io.SEEK_END)
+        declared = min(declared, size // (channels * width))
+    except (OSError, ValueError):  # pragma: no cover - an unseekable stream
+        pass
+    if kept < int(max_seconds * rate):  # the data ended before the preview did
+        declared = kept
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(width)
+        out.setframerate(rate)
+        out.writeframes(frames[: kept * channels * width])
+    return buffer.getvalue(), kept / rate, max(kept, declared) / rate
 
 
 def _is_wav(value: Any) -> bool:
@@ -130,7 +202,7 @@ def wav_bytes(value: Any, max_seconds: float = MAX_PREVIEW_SECONDS) -> bytes:
     """WAV bytes of an audio item (at most ``max_seconds``), for ``<audio>`` previews.
 
     Waveforms are encoded as 16-bit PCM and cut after ``max_seconds``; WAV bytes are
-    passed through unchanged.
+    cut after ``max_seconds`` too (:func:`cut_wav`; a malformed header raises ValueError).
 
     Examples
     --------
@@ -146,7 +218,7 @@ def wav_bytes(value: Any, max_seconds: float = MAX_PREVIEW_SECONDS) -> bytes:
             "sample_rate), {'array': ..., 'sampling_rate': ...} or WAV bytes."
         )
     if isinstance(audio, (bytes, bytearray)):
-        return bytes(audio)
+        return cut_wav(audio, max_seconds)[0]
     return audio.to_wav(max_seconds)
 
 

@@ -8,10 +8,12 @@ Like thumbnails, these are produced on demand when the browser asks for an item
 from __future__ import annotations
 
 import io
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
-from amumo.data.audio import MAX_PREVIEW_SECONDS, Audio, as_audio, is_audio, wav_bytes
+from amumo.data.audio import MAX_PREVIEW_SECONDS, Audio, as_audio, cut_wav, is_audio
 
 __all__ = ["MOLECULE_NAMES", "AUDIO_NAMES", "kind_by_name", "media_kind", "media_reply"]
 
@@ -26,6 +28,48 @@ AUDIO_FILES = {
 }
 #: Largest audio file sent to a preview (bytes).
 MAX_AUDIO_FILE = 20_000_000
+
+
+def _read_audio_file(path: Path) -> tuple[dict[str, Any], bytes]:
+    """The preview of an audio file: a WAV cut to :data:`MAX_PREVIEW_SECONDS` (only those
+    frames read), any other format as it is up to :data:`MAX_AUDIO_FILE` bytes.
+
+    Only regular files are read (checked on the opened descriptor, so a swapped path
+    cannot slip through): a FIFO would block the kernel forever and ``/dev/zero`` would
+    read until memory runs out, both with a "size" of 0.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise ValueError(f"{path.name} cannot be opened ({err.strerror}).") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else
+                    "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                    else "not a regular file")
+            raise ValueError(f"{path.name} is {kind}, not an audio file; nothing is read from it.")
+        if path.suffix.lower() == ".wav":
+            try:
+                data, seconds, full = cut_wav(handle, MAX_PREVIEW_SECONDS, what=path.name)
+            except ValueError as err:
+                if info.st_size <= MAX_AUDIO_FILE:  # e.g. float WAV: the browser may play it
+                    handle.seek(0)
+                    return {"mime": AUDIO_FILES[".wav"]}, handle.read(MAX_AUDIO_FILE)
+                raise ValueError(
+                    f"{err} It has {info.st_size / 1e6:.0f} MB, too much to send whole "
+                    f"(a preview sends at most {MAX_AUDIO_FILE / 1e6:.0f} MB)."
+                ) from None
+            reply: dict[str, Any] = {"mime": "audio/wav", "duration": round(seconds, 3)}
+            if full > seconds + 1e-6:
+                reply["full_duration"] = round(full, 3)
+            return reply, data
+        if info.st_size > MAX_AUDIO_FILE:
+            raise ValueError(
+                f"{path.name} has {info.st_size / 1e6:.0f} MB, more than a preview sends "
+                f"({MAX_AUDIO_FILE / 1e6:.0f} MB)."
+            )
+        return {"mime": AUDIO_FILES[path.suffix.lower()]}, handle.read(MAX_AUDIO_FILE + 1)
 
 
 def _audio_file(item: Any) -> Path | None:
@@ -81,22 +125,22 @@ def media_reply(kind: str, item: Any, size: int = 192) -> tuple[dict[str, Any], 
     'CCO'
     """
     path = _audio_file(item) if kind == "audio" else None
-    if path is not None:  # a file (AudioSet clips, ...): sent as it is, the browser decodes it
-        size_on_disk = path.stat().st_size
-        if size_on_disk > MAX_AUDIO_FILE:
-            raise ValueError(
-                f"{path.name} has {size_on_disk / 1e6:.0f} MB, more than a preview sends "
-                f"({MAX_AUDIO_FILE / 1e6:.0f} MB)."
-            )
-        return {"mime": AUDIO_FILES[path.suffix.lower()]}, [path.read_bytes()]
+    if path is not None:  # a file (AudioSet clips, ...): a WAV is cut, others sent as they are
+        reply, data = _read_audio_file(path)
+        return reply, [data]
     if kind == "audio":
-        data = wav_bytes(item, MAX_PREVIEW_SECONDS)
-        byte_rate = max(1, int.from_bytes(data[28:32], "little"))  # WAV header field
-        seconds = (len(data) - 44) / byte_rate
-        reply: dict[str, Any] = {"mime": "audio/wav", "duration": round(seconds, 3)}
         audio = as_audio(item)
-        if isinstance(audio, Audio) and audio.duration > seconds + 1e-6:
-            reply["full_duration"] = round(audio.duration, 3)  # the card says it was cut
+        if isinstance(audio, Audio):
+            data = audio.to_wav(MAX_PREVIEW_SECONDS)  # only the preview is converted
+            kept = min(len(audio.samples), int(MAX_PREVIEW_SECONDS * audio.sample_rate))
+            seconds, full = kept / audio.sample_rate, audio.duration
+        elif audio is not None:  # WAV bytes: cut too, never sent whole
+            data, seconds, full = cut_wav(audio, MAX_PREVIEW_SECONDS, what="the WAV item")
+        else:
+            raise TypeError(f"{type(item).__name__} is not audio.")
+        reply: dict[str, Any] = {"mime": "audio/wav", "duration": round(seconds, 3)}
+        if full > seconds + 1e-6:
+            reply["full_duration"] = round(full, 3)  # the card says it was cut
         return reply, [data]
     if kind == "molecule":
         smiles = str(item)
