@@ -457,3 +457,86 @@ def test_a_long_wav_file_is_cut_not_refused(tmp_path):
     reply, data = media_reply("audio", str(path))
     assert reply == {"mime": "audio/wav", "duration": 30.0, "full_duration": 60.0}
     assert len(data[0]) == 44 + 30 * 8000
+
+
+# ---------------------------------------------------------------- model checkpoints (issue 20)
+def _forged_checkpoint(good, path, change):
+    """A copy of the TinyCLIP checkpoint ``good`` with ``change(members)`` applied."""
+    with zipfile.ZipFile(good) as src:
+        members = {info.filename: src.read(info) for info in src.infolist()}
+    change(members)
+    with zipfile.ZipFile(path, "w") as dst:
+        for name, data in members.items():
+            dst.writestr(name, data)
+    return path
+
+
+def _header_member(value) -> bytes:
+    buffer = __import__("io").BytesIO()
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    np.save(buffer, np.frombuffer(raw, dtype=np.uint8))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m.update({"__config__.npy": _npy_header("<f4", (100_000, 100_000))}),
+         r"member '__config__' declares a float32 array of shape \(100000, 100000\) \(37\.3 GB\)"),
+        (lambda m: m.update({"__config__.npy": _header_member(b"[" * 100_000 + b"]" * 100_000)}),
+         r"malformed __config__ header \(RecursionError"),
+        (lambda m: m.update({"__config__.npy": _header_member({"format": "amumo.tinyclip/1"})}),
+         r"malformed model configuration \(KeyError: 'config'\)"),
+        (lambda m: m.update({"__config__.npy": _header_member(
+            {"format": "amumo.tinyclip/1", "config": {"vocabulary": 5}})}),
+         r"malformed model configuration \(TypeError"),
+        (lambda m: m.update({"__config__.npy": _header_member([1, 2])}),
+         r"has format 'list'; expected 'amumo.tinyclip/1'"),
+    ],
+    ids=["40 GB", "nested 100k deep", "no config", "vocabulary 5", "a list"],
+)
+def test_tinyclip_checkpoints_that_are_forged_give_a_clear_error(tmp_path, change, message):
+    pytest.importorskip("torch")
+    from amumo.models import TinyCLIP, TinyCLIPConfig
+
+    good = TinyCLIP(TinyCLIPConfig(("a", "red", "circle"), image_size=16), seed=0).save(
+        tmp_path / "good.npz")
+    path = _forged_checkpoint(good, tmp_path / "forged.npz", change)
+    with pytest.raises(ValueError, match=r"forged\.npz.*" + message + r".*TinyCLIP\.save"):
+        TinyCLIP.load(path)
+    assert TinyCLIP.load(good).config.image_size == 16
+
+
+# ---------------------------------------------------------------- front-end messages (issue 20)
+@pytest.mark.parametrize(
+    ("content", "reply"),
+    [
+        ({"type": ["item"], "id": 3}, r"^malformed request: 'type' must be a short string "
+                                      r"naming the request \(got a list\)"),
+        ({"type": {"a": 1}, "id": 3}, r"\(got a dict\)"),
+        ({"id": 3, "pair": 1}, r"^malformed request: no 'type'"),
+        ({"type": "x" * 50_000_000, "id": 3}, r"\(got a str of 50,000,000 characters\)"),
+        ({"type": "item", "id": 3, "pair": 0, "modality": "m" * 10_000_000},
+         r"^no media for modality 'mmm.*… \(cut\)$"),
+        ({"type": "item", "id": 3, "pair": "9" * 1_000_000}, r"^ValueError: .*"),
+    ],
+    ids=["unhashable list", "unhashable dict", "no type", "50 MB type", "10 MB modality",
+         "1 MB pair"],
+)
+def test_malformed_front_end_messages_get_a_brief_reply_and_change_nothing(small, content,
+                                                                           reply):
+    import re
+
+    ex = am.Explorer(small)
+    replies = []
+    ex.send = lambda msg, buffers=None: replies.append(msg)
+    before = (dict(ex.metrics), ex.hovered, list(ex.selected))
+    ex._dispatch(ex, content, [])
+    assert len(replies) == 1 and replies[0]["id"] == 3 and replies[0]["type"] == "reply"
+    assert re.search(reply, replies[0]["error"]), replies[0]["error"]
+    assert len(json.dumps(replies[0])) < 600  # brief: nothing echoed back whole
+    assert (dict(ex.metrics), ex.hovered, list(ex.selected)) == before
+    replies.clear()
+    ex._dispatch(ex, {"type": "item", "id": "x" * 10_000, "pair": 0}, [])  # an id too long
+    ex._dispatch(ex, {"type": ["item"]}, [])  # no id: nothing to answer
+    assert replies == []

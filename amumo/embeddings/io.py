@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from amumo._npz_check import check_npz_members
 from amumo._util import atomic_write, atomic_write_bytes  # atomic_write_bytes: re-exported
 from amumo.embeddings._mapped import (
     MMAP_AUTO_BYTES,
@@ -29,7 +30,6 @@ from amumo.embeddings._mapped import (
     npz_sources,
     read_npy_layout,
 )
-from amumo.embeddings._npz_check import check_npz_members
 from amumo.embeddings._validate import normalise_rows
 from amumo.embeddings.container import Embeddings
 

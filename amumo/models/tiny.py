@@ -29,6 +29,7 @@ import io
 import json
 import re
 import warnings
+import zipfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -36,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from amumo._npz_check import check_npz_members
 from amumo.models.base import require_torch
 
 __all__ = [
@@ -530,22 +532,38 @@ class TinyCLIP:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no TinyCLIP checkpoint at {str(path)!r}.")
+        fix = "re-create it with TinyCLIP.save (or train the model again)."
+        # headers only, before numpy allocates: a 1 KB file may declare a 40 GB array
+        check_npz_members(path, fix=f"the file is truncated, corrupt or forged: {fix}")
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
             raise ValueError(
-                f"{str(path)!r} is not a readable TinyCLIP checkpoint (.npz): {err}"
+                f"{str(path)!r} is not a readable TinyCLIP checkpoint (.npz): {err}; {fix}"
             ) from err
         if _CONFIG_KEY not in arrays:
             raise ValueError(f"{str(path)!r} has no {_CONFIG_KEY} header; not a TinyCLIP file.")
-        header = json.loads(arrays.pop(_CONFIG_KEY).tobytes().decode())
-        if header.get("format") != _FORMAT:
+        try:
+            header = json.loads(arrays.pop(_CONFIG_KEY).tobytes().decode())
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
             raise ValueError(
-                f"{str(path)!r} has format {header.get('format')!r}; expected {_FORMAT!r}."
-            )
-        config = TinyCLIPConfig.from_dict(header["config"])
-        network = build_network(config, seed=0)
+                f"{str(path)!r} has a malformed {_CONFIG_KEY} header ({type(err).__name__}: "
+                f"{str(err)[:120]}); {fix}"
+            ) from None
+        if not isinstance(header, dict) or header.get("format") != _FORMAT:
+            found = header.get("format") if isinstance(header, dict) else type(header).__name__
+            raise ValueError(f"{str(path)!r} has format {found!r}; expected {_FORMAT!r}: not a "
+                             f"TinyCLIP checkpoint, or a damaged one ({fix})")
+        try:
+            config = TinyCLIPConfig.from_dict(header["config"])
+            network = build_network(config, seed=0)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError,
+                RuntimeError, OverflowError, MemoryError) as err:
+            raise ValueError(
+                f"{str(path)!r} has a malformed model configuration ({type(err).__name__}: "
+                f"{str(err)[:200]}); {fix}"
+            ) from None
         expected = set(network.state_dict())
         if set(arrays) != expected:
             missing = sorted(expected - set(arrays))
@@ -554,7 +572,13 @@ class TinyCLIP:
                 f"{str(path)!r} does not match the TinyCLIP architecture "
                 f"(missing {missing[:5]}, unexpected {extra[:5]})."
             )
-        network.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
+        try:
+            network.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
+        except (RuntimeError, TypeError) as err:  # a weight of the wrong shape or dtype
+            raise ValueError(
+                f"{str(path)!r} holds weights that do not fit its configuration "
+                f"({str(err)[:300]}); {fix}"
+            ) from None
         network.eval()
         return cls(config, network, info=header.get("info"), name=header.get("name"))
 

@@ -154,6 +154,43 @@ def state_size(widget: anywidget.AnyWidget) -> dict[str, int]:
     }
 
 
+#: Longest request ``type`` / ``id`` string accepted from the front end, and longest error
+#: text sent back (a reply never echoes a 50 MB message).
+MAX_REQUEST_NAME = 64
+MAX_ERROR_TEXT = 300
+
+
+def _brief(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + "… (cut)"
+
+
+def _answerable(request_id: Any) -> bool:
+    """Whether ``request_id`` is an id the page could have sent (an int or a short str)."""
+    if isinstance(request_id, bool) or request_id is None:
+        return False
+    return isinstance(request_id, int) or (
+        isinstance(request_id, str) and len(request_id) <= MAX_REQUEST_NAME
+    )
+
+
+def malformed_request(content: dict[str, Any]) -> str | None:
+    """Why a front-end custom message cannot be a request (None when it can).
+
+    >>> malformed_request({"type": ["item"], "id": 1})
+    "malformed request: 'type' must be a short string naming the request (got a list)."
+    >>> malformed_request({"type": "item", "id": 1}) is None
+    True
+    """
+    if "type" not in content:
+        return "malformed request: no 'type' (which request is it?)."
+    kind = content["type"]
+    if not isinstance(kind, str) or not kind or len(kind) > MAX_REQUEST_NAME:
+        got = (f"a str of {len(kind):,} characters" if isinstance(kind, str)
+               else f"a {type(kind).__name__}")
+        return f"malformed request: 'type' must be a short string naming the request (got {got})."
+    return None
+
+
 class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
     """Base class: rejects misspelled keyword arguments, routes custom messages by
     ``type`` to the methods marked :func:`request` (``_request_<type>``), and runs slow
@@ -255,7 +292,11 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
         return set(cls._request_handlers())
 
     def _dispatch(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
-        if not isinstance(content, dict) or "type" not in content:
+        if not isinstance(content, dict):
+            return
+        problem = malformed_request(content)
+        if problem is not None:  # answered briefly, nothing changed, nothing echoed whole
+            self._reply(content.get("id"), {"error": problem})
             return
         kind = content["type"]
         request_id = content.get("id")
@@ -275,7 +316,7 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
         try:
             with blas_threads():
                 answer = handler(content)
-        except Exception as err:  # a bad request must not kill the comm; report it
+        except Exception as err:  # a bad request must not kill the comm; report it (briefly)
             self._reply(request_id, {"error": f"{type(err).__name__}: {err}"})
             return
         if answer is None:  # the handler replies later itself (e.g. a download in a thread)
@@ -286,8 +327,10 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
     def _reply(
         self, request_id: Any, content: dict[str, Any], buffers: list[bytes] | None = None
     ) -> None:
-        if request_id is None:
+        if not _answerable(request_id):  # no id, or one the page never sends (huge, a list...)
             return
+        if isinstance(content.get("error"), str):  # may quote the request: never whole
+            content = {**content, "error": _brief(content["error"])}
         self.send({"type": "reply", "id": request_id, **content}, buffers or None)
 
     # ------------------------------------------------------------------ jobs

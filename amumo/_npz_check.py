@@ -6,6 +6,9 @@ allocates it before reading: a 1 KB file that declares a 40 GB array ends in a
 ``UnicodeDecodeError``. :func:`check_npz_members` reads only the headers and
 compares each declared size with what the archive can hold, so such files fail
 with a message that names the file and the member.
+
+It sits below all layers (like :mod:`amumo._util`): embeddings files
+(:func:`amumo.Embeddings.load`) and model checkpoints (``TinyCLIP.load``) use it.
 """
 
 from __future__ import annotations
@@ -29,10 +32,14 @@ def _bytes(n: float) -> str:
     return f"{n:.1f} TB"  # pragma: no cover
 
 
-def check_npz_members(path: str | Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+def check_npz_members(
+    path: str | Path, fix: str | None = None
+) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """Read the ``.npy`` header of every member of ``path`` without loading data.
 
     Returns ``{member name: (shape, dtype)}`` (names without ``.npy``).
+
+    ``fix`` ends each message (what to do); the default speaks of embeddings files.
 
     Raises
     ------
@@ -52,7 +59,7 @@ def check_npz_members(path: str | Path) -> dict[str, tuple[tuple[int, ...], np.d
     path = Path(path)
     disk = path.stat().st_size
     found: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
-    fix = (
+    fix = fix or (
         "the file is truncated or corrupt (or not written by amumo): re-create it with "
         "Embeddings.save."
     )
