@@ -534,7 +534,10 @@ class TinyCLIP:
             raise FileNotFoundError(f"no TinyCLIP checkpoint at {str(path)!r}.")
         fix = "re-create it with TinyCLIP.save (or train the model again)."
         # headers only, before numpy allocates: a 1 KB file may declare a 40 GB array
-        check_npz_members(path, fix=f"the file is truncated, corrupt or forged: {fix}")
+        try:
+            check_npz_members(path, fix=f"the file is truncated, corrupt or forged: {fix}")
+        except ValueError as err:
+            raise ValueError(f"not a readable TinyCLIP checkpoint: {err}") from None
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}
