@@ -540,3 +540,36 @@ def test_malformed_front_end_messages_get_a_brief_reply_and_change_nothing(small
     ex._dispatch(ex, {"type": "item", "id": "x" * 10_000, "pair": 0}, [])  # an id too long
     ex._dispatch(ex, {"type": ["item"]}, [])  # no id: nothing to answer
     assert replies == []
+
+
+class _RunsACommand:
+    """Pickles as a call of os.system: what a malicious checkpoint carries."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.models
+def test_a_checkpoint_that_would_run_code_is_refused_without_advice_to_trust_it(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("open_clip")
+    from amumo.models import OpenCLIP
+    from amumo.models.openclip import CheckpointRefusedError
+
+    marker = tmp_path / "it-ran"
+    reference = OpenCLIP("amumo-tiny", device="cpu", seed=5)
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": reference.model.state_dict(), "hook": _RunsACommand(marker)},
+               path)
+    with pytest.raises(CheckpointRefusedError) as info:
+        OpenCLIP("amumo-tiny", pretrained=path, device="cpu").load()
+    message = str(info.value)
+    assert not marker.exists()  # nothing ran
+    assert "evil.pt' was not loaded" in message and "system" in message
+    assert "could run code" in message
+    assert "probably fine" not in message and "trust_checkpoint" not in message

@@ -307,10 +307,42 @@ def weights_only_refusal(err: BaseException) -> str | None:
     text = str(err)
     if "weights_only" not in text and "Weights only load failed" not in text:
         return None
-    marker = "Unsupported global: GLOBAL "
-    if marker in text:
-        return text.split(marker, 1)[1].split()[0]
+    for marker in ("Unsupported global: GLOBAL ", "unsupported GLOBAL "):
+        if marker in text:  # "... GLOBAL argparse.Namespace was not an allowed global",
+            return text.split(marker, 1)[1].split()[0]  # "... GLOBAL posix.system whose ..."
     return "objects other than tensors"
+
+
+#: Plain-data classes that training scripts save beside the weights (their arguments, numpy
+#: scalars); only for these does a refusal mention trust_checkpoint=True.
+_DATA_ONLY_GLOBALS = frozenset({
+    "argparse.Namespace", "collections.OrderedDict", "collections.defaultdict",
+    "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.dtype",
+    "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
+    "numpy.ndarray", "_codecs.encode",
+})
+
+
+def refusal_message(path: str, refused: str) -> str:
+    """What was refused and why; the opt-in is named only for plain-data classes.
+
+    >>> "trust_checkpoint" in refusal_message("x.pt", "posix.system")
+    False
+    >>> "trust_checkpoint=True" in refusal_message("x.pt", "argparse.Namespace")
+    True
+    """
+    message = (
+        f"checkpoint {path!r} was not loaded: besides tensors it holds the Python object "
+        f"{refused}, which torch.load(weights_only=True) refuses because unpickling it "
+        "could run code."
+    )
+    if refused in _DATA_ONLY_GLOBALS:
+        message += (
+            f" {refused} is plain data (training scripts save their arguments with the "
+            "weights): if you know where the file comes from, trust_checkpoint=True loads it "
+            "with weights_only=False."
+        )
+    return message
 
 
 def adapt_state_dict(state_dict: dict[str, Any]) -> dict[str, Any]:
@@ -354,16 +386,7 @@ def read_state_dict(torch: Any, path: str, *, trust: bool = False) -> dict[str, 
                 if refused is None:
                     raise
                 if not trust:
-                    raise CheckpointRefusedError(
-                        f"checkpoint {path!r} holds Python objects besides tensors "
-                        f"({refused}), which torch.load(weights_only=True) refuses because "
-                        "unpickling them can run arbitrary code. The file is probably fine "
-                        "(training scripts often save their argparse arguments with the "
-                        "weights). If you trust its origin, pass trust_checkpoint=True to "
-                        "load it with weights_only=False; or re-save only the weights: "
-                        "torch.save(torch.load(path, weights_only=False)['state_dict'], "
-                        "'weights.pt')."
-                    ) from safe_err
+                    raise CheckpointRefusedError(refusal_message(path, refused)) from safe_err
                 state_dict = load_state_dict(path, device="cpu", weights_only=False)
             for key in ("input_resolution", "context_length", "vocab_size"):
                 state_dict.pop(key, None)
