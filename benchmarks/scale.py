@@ -22,6 +22,9 @@ Kernel columns (this file's owner, scale-core):
 - ``umap`` / ``tsne`` (only when named) ``am.project(emb, "umap" | "tsne")``: fit on a
                  seeded sample, the rest placed out of sample; seconds to the end of the
                  fit and in all
+- ``copy_key`` (only when named) milliseconds to key load(mmap=True)'s normalised copy
+- ``open_shards`` (only when named) ``Embeddings.open`` of the pairs as 10 consolidated
+                 shards (written once beside the data file), plain and ``verify=True``
 
 Browser / widget columns ("Explorer drawn", "state sent", hover, lasso) belong
 to the scale-widgets helper: add a function ``f(ctx) -> dict`` decorated with
@@ -52,6 +55,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -226,8 +230,40 @@ def col_tsne(ctx: SimpleNamespace) -> dict[str, Any]:
     return _sampled_projection(ctx, "tsne")
 
 
+@column("copy_key")
+def col_copy_key(ctx: SimpleNamespace) -> dict[str, Any]:
+    """Key of load(mmap=True)'s normalised copy (looked up on every mapped load): stat only
+    before issue 20; inode, ctime and a 1 MiB sample of the rows after."""
+    from amumo.embeddings import _mapped
+
+    source = _mapped.npy_source(Path(ctx.path), ("image", "text"))["image"]
+    seconds, _ = _timed(lambda: [_mapped._copy_key(source) for _ in range(10)])
+    return {"copy_key_ms": seconds / 10 * 1e3}
+
+
+@column("open_shards")
+def col_open_shards(ctx: SimpleNamespace) -> dict[str, Any]:
+    """``Embeddings.open`` of the same pairs as 10 shards, consolidated (written once next to
+    the data file and kept): plain open (rows scanned for NaN / non-unit since issue 20) and
+    ``verify=True`` (checksums of the shards and, since issue 20, of the consolidated copy)."""
+    import amumo as am
+    from amumo.embeddings.shards import write_manifest, write_shard
+
+    folder = Path(str(ctx.path) + ".shards")
+    if not (folder / "manifest.json").exists():
+        emb = ctx.emb if ctx.emb is not None else am.Embeddings.load(ctx.path, mmap=True)
+        step = -(-ctx.n // 10)
+        for k, start in enumerate(range(0, ctx.n, step)):
+            write_shard(folder, k, emb.subset(np.arange(start, min(ctx.n, start + step))),
+                        overwrite=True)
+        write_manifest(folder)
+    seconds, emb = _timed(lambda: am.Embeddings.open(folder))
+    verify_s, _ = _timed(lambda: am.Embeddings.open(folder, verify=True))
+    return {"open_shards_s": seconds, "open_verify_s": verify_s, "shards_n": len(emb)}
+
+
 #: Columns that run only when named in --columns (minutes at 1M pairs).
-OPT_IN = ("umap", "tsne")
+OPT_IN = ("umap", "tsne", "copy_key", "open_shards")
 
 
 # ---------------------------------------------------------------------------- widget columns
@@ -307,6 +343,7 @@ def run_size(
     )
     if not keep:
         path.unlink(missing_ok=True)
+        shutil.rmtree(str(path) + ".shards", ignore_errors=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -69,7 +69,11 @@ def _read_audio_file(path: Path) -> tuple[dict[str, Any], bytes]:
                 f"{path.name} has {info.st_size / 1e6:.0f} MB, more than a preview sends "
                 f"({MAX_AUDIO_FILE / 1e6:.0f} MB)."
             )
-        return {"mime": AUDIO_FILES[path.suffix.lower()]}, handle.read(MAX_AUDIO_FILE + 1)
+        data = handle.read(MAX_AUDIO_FILE + 1)
+        if len(data) > MAX_AUDIO_FILE:  # it grew since fstat
+            raise ValueError(f"{path.name} has more than {MAX_AUDIO_FILE / 1e6:.0f} MB, more "
+                             "than a preview sends.")
+        return {"mime": AUDIO_FILES[path.suffix.lower()]}, data
 
 
 def _audio_file(item: Any) -> Path | None:
