@@ -111,12 +111,17 @@ def death_budget(n: int) -> int:
     return 8 + 2 * max(1, math.ceil(math.log2(max(2, int(n)))))
 
 
+#: Sub-folder of ``_jobs`` with each unfinished shard's attempts journal and saved parts
+#: (apart from the job records ``_jobs/shard-<id>.json``, which readers glob).
+ATTEMPTS_FOLDER = "attempts"
+
+
 def _journal_path(out_dir: Path, shard_id: int) -> Path:
-    return out_dir / JOBS_FOLDER / f"shard-{shard_id:06d}.attempts.json"
+    return out_dir / JOBS_FOLDER / ATTEMPTS_FOLDER / f"shard-{shard_id:06d}.json"
 
 
 def _parts_dir(out_dir: Path, shard_id: int) -> Path:
-    return out_dir / JOBS_FOLDER / "parts" / f"shard-{shard_id:06d}"
+    return out_dir / JOBS_FOLDER / ATTEMPTS_FOLDER / f"shard-{shard_id:06d}"
 
 
 class _Journal:
