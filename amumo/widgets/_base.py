@@ -177,17 +177,17 @@ def malformed_request(content: dict[str, Any]) -> str | None:
     """Why a front-end custom message cannot be a request (None when it can).
 
     >>> malformed_request({"type": ["item"], "id": 1})
-    "malformed request: 'type' must be a short string naming the request (got a list)."
+    "'type' must be a short string naming the request, got a list"
     >>> malformed_request({"type": "item", "id": 1}) is None
     True
     """
     if "type" not in content:
-        return "malformed request: no 'type' (which request is it?)."
+        return "the message has no 'type'"
     kind = content["type"]
     if not isinstance(kind, str) or not kind or len(kind) > MAX_REQUEST_NAME:
         got = (f"a str of {len(kind):,} characters" if isinstance(kind, str)
                else f"a {type(kind).__name__}")
-        return f"malformed request: 'type' must be a short string naming the request (got {got})."
+        return f"'type' must be a short string naming the request, got {got}"
     return None
 
 
@@ -294,14 +294,16 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
     def _dispatch(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
         if not isinstance(content, dict):
             return
+        handlers = self._request_handlers()
+        allowed = set(handlers)
         problem = malformed_request(content)
         if problem is not None:  # answered briefly, nothing changed, nothing echoed whole
-            self._reply(content.get("id"), {"error": problem})
+            self._reply(content.get("id"), {"error": f"unknown request ({problem}); "
+                                                     f"{type(self).__name__} serves "
+                                                     f"{sorted(allowed)}"})
             return
         kind = content["type"]
         request_id = content.get("id")
-        handlers = self._request_handlers()
-        allowed = set(handlers)
         # Only methods marked @request, never getattr on any name: {"type": "filter"} must
         # not run the `_on_filter` trait observer.
         name = handlers.get(kind) if isinstance(kind, str) else None
