@@ -350,7 +350,12 @@ def test_two_pairs_metrics_complete_with_separability_nan():
 def test_empty_embeddings_raise_one_clear_error(tmp_path):
     path = tmp_path / "empty.npy"
     np.save(path, np.zeros((2, 0, 8), dtype=np.float32))
-    emb = am.Embeddings.load(path, mmap=True)
+    for mmap in (False, True):  # an empty file is refused at load, as from_arrays refuses N = 0
+        with pytest.raises(ValueError, match=r"empty\.npy .*no pairs \(N = 0\)"):
+            am.Embeddings.load(path, mmap=mmap)
+    # rows already unit length (the path loaders take) can still be empty: the metrics say so
+    empty = np.zeros((0, 8), dtype=np.float32)
+    emb = am.Embeddings.from_arrays({"image": empty, "text": empty}, normalized=True)
     assert len(emb) == 0
     calls = {
         "gap_distance": lambda: am.gap_distance(emb),  # returned 0.0 before
