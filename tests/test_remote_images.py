@@ -389,6 +389,9 @@ def test_credentials_in_links_are_never_sent_or_shown(tricky_server):
     assert "s3cret" not in json.dumps(msg) and "photographer" not in json.dumps(msg)
     assert "user name or password" in msg["error"] and "offline" not in msg["error"]
     assert msg["credit"]["source"].startswith("http://***@127.0.0.1")
+    fields, _, _ = ask(p, {"type": "item", "pair": 1})  # the meta row the card lists
+    assert fields["fields"]["coco_url"].startswith("http://***@127.0.0.1")
+    assert "s3cret" not in json.dumps(fields)
     assert _Redirects.hits == []
 
 

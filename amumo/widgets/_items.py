@@ -328,7 +328,7 @@ class ItemsMixin(traitlets.HasTraits):
             return self._item_cache[key]
         if modality is None:
             row = self._table.iloc[pair]
-            fields = {str(k): json_safe(v) for k, v in row.items()}
+            fields = self._shown_fields(row)
             result: tuple[dict, list] = ({"fields": fields}, [])
         elif self._remote_photo(modality):
             return self._remote_item(content, pair, modality)  # type: ignore[return-value]
@@ -362,6 +362,14 @@ class ItemsMixin(traitlets.HasTraits):
         return {"static_export": static_export(self)}
 
     # ------------------------------------------------------------------ remote photos
+    def _shown_fields(self, row: pd.Series) -> dict[str, Any]:
+        """A meta row as the card shows it; a photo link's user name / password hidden."""
+        fields = {str(k): json_safe(v) for k, v in row.items()}
+        column = getattr(self, "_url_column", None)
+        if column is not None and isinstance(fields.get(str(column)), str):
+            fields[str(column)] = remote.redact_url(fields[str(column)])
+        return fields
+
     def _photo_credit(self, pair: int) -> dict[str, str]:
         """Licence line of a linked photo: {"text", "url", "source"} (empty strings if unknown)."""
         row = self._table.iloc[pair]

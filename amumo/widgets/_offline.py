@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from amumo.widgets import remote
-from amumo.widgets._encode import json_safe, thumbnail
+from amumo.widgets._encode import thumbnail
 
 __all__ = ["EXPORT_LIMIT", "EXPORT_THUMBNAIL", "static_export"]
 
@@ -158,7 +158,7 @@ def static_export(widget: Any) -> dict[str, Any]:
     states = _states(widget, controls) if controls else {}
     table = widget._table
     fields = {
-        str(int(pair)): {str(k): json_safe(v) for k, v in table.iloc[int(pair)].items()}
+        str(int(pair)): widget._shown_fields(table.iloc[int(pair)])
         for pair in ids
     }
     thumbs, credits = _thumbs(widget, ids)

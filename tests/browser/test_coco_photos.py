@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVER_CELL = """
 import os, io, tempfile, threading, http.server
 os.environ["AMUMO_CACHE_DIR"] = tempfile.mkdtemp()
+os.environ["AMUMO_REMOTE_PRIVATE_HOSTS"] = "1"  # the photo server below is local (127.0.0.1)
 import numpy as np
 from PIL import Image
 
@@ -89,12 +90,12 @@ def test_preview_shows_coco_photo_fetched_by_kernel_and_offline_message(
                          "Path(os.environ['AMUMO_CACHE_DIR']).rglob('*') if p.is_file()))")
     assert out.strip() == "['.jpg']"
 
-    # Pair 200's host cannot be reached (as offline): said plainly, at once.
+    # Pair 200's host cannot be reached: what failed is said plainly, at once.
     run_cell(page, "ex.hovered = 200")
     error = root.locator('.amumo-card[data-modality="image"][data-pair="200"] .amumo-thumb-error')
     error.wait_for(timeout=15000)
     assert error.inner_text().startswith("photo not loaded: could not reach 127.0.0.1:")
-    assert "is the kernel offline?" in error.inner_text()
+    assert "the connection was refused" in error.inner_text()
     root.screenshot(path=str(screenshot(page, "offline").with_name("coco-photo-offline.png")))
     # The kernel was never blocked: it answers at once.
     assert run_cell(page, "print(ex.hovered)").strip() == "200"
