@@ -443,10 +443,51 @@ def test_a_fifo_or_a_link_to_dev_zero_is_refused_without_reading(tmp_path):
     lines = proc.stdout.splitlines()
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert lines == [
-        "refused: clip.wav is a FIFO (named pipe), not an audio file; nothing is read from it.",
-        "refused: zero.wav is a device, not an audio file; nothing is read from it.",
-        "refused: zero.mp3 is a device, not an audio file; nothing is read from it.",
+        "refused: clip.wav is a FIFO (named pipe), not a regular file; nothing is read from it.",
+        "refused: zero.wav is a device, not a regular file; nothing is read from it.",
+        "refused: zero.mp3 is a device, not a regular file; nothing is read from it.",
     ]
+
+
+def test_encoders_read_no_fifo_or_device_as_audio(tmp_path):
+    """mono_waveform (what HF / zoo encoders read clips with) opened any path: a FIFO
+    blocked forever and a link to /dev/zero read until memory ran out. Subprocess with a
+    memory cap and a timeout, so the old behaviour fails this test, not the machine."""
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "clip.wav"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.wav"
+    zero.symlink_to("/dev/zero")
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "from amumo.data.audio import mono_waveform\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n"
+        "        mono_waveform(path)\n"
+        "    except ValueError as err:\n"
+        "        print('refused:', 'FIFO' in str(err) or 'device' in str(err))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(fifo), str(zero)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines() == ["refused: True", "refused: True"]
+
+
+def test_encoders_refuse_a_wav_with_no_channels(tmp_path):
+    import struct
+
+    from amumo.data.audio import mono_waveform
+
+    header = (b"RIFF" + struct.pack("<I", 36) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 0,
+              8000, 0, 0, 16) + b"data" + struct.pack("<I", 0))
+    path = tmp_path / "none.wav"
+    path.write_bytes(header)
+    with pytest.raises(ValueError, match="none.wav"):
+        mono_waveform(str(path))
 
 
 def test_a_long_wav_file_is_cut_not_refused(tmp_path):

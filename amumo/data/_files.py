@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
 from amumo.data.base import UnreadableItemError
 
-__all__ = ["open_image", "decode_image", "file_digest", "IMAGE_SUFFIXES"]
+__all__ = ["open_image", "decode_image", "file_digest", "open_regular_file", "IMAGE_SUFFIXES"]
 
 #: File suffixes treated as images when scanning folders.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -19,6 +21,44 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 _BLOCK = 1 << 16
 _SAMPLED_BLOCKS = 32
 _FULL_HASH_LIMIT = 64 << 20
+
+
+def open_regular_file(path: str | os.PathLike[str], what: str | None = None) -> BinaryIO:
+    """Open ``path`` for binary reading only if it is a regular file.
+
+    The check is made on the opened descriptor (a path swapped after a check cannot slip
+    through), and the open does not block: a FIFO would otherwise block the kernel
+    forever and ``/dev/zero`` would be read until memory runs out (both report a size
+    of 0).
+
+    Raises
+    ------
+    ValueError
+        Naming ``what`` (default: the file name) when the path cannot be opened or is a
+        FIFO, a device or anything but a regular file.
+
+    Examples
+    --------
+    >>> open_regular_file("/dev/zero", "the clip")
+    Traceback (most recent call last):
+    ...
+    ValueError: the clip is a device, not a regular file; nothing is read from it.
+    """
+    what = what or Path(path).name
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise ValueError(f"{what} cannot be opened ({err.strerror}).") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "not a regular file")
+        if kind == "not a regular file":
+            raise ValueError(f"{what} is not a regular file; nothing is read from it.")
+        raise ValueError(f"{what} is {kind}, not a regular file; nothing is read from it.")
+    return os.fdopen(fd, "rb")
 
 
 def _bomb(what: str, err: Exception) -> UnreadableItemError:

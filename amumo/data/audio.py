@@ -25,6 +25,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from amumo.data._files import open_regular_file
+
 __all__ = ["Audio", "as_audio", "is_audio", "wav_bytes", "cut_wav", "unit_samples", "mono_waveform"]
 
 #: Longest clip sent to a preview (seconds); longer clips are cut and say so.
@@ -225,11 +227,15 @@ def wav_bytes(value: Any, max_seconds: float = MAX_PREVIEW_SECONDS) -> bytes:
 def _read_wav(data: bytes | str | os.PathLike[str], what: str) -> Audio:
     """Decode 8/16/32-bit PCM WAV (bytes or a file) into :class:`Audio` with values in [-1, 1]."""
     try:
-        handle = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else open(data, "rb")
+        handle = (io.BytesIO(data) if isinstance(data, (bytes, bytearray))
+                  else open_regular_file(data, what))
         with handle, wave.open(handle, "rb") as wav:
             width, channels = wav.getsampwidth(), wav.getnchannels()
-            rate, frames = wav.getframerate(), wav.readframes(wav.getnframes())
-    except (OSError, EOFError, wave.Error) as err:
+            rate = wav.getframerate()
+            if channels < 1 or width < 1 or not 8 <= rate <= 384_000:
+                raise _wav_error(what, f"{channels} channel(s) of {width} byte(s) at {rate} Hz")
+            frames = wav.readframes(wav.getnframes())
+    except (OSError, EOFError, wave.Error, struct.error) as err:
         raise ValueError(f"{what} could not be read as a PCM WAV file ({err}).") from err
     kinds = {1: ("u1", 128.0, 128.0), 2: ("<i2", 0.0, 32768.0), 4: ("<i4", 0.0, 2147483648.0)}
     if width not in kinds:

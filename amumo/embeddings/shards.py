@@ -83,7 +83,7 @@ import numpy as np
 import pandas as pd
 
 from amumo._util import __version__, atomic_write, atomic_write_bytes
-from amumo.embeddings._rows import chunk_rows, file_blocks, hash_rows, row_blocks, storage_dtype
+from amumo.embeddings._rows import chunk_rows, file_blocks, row_blocks, storage_dtype
 from amumo.embeddings._shard_checks import (
     check_consolidated,
     check_manifest,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
+from amumo.data._files import open_regular_file
 from amumo.data.audio import MAX_PREVIEW_SECONDS, Audio, as_audio, cut_wav, is_audio
 
 __all__ = ["MOLECULE_NAMES", "AUDIO_NAMES", "kind_by_name", "media_kind", "media_reply"]
@@ -38,17 +38,9 @@ def _read_audio_file(path: Path) -> tuple[dict[str, Any], bytes]:
     cannot slip through): a FIFO would block the kernel forever and ``/dev/zero`` would
     read until memory runs out, both with a "size" of 0.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as err:
-        raise ValueError(f"{path.name} cannot be opened ({err.strerror}).") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else
-                    "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
-                    else "not a regular file")
-            raise ValueError(f"{path.name} is {kind}, not an audio file; nothing is read from it.")
+    handle = open_regular_file(path)
+    with handle:
+        info = os.fstat(handle.fileno())
         if path.suffix.lower() == ".wav":
             try:
                 data, seconds, full = cut_wav(handle, MAX_PREVIEW_SECONDS, what=path.name)
