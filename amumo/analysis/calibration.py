@@ -23,7 +23,15 @@ from amumo.analysis._checks import check_embeddings
 from amumo.embeddings._rows import take_rows
 from amumo.embeddings.container import Embeddings
 
-__all__ = ["cosine_samples", "cosine_histograms", "calibration_figure"]
+__all__ = ["cosine_samples", "cosine_histograms", "calibration_note", "calibration_figure"]
+
+#: Share of unmatched cross-modal cosines the note's "high score" threshold leaves above it.
+HIGH_SHARE = 0.01
+#: Below this AUC the note says matched pairs are hardly told apart from random ones.
+WEAK_AUC = 0.6
+#: The note calls cross-modal cosines "well below" within-modality ones when the unmatched
+#: mean lies at least this far under the smaller within-modality mean.
+SCALE_GAP = 0.1
 
 
 def _pairs(n: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +117,10 @@ def cosine_histograms(
         ``auc`` = P(matched cosine > unmatched cosine) (the chance that a
         true pair outscores a random wrong one), ``percentile_of_matched_mean``
         = the share of unmatched cosines below the mean matched cosine, and
-        ``unmatched_above_0.3`` = the share of unmatched cosines ≥ 0.3.
+        ``unmatched_above_0.3`` = the share of unmatched cosines ≥ 0.3,
+        ``high_score`` = the cosine that only :data:`HIGH_SHARE` (1 %) of unmatched
+        pairs reach, and ``note``: the sentences the calibration panel shows,
+        written from these numbers by :func:`calibration_note`.
 
     Examples
     --------
@@ -134,7 +145,7 @@ def cosine_histograms(
     equal = np.searchsorted(unmatched, matched, side="right") - below
     auc = float(np.mean((below + 0.5 * equal) / len(unmatched)))
     mean_matched = float(matched.mean())
-    return {
+    out = {
         "edges": edges.tolist(),
         "series": series,
         "means": {k: float(v.mean()) for k, v in samples.items()},
@@ -142,7 +153,74 @@ def cosine_histograms(
         "auc": auc,
         "percentile_of_matched_mean": float(np.mean(unmatched < mean_matched)),
         "unmatched_above_0.3": float(np.mean(unmatched >= 0.3)),
+        "high_score": float(np.quantile(unmatched, 1.0 - HIGH_SHARE)),
     }
+    out["note"] = calibration_note(out)
+    return out
+
+
+def calibration_note(h: dict[str, Any]) -> str:
+    """The calibration panel's explanation, written from the numbers of
+    :func:`cosine_histograms` (so it never contradicts them).
+
+    Four sentences: how often a true pair outscores a random wrong one (flagged below
+    :data:`WEAK_AUC`, 0.5 being chance); which cosine is already rare among wrong pairs for
+    *these* embeddings (the one only :data:`HIGH_SHARE` of unmatched pairs reach); whether
+    the CLIP rule of thumb "0.3 is high" holds here (it does when at most 5 % of unmatched
+    pairs reach 0.3, not when at least half do, as after closing the gap); and whether
+    cross-modal cosines sit well below within-modality ones (by :data:`SCALE_GAP`: the
+    modality gap) or close to them.
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> h = cosine_histograms(am.datasets.clip_coco500())
+    >>> "0.3 is a high similarity here" in h["note"]
+    True
+    >>> closed = cosine_histograms(am.close_gap(am.datasets.clip_coco500()))
+    >>> "0.3 is not a high similarity here" in closed["note"]
+    True
+    """
+    auc = float(h["auc"])
+    means = h["means"]
+    matched, unmatched = float(means["matched"]), float(means["unmatched"])
+    above = float(h["unmatched_above_0.3"])
+    high = float(h["high_score"])
+    within = {k.split(":", 1)[1]: float(v) for k, v in means.items() if k.startswith("within:")}
+    first = f"A true pair outscores a random wrong one {100 * auc:.1f} % of the time"
+    if auc < WEAK_AUC:
+        first += " (50 % is chance: matched pairs are hardly told apart from random ones)"
+    sentences = [
+        first + ".",
+        f"Only {100 * HIGH_SHARE:g} % of unmatched pairs reach {high:.2f}: for these "
+        f"embeddings a cross-modal cosine of {high:.2f} is already rare among wrong pairs; "
+        f"the mean matched cosine ({matched:.2f}) beats "
+        f"{100 * h['percentile_of_matched_mean']:.1f} % of unmatched pairs.",
+    ]
+    share = f"{100 * above:.1f} % of unmatched pairs reach 0.3"
+    if auc < WEAK_AUC:
+        sentences.append(f"{share.capitalize()}, but with matched pairs hardly told apart "
+                         "from random ones no cosine signals a match here.")
+    elif above <= 0.05:
+        sentences.append(f"{share.capitalize()}, so 0.3 is a high similarity here.")
+    elif above >= 0.5:
+        sentences.append(f"{share.capitalize()}, so 0.3 is not a high similarity here.")
+    else:
+        sentences.append(f"{share.capitalize()}: 0.3 is above average here, not rare.")
+    if within:
+        listed = ", ".join(f"{name} {value:.2f}" for name, value in within.items())
+        if unmatched <= min(within.values()) - SCALE_GAP:
+            sentences.append(
+                f"Cross-modal cosines (unmatched mean {unmatched:.2f}) sit well below "
+                f"within-modality ones ({listed}): judge an image–text score against the "
+                "unmatched distribution, not against 1 or against scores within one modality."
+            )
+        else:
+            sentences.append(
+                f"Cross-modal cosines (unmatched mean {unmatched:.2f}) are close to "
+                f"within-modality ones ({listed}): one scale for both."
+            )
+    return " ".join(sentences)
 
 
 def calibration_figure(emb: Embeddings, a: str | None = None, b: str | None = None, **kwargs: Any):

@@ -233,13 +233,7 @@ export function calibrationPanel(model) {
     legend.replaceChildren(...names.map((n) => h("span", { class: "amumo-legend-item" },
       h("span", { class: "amumo-legend-swatch", style: { background: colour[n] } }),
       `${n.replace("within:", "within ")} ${fmt(c.means[n], 2)}`)));
-    const matched = c.means.matched;
-    note.textContent = `A true pair outscores a random wrong one ${(100 * c.auc).toFixed(1)} % of the time; `
-      + `the mean matched cosine (${fmt(matched, 2)}) beats ${(100 * c.percentile_of_matched_mean).toFixed(1)} % of unmatched pairs. `
-      + `Only ${(100 * (c["unmatched_above_0.3"] ?? 0)).toFixed(1)} % of unmatched pairs reach 0.3. `
-      + "Cross-modal cosines are all small because of the gap, so judge a score against the unmatched "
-      + "distribution, not against 1: that is why 0.3 is a high CLIP similarity. Within-modality cosines "
-      + "live on another scale.";
+    note.textContent = c.note || ""; // written from these numbers by amumo.analysis.calibration
     p.root.dataset.auc = String(c.auc);
   };
   return { root: p.root, refresh, traits: ["calibration"], dispose() {} };
