@@ -127,11 +127,10 @@ def test_one_query_is_linear_in_n():
 def test_failed_retrievals_blocks_do_not_change_the_table(clip, monkeypatch):
     import importlib
 
-    module = importlib.import_module("amumo.analysis.neighbours")  # the module, not the function
+    module = importlib.import_module("amumo.analysis.retrieval")  # the ranking it uses
 
     expected = failed_retrievals(clip, max_rows=500)
-    monkeypatch.setattr(module, "QUERY_CHUNK", 7)
-    monkeypatch.setattr(importlib.import_module("amumo.embeddings._rows"), "ROW_BLOCK", 33)
+    monkeypatch.setattr(module, "BLOCK_ENTRIES", 7 * 33)  # blocks that do not divide N
     table, summary = failed_retrievals(clip, max_rows=500)
     assert summary == expected[1]
     assert table[["pair", "rank", "top_pair"]].equals(expected[0][["pair", "rank", "top_pair"]])
@@ -143,8 +142,8 @@ def test_failed_retrievals_can_be_stopped(clip, monkeypatch):
 
     from amumo.analysis._progress import Cancelled
 
-    module = importlib.import_module("amumo.analysis.neighbours")
-    monkeypatch.setattr(module, "SCORE_BLOCK", 50)  # ten candidate blocks: checked ten times
+    module = importlib.import_module("amumo.analysis.retrieval")
+    monkeypatch.setattr(module, "BLOCK_ENTRIES", 500 * 50)  # ten candidate blocks
 
     calls = []
 
@@ -164,3 +163,89 @@ def test_neighbours_float32_path(clip):
         assert fast["scores"] == pytest.approx(exact["scores"], abs=1e-6)
         assert fast["rank"] == exact["rank"]
         assert set(fast["pairs"]) == set(exact["pairs"])
+
+
+# ---------------------------------------------------------------- one tie rule (issue 21 item 8)
+@pytest.fixture(scope="module")
+def red_circles(tmp_path_factory):
+    """The walkthrough's 11 'red circle' pairs (getting_started §2): the shipped tiny model
+    on SyntheticShapes(300, seed=0), filtered as the Explorer does. Three of them share the
+    caption 'a medium red circle in the bottom right', so their text rows are identical."""
+    import os
+
+    from amumo.data import SyntheticShapes
+
+    os.environ.setdefault("AMUMO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    shapes = SyntheticShapes(300, seed=0)
+    emb = am.embed(am.models.tiny_shapes(), shapes, progress=False)
+    captions = shapes.meta["caption"].str.lower()
+    keep = np.flatnonzero(captions.str.contains("red") & captions.str.contains("circle"))
+    sub = emb.subset(keep)
+    assert len(sub) == 11 and len(np.unique(sub["text"], axis=0)) < 11  # duplicates present
+    return sub
+
+
+@pytest.mark.parametrize(("source", "target"), [("image", "text"), ("text", "image")])
+def test_recall_failures_and_hover_rank_follow_one_tie_rule(red_circles, source, target):
+    """R@1 0.909 next to "0 of 11 queries fail" before: recall counted a bit-identical
+    duplicate caption (one rounding apart in another product) as outranking the partner,
+    the failures table did not. One rule now: only a cosine higher by more than TIE."""
+    from amumo.analysis.retrieval import TIE, retrieval_metrics
+
+    emb = red_circles
+    n = len(emb)
+    x, y = emb[source].astype(np.float64), emb[target].astype(np.float64)
+    sims = x @ y.T
+    expected = (sims > np.diag(sims)[:, None] + TIE).sum(axis=1)  # the stated rule, by hand
+    recall = retrieval_metrics(emb, source, target, ks=(1,))[f"recall@1:{source}->{target}"]
+    table, summary = failed_retrievals(emb, source, target)
+    hover = [neighbours(emb, i, source, target, k=3) for i in range(n)]
+    assert recall == np.mean(expected == 0)
+    assert summary["n_failed"] == int(np.sum(expected > 0)) == round((1 - recall) * n)
+    assert sorted(table["pair"]) == np.flatnonzero(expected > 0).tolist()
+    assert [h["rank"] for h in hover] == expected.tolist()
+    assert am.recall_at_k(emb, 1, source, target)[1] == recall
+    for i, hit in enumerate(hover):  # the partner is listed right after what outranks it
+        if hit["rank"] < 3:
+            assert hit["pairs"][hit["rank"]] == i
+
+
+def test_duplicated_caption_ties_count_for_the_partner():
+    """Three pairs whose captions are word for word the same (identical text rows): each
+    image retrieves "its" caption first under the tie rule, in both precisions, and the
+    hover lists its own partner first."""
+    from amumo.analysis.retrieval import rank_queries, retrieval_metrics
+
+    rng = np.random.default_rng(3)
+    image = rng.normal(size=(40, 64))
+    text = image + 0.3 * rng.normal(size=(40, 64))
+    text[[5, 17, 31]] = text[5]  # one caption, three images
+    for i in (5, 17, 31):
+        image[i] = text[5] + 0.01 * rng.normal(size=64)
+    emb = am.Embeddings.from_arrays({"image": image, "text": text})
+    for precision in ("float64", "float32"):
+        ranks = rank_queries(emb["image"], emb["text"], precision=precision).ranks
+        assert ranks[[5, 17, 31]].tolist() == [0, 0, 0]
+    assert retrieval_metrics(emb, ks=(1,))["recall@1:image->text"] == 1.0
+    assert failed_retrievals(emb)[1]["n_failed"] == 0
+    for i in (5, 17, 31):
+        assert neighbours(emb, i, k=3)["pairs"][0] == i
+        assert neighbours(emb, i, k=3, exact=False)["rank"] == 0
+
+
+def test_calibration_note_is_written_from_its_numbers(clip):
+    """Issue 21 item 4: the note was fixed text ("that is why 0.3 is a high CLIP
+    similarity") that contradicted its own numbers after closing the gap (92 % of
+    unmatched pairs reach 0.3). It is now written from the histograms' numbers."""
+    before = cosine_histograms(clip)
+    after = cosine_histograms(am.close_gap(clip))
+    assert f"{100 * before['auc']:.1f} %" in before["note"]
+    assert f"{100 * before['unmatched_above_0.3']:.1f} % of unmatched pairs reach 0.3, so 0.3 " \
+        "is a high similarity here" in before["note"]
+    assert after["unmatched_above_0.3"] > 0.5
+    assert "0.3 is not a high similarity here" in after["note"]
+    assert "high similarity here" not in after["note"].replace("not a high", "")
+    assert f"reach {after['high_score']:.2f}" in after["note"]
+    assert "sit well below" in before["note"] and "close to" in after["note"]
+    random = cosine_histograms(am.datasets.clip_coco500(random_init=True))
+    assert "hardly told apart" in random["note"] and "is a high similarity" not in random["note"]

@@ -8,6 +8,7 @@ without waiting for it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 __all__ = ["Cancelled", "Hook"]
@@ -41,19 +42,63 @@ class Hook:
         *,
         start: float = 0.0,
         span: float = 1.0,
+        describe: Callable[[str], object] | None = None,
     ) -> None:
-        for value, name in ((progress, "progress"), (should_stop, "should_stop")):
+        for value, name in ((progress, "progress"), (should_stop, "should_stop"),
+                            (describe, "describe")):
             if value is not None and not callable(value):
                 raise TypeError(f"{name}={value!r} must be a callable or None.")
         self.progress = progress
         self.should_stop = should_stop
+        self.describe = describe
         self.start = float(start)
         self.span = float(span)
 
     def sub(self, start: float, span: float) -> Hook:
         """A hook for a part of the job: its 0..1 maps to ``start .. start + span`` of this one."""
         return Hook(self.progress, self.should_stop, start=self.start + self.span * start,
-                    span=self.span * span)
+                    span=self.span * span, describe=self.describe)
+
+    def note(self, text: str) -> None:
+        """Say what the job is doing now (e.g. ``"UMAP epoch 40 of 200"``) to ``describe``;
+        raise Cancelled if asked to stop.
+
+        >>> seen = []
+        >>> Hook(describe=seen.append).note("UMAP epoch 1 of 200")
+        >>> seen
+        ['UMAP epoch 1 of 200']
+        """
+        if self.should_stop is not None and self.should_stop():
+            raise Cancelled(f"stopped by should_stop() while: {text}")
+        if self.describe is not None:
+            self.describe(text)
+
+    def split(self, count: int) -> list[Hook]:
+        """``count`` hooks for parts of the job that run *at the same time* (threads): the
+        progress reported is the mean of the parts' fractions, so it never jumps back.
+
+        >>> seen = []
+        >>> a, b = Hook(progress=seen.append).split(2)
+        >>> a.step(1.0); b.step(0.5)
+        >>> seen
+        [0.5, 0.75]
+        """
+        fractions = [0.0] * int(count)
+        lock = threading.Lock()
+        parent = self
+
+        def part(index: int) -> Hook:
+            def report(fraction: float) -> None:
+                with lock:
+                    fractions[index] = fraction
+                    mean = sum(fractions) / len(fractions)
+                if parent.progress is not None:
+                    parent.progress(parent.start + parent.span * mean)
+
+            return Hook(report if self.progress is not None else None, self.should_stop,
+                        describe=self.describe)
+
+        return [part(i) for i in range(int(count))]
 
     def step(self, fraction: float) -> None:
         """Report ``fraction`` (0..1) of this part done; raise Cancelled if asked to stop."""

@@ -15,19 +15,12 @@ import pandas as pd
 
 from amumo.analysis._checks import check_embeddings
 from amumo.analysis._progress import Hook
+from amumo.analysis.retrieval import TIE, _margin, rank_queries
 from amumo.embeddings import _rows
 from amumo.embeddings._rows import release_rows, row_blocks, take_rows
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["neighbours", "failed_retrievals"]
-
-#: Queries ranked together in failed_retrievals ...
-QUERY_CHUNK = 2048
-#: ... against this many candidates at a time (scores: QUERY_CHUNK × SCORE_BLOCK float64 =
-#: 32 MB, one block alive at a time).
-SCORE_BLOCK = 2048
-#: Scores within this of the true pair's count as ties (not ranked above it).
-TIE = 1e-12
 
 
 def _scores(query: np.ndarray, candidates: np.ndarray, exact: bool = True) -> np.ndarray:
@@ -70,15 +63,20 @@ def neighbours(
     exact : bool, default True
         float64 products. ``False``: float32 products of the stored rows (the
         Explorer's hover above 200,000 pairs); scores then carry ~1e-7 of
-        rounding and near-ties may swap, the rank is consistent with the scores.
+        rounding and near-ties may swap in the list; the rank is exact (scores near
+        the partner's are re-computed in float64).
 
     Returns
     -------
     dict
         ``pairs`` (int list, best first), ``scores`` (cosines), ``true_score``
-        (cosine with its own pair), ``rank`` (0-based rank of the true partner:
-        the number of candidates strictly more similar; 0 = retrieved first),
-        ``n_candidates``.
+        (cosine with its own pair, float64), ``rank`` (0-based rank of the true
+        partner: the number of candidates whose cosine is higher by more than
+        :data:`amumo.analysis.retrieval.TIE`; 0 = retrieved first), ``n_candidates``.
+        The partner is listed at position ``rank`` (after exactly the candidates that
+        outrank it; before those that tie with it, e.g. a duplicated caption), so the
+        list, the rank and recall@1 (:func:`amumo.analysis.retrieval.retrieval_metrics`)
+        follow one tie rule.
 
     Examples
     --------
@@ -98,15 +96,31 @@ def neighbours(
         raise ValueError(f"k={k!r} must be a positive integer.")
     pair, k = int(pair), min(int(k), n)
     query = np.asarray(emb[source][pair], dtype=np.float64)
-    scores = _scores(query, emb[target], exact=bool(exact))
+    candidates = emb[target]
+    scores = _scores(query, candidates, exact=bool(exact))
+    true = float(np.dot(query, np.asarray(candidates[pair], dtype=np.float64)))
+    scores[pair] = true
+    # The tie rule of amumo.analysis.retrieval: a candidate outranks the partner only when
+    # its float64 cosine is higher by more than TIE; scores near that threshold (within the
+    # products' rounding) are re-computed in float64 before they are counted.
+    margin = _margin(np.float64 if exact else np.float32, len(query))
+    above = scores > true + TIE + margin
+    near = np.flatnonzero((scores >= true + TIE - margin) & ~above)
+    near = near[near != pair]
+    rank = int(np.count_nonzero(above))
+    if len(near):
+        rechecked = take_rows(candidates, near, np.float64) @ query
+        rank += int(np.count_nonzero(rechecked > true + TIE))
     top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
     top = top[np.lexsort((top, -scores[top]))]  # best first, ties by index
-    true = float(scores[pair])
+    if rank < k:  # the partner sits right after the candidates that outrank it
+        others = top[top != pair][: k - 1]
+        top = np.insert(others, rank, pair)
     return {
         "pairs": top.astype(int).tolist(),
         "scores": scores[top].tolist(),
         "true_score": true,
-        "rank": int(np.sum(scores > true)),
+        "rank": rank,
         "n_candidates": n,
     }
 
@@ -122,6 +136,12 @@ def failed_retrievals(
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Queries whose own pair is not retrieved first, worst first.
+
+    A query fails when at least one candidate outranks its partner under the tie rule of
+    :mod:`amumo.analysis.retrieval` (cosine higher by more than ``TIE``): the failures
+    are exactly the queries that recall@1 counts as misses, so with every query ranked
+    ``1 − n_failed / n_queries`` equals recall@1. A partner that ties with another
+    candidate (a caption repeated word for word) is not a failure.
 
     Parameters
     ----------
@@ -143,7 +163,8 @@ def failed_retrievals(
     -------
     table : DataFrame
         ``pair``, ``rank`` (0-based rank of the true partner), ``true_score``,
-        ``top_pair`` (what was retrieved first), ``top_score``, ``margin``
+        ``top_pair`` (what was retrieved first: the most similar other candidate),
+        ``top_score``, ``margin``
         (top − true), sorted by rank then margin, at most ``max_rows`` rows.
     summary : dict
         ``n_queries``, ``n_failed``, ``failure_rate``, ``estimate`` (bool),
@@ -167,34 +188,13 @@ def failed_retrievals(
         queries = np.sort(rng.choice(n, size=int(max_queries), replace=False))
     else:
         queries = np.arange(n)
-    hook = Hook(should_stop=should_stop)
-    cand, src = emb[target], emb[source]
-    ranks = np.zeros(len(queries), dtype=np.int64)
-    true = np.einsum(
-        "ij,ij->i", take_rows(src, queries, np.float64), take_rows(cand, queries, np.float64),
-    )
-    best = np.zeros(len(queries), dtype=np.int64)
-    best_score = np.full(len(queries), -np.inf)
-    # Candidates are read (and cast) once per chunk of QUERY_CHUNK queries: the loop runs
-    # over candidate blocks outside, so a large N costs one pass, not one per few queries.
-    for q0 in range(0, len(queries), QUERY_CHUNK):
-        chunk = slice(q0, q0 + QUERY_CHUNK)
-        q = take_rows(src, queries[chunk], np.float64)
-        # Own-pair scores from a different summation order may differ in the last bits:
-        # "strictly more similar" means by more than TIE (ties favour the true pair).
-        threshold = true[chunk][:, None] + TIE
-        rows = np.arange(len(q))
-        for c0 in range(0, n, SCORE_BLOCK):
-            hook.step((q0 * n + c0 * len(q)) / (len(queries) * n))
-            sims = q @ np.asarray(cand[c0:c0 + SCORE_BLOCK], dtype=np.float64).T
-            release_rows(cand, slice(c0, c0 + SCORE_BLOCK))  # memory-mapped candidates: RSS
-            ranks[chunk] += np.count_nonzero(sims > threshold, axis=1)
-            arg = np.argmax(sims, axis=1)
-            value = sims[rows, arg]
-            del sims  # before the next block's scores are allocated
-            better = value > best_score[chunk]
-            best[chunk] = np.where(better, c0 + arg, best[chunk])
-            best_score[chunk] = np.where(better, value, best_score[chunk])
+    # The ranking of amumo.analysis.retrieval (blocked, float32 products above
+    # FLOAT64_LIMIT candidates with float64 re-checks near the partner's score), so the
+    # failures obey the same tie rule as recall@1: ties with the partner are not failures.
+    result = rank_queries(emb[source], emb[target], queries, top=True,
+                          hook=Hook(should_stop=should_stop))
+    ranks, true = result.ranks, result.true_scores
+    best, best_score = result.top, result.top_scores
     failed = ranks > 0
     table = pd.DataFrame({
         "pair": queries[failed],

@@ -72,7 +72,9 @@ def _metric_rows(
         if key == "centroid_cosine":
             return "centroid cosine", None, "cos(mean(a), mean(b))"
         direction = key.split(":", 1)[1].replace("->", "→")
-        return f"R@1 {direction}", "higher", "fraction whose pair ranks first"
+        return (f"R@1 {direction}", "higher", "fraction of queries whose own pair ranks first; "
+                "a tie (e.g. a caption repeated word for word) counts for the pair, as in the "
+                "failed-retrievals table")
 
     def interval(values: dict[str, float], key: str) -> list[float] | None:
         if key + ":ci_low" not in values:

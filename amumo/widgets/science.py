@@ -17,6 +17,7 @@ and sends small JSON summaries to the browser:
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,10 @@ from amumo.widgets._base import request
 
 __all__ = ["ScienceMixin", "selection_metrics"]
 
+#: The tie rule of recall@1, the failures table and the hover's rank, in words for the panels
+#: (amumo.analysis.retrieval.TIE).
+TIE_RULE = ("a query fails only when another item is strictly more similar than its own pair; "
+            "ties (e.g. a caption repeated word for word) count as retrieved, as in R@1")
 #: Longest text sent per row of the retrieval tables.
 TEXT_LIMIT = 140
 #: Up to this many pairs a hover's retrieval uses float64 products, float32 above.
@@ -193,8 +198,13 @@ class ScienceMixin(traitlets.HasTraits):
 
         emb, ids, seed = self._emb, self._ids, getattr(self, "seed", 0)
         a, b = self._pair_now(emb)
+        metrics_job = self._jobs.get("metrics")  # started just before by _update_views
 
         def compute(cancelled: Any = None) -> tuple[dict, dict]:
+            # The metrics panel first: on a few shared cores its two retrieval threads
+            # finish sooner without this job beside them (1M pairs: the panel's figure).
+            if metrics_job is not None and metrics_job is not threading.current_thread():
+                metrics_job.join()
             # ~2e8 query-candidate products at most: every query up to 2,000 pairs, a
             # seeded sample of 2,000 → 200 queries (95 % interval shown) beyond.
             queries = int(np.clip(200_000_000 // len(emb), 200, 2000))
@@ -210,7 +220,7 @@ class ScienceMixin(traitlets.HasTraits):
                 }
                 for r in table.itertuples()
             ]
-            summary = {**summary, "interval": list(summary["interval"])}
+            summary = {**summary, "interval": list(summary["interval"]), "tie_rule": TIE_RULE}
             return {"rows": rows, "summary": summary}, cosine_histograms(
                 emb, a, b, seed=seed, max_samples=CALIBRATION_SAMPLES
             )
