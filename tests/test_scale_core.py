@@ -479,3 +479,29 @@ def test_view_passes_over_a_memory_map_do_not_map_the_whole_file(tmp_path, cache
     assert low == auto_scale(over, display_rows(in_ram))[0]
     for key, values in cosine_samples(in_ram, max_samples=5_000).items():
         np.testing.assert_allclose(samples[key], values, atol=1e-6)
+
+
+def test_umap_reports_its_epochs_and_stops_between_them():
+    """Issue 21 item 9: UMAP at 200k pairs ran 47 s with only "computing UMAP…". The fit
+    now says which epoch it is in (``describe``), its fraction advances with the epochs,
+    and ``should_stop`` ends it before the next epoch; the coordinates are those of a
+    run without hooks."""
+    from amumo.analysis._progress import Cancelled
+
+    emb, _ = _blobs(n_per=60, seed=4)
+    notes, fractions = [], []
+    xy = am.project(emb, "umap", max_fit=150, cache=False, seed=0, n_epochs=40,
+                    describe=notes.append, progress=fractions.append)
+    epochs = [n for n in notes if "epoch" in n]
+    assert epochs[0] == "UMAP epoch 0 of 40 (150 points)"
+    assert epochs[-1] == "UMAP epoch 40 of 40 (150 points)" and len(epochs) == 9
+    assert notes[0].startswith("UMAP: neighbour graph") and "placing the other" in notes[-1]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert 0.05 < fractions[len(fractions) // 2] < 0.5  # epochs fill the fit's half
+    np.testing.assert_array_equal(
+        xy, am.project(emb, "umap", max_fit=150, cache=False, seed=0, n_epochs=40))
+    seen = []
+    with pytest.raises(Cancelled):
+        am.project(emb, "umap", max_fit=150, cache=False, seed=0, n_epochs=40,
+                   describe=seen.append, should_stop=lambda: any("epoch 10 " in n for n in seen))
+    assert seen[-1] == "UMAP epoch 10 of 40 (150 points)"  # no epoch after the stop

@@ -262,3 +262,31 @@ def test_scatter_sends_a_seeded_sample_of_pairs_above_max_points():
     assert w.scatter_pairs == b"" and len(w.xy) == 1000 * 8
     with pytest.raises(Exception, match="max_points"):
         w.max_points = 10
+
+
+def test_umap_busy_sign_shows_epochs_and_can_be_cancelled(monkeypatch):
+    """Issue 21 item 9: while UMAP runs the scatter's busy sign says which epoch it is in,
+    and cancelling (the Python method, or the browser's ``cancel_projection`` request)
+    stops the fit between epochs and goes back to the PCA picture shown meanwhile."""
+    import amumo.analysis.projection as projection
+
+    real = projection._fit_umap
+    seen: list[str] = []
+    monkeypatch.setattr(projection, "_fit_umap",  # many epochs: still running when cancelled
+                        lambda *a, **k: real(*a, **{**k, "n_epochs": 5000}))
+    w = Scatter(synthetic(300))
+    pca = w.xy
+    w.observe(lambda change: seen.append(change["new"]), "projection_status")
+    w.projection = "umap"
+    deadline = time.monotonic() + 120
+    while "epoch" not in w.projection_status and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "computing UMAP…" in w.projection_status and "of 5000" in w.projection_status
+    started = time.monotonic()
+    w._dispatch(w, {"type": "cancel_projection", "id": 1}, [])
+    w.wait(timeout=30)
+    assert time.monotonic() - started < 10  # stopped between epochs, not after 5,000
+    assert w.projection == "pca" and w.projection_status == "" and w.xy == pca
+    epochs = [int(text.split("epoch ")[1].split(" ")[0]) for text in seen if "epoch" in text]
+    assert epochs and epochs == sorted(epochs) and epochs[-1] < 5000
+    assert w.cancel_projection() is False  # nothing left to cancel

@@ -13,8 +13,9 @@ References
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -122,12 +123,53 @@ def _check_reference(
     return reference
 
 
+#: The epoch reporter of the UMAP fit running in this thread (see :func:`_umap_epochs`).
+_UMAP_EPOCHS = threading.local()
+_TQDM: Callable[..., Any] | None = None
+
+
+def _umap_epochs(iterable: Iterable[Any], *args: Any, **kwargs: Any) -> Iterable[Any]:
+    """Stands in for umap-learn's progress bar over its optimisation epochs.
+
+    umap-learn (``umap.layouts``) loops ``for n in tqdm(range(n_epochs))`` in Python,
+    calling one compiled epoch per step. In a thread that :func:`_fit_umap` runs, this
+    reports each epoch to the job's hook (the widget's busy sign says "epoch 40 of 200",
+    and a cancelled job stops before the next epoch); elsewhere it is umap's own tqdm.
+    """
+    report = getattr(_UMAP_EPOCHS, "report", None)
+    if report is None:
+        assert _TQDM is not None
+        return _TQDM(iterable, *args, **kwargs)
+    return _reported(iterable, report)
+
+
+def _reported(iterable: Iterable[Any], report: Callable[[int, int], None]) -> Iterator[Any]:
+    items = list(iterable)
+    for done, item in enumerate(items):
+        report(done, len(items))
+        yield item
+    report(len(items), len(items))
+
+
+def _install_epoch_reporter() -> None:
+    """Route ``umap.layouts.tqdm`` through :func:`_umap_epochs` (once per process)."""
+    global _TQDM
+    import umap.layouts as layouts
+
+    if getattr(layouts, "tqdm", None) is not _umap_epochs:
+        _TQDM = layouts.tqdm
+        layouts.tqdm = _umap_epochs
+
+
 def _fit_umap(
     train: np.ndarray,
     n_components: int,
     seed: int,
+    hook: Hook | None = None,
     **kwargs: Any,
 ):
+    """Fit UMAP on ``train``; with ``hook``, report its epochs (``hook.note`` and the
+    fraction of epochs done) and stop between epochs when the hook's job is cancelled."""
     try:
         import umap
     except ImportError as err:  # pragma: no cover - umap-learn is a core dependency
@@ -137,7 +179,20 @@ def _fit_umap(
     options = {"n_neighbors": 15, "min_dist": 0.1, "metric": "cosine", "n_jobs": 1, **kwargs}
     options["n_neighbors"] = min(options["n_neighbors"], max(2, len(train) - 1))
     model = umap.UMAP(n_components=n_components, random_state=seed, **options)
-    embedding = model.fit_transform(train)
+    if hook is None:
+        return model, model.fit_transform(train)
+    _install_epoch_reporter()
+    hook.note(f"UMAP: neighbour graph of {len(train):,} points")
+    def report(done: int, total: int) -> None:
+        if done % 5 == 0 or done == total:
+            hook.note(f"UMAP epoch {done} of {total} ({len(train):,} points)")
+        hook.step(0.1 + 0.9 * done / max(1, total))
+
+    _UMAP_EPOCHS.report = report
+    try:
+        embedding = model.fit_transform(train)
+    finally:
+        _UMAP_EPOCHS.report = None
     return model, embedding
 
 
@@ -155,6 +210,7 @@ def project(
     cache: bool = True,
     progress: Callable[[float], object] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    describe: Callable[[str], object] | None = None,
     **kwargs: Any,
 ) -> np.ndarray:
     """Project every item to ``n_components`` dimensions.
@@ -209,7 +265,11 @@ def project(
         ``progress(fraction)`` between blocks of work (large inputs).
     should_stop : callable, optional
         Returning True stops the job between blocks with
-        :class:`amumo.analysis.retrieval.Cancelled` (a superseded request).
+        :class:`amumo.analysis.retrieval.Cancelled` (a superseded request); UMAP checks
+        it between its optimisation epochs too.
+    describe : callable, optional
+        ``describe(text)`` with what is being done now, e.g. ``"UMAP epoch 40 of 200
+        (4,000 points)"`` or ``"placing 196,000 points"`` (the widgets' busy sign).
     reference : Embeddings, optional
         ``"pca"`` and ``"gap"``: fit the frame on ``reference`` (same modalities and
         dimension, e.g. the pairs before a shift) and place the rows of ``emb`` in it,
@@ -293,7 +353,7 @@ def project(
         lo = names.index(fit_on) * n
         hi = lo + n
     train_index = np.arange(lo, hi)
-    hook = Hook(progress, should_stop)
+    hook = Hook(progress, should_stop, describe=describe)
 
     # sklearn / umap-learn fail on tiny inputs with raw numpy messages; say what is needed.
     need = {"pca": int(n_components), "umap": int(n_components) + 2}.get(method, 2)
@@ -331,11 +391,14 @@ def project(
             rng = np.random.default_rng(seed)
             train_index = np.sort(rng.choice(train_index, size=limit, replace=False))
         hook.step(0.0)
-        model, fitted = _fit_umap(stack.take(train_index, np.float64), k, seed, **kwargs)
+        rest = np.setdiff1d(np.arange(len(stack)), train_index)
+        model, fitted = _fit_umap(stack.take(train_index, np.float64), k, seed,
+                                  hook.sub(0.0, 0.5 if len(rest) else 1.0), **kwargs)
         coords = np.empty((len(stack), k), dtype=np.float32)
         coords[train_index] = fitted
-        rest = np.setdiff1d(np.arange(len(stack)), train_index)
         hook.step(0.5 if len(rest) else 1.0)
+        if len(rest):
+            hook.note(f"UMAP: placing the other {len(rest):,} points")
         by_transform = placement == "transform" or (
             placement == "auto" and len(rest) <= UMAP_TRANSFORM_LIMIT
         )
@@ -353,6 +416,7 @@ def project(
             rng = np.random.default_rng(seed)
             fit_index = np.sort(rng.choice(fit_index, size=limit, replace=False))
         hook.step(0.0)
+        hook.note(f"t-SNE: fitting {len(fit_index):,} points")
         options = {"init": "pca", "metric": "cosine", "perplexity": 30.0, **kwargs}
         options["perplexity"] = min(options["perplexity"], max(1.0, (len(fit_index) - 1) / 3))
         fitted = TSNE(n_components=k, random_state=seed, **options).fit_transform(
@@ -363,6 +427,7 @@ def project(
         rest = np.setdiff1d(np.arange(len(stack)), fit_index)
         hook.step(0.7 if len(rest) else 1.0)
         if len(rest):
+            hook.note(f"t-SNE: placing the other {len(rest):,} points")
             coords[rest] = knn_place(stack, fit_index, fitted, rest, hook=hook.sub(0.7, 0.3))
     result = np.ascontiguousarray(coords, dtype=np.float32)
     if cache:

@@ -217,6 +217,7 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
         self._status_lock = threading.Lock()
         self._running: set[str] = set()
         self._pending: dict[str, Callable[[], None]] = {}
+        self._job_status: dict[str, tuple[str, Any]] = {}
         self.threaded = True
         super().__init__(**kwargs)
         self.on_msg(self._dispatch)
@@ -399,6 +400,7 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
             return
         if status:
             self._set_status(status, True)
+            self._job_status[name] = status
 
         def target() -> None:
             try:
@@ -422,6 +424,22 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
                 return
             self._running.add(name)
             self._start_thread(name, target)
+
+    def _cancel_job(self, name: str) -> bool:
+        """Supersede the running or waiting job ``name`` without starting another.
+
+        A cancellable job stops at its next check (:class:`JobCancelled`), any job's
+        result is dropped, and its busy sign goes away now. Returns True when a job of
+        that name was running or waiting.
+        """
+        with self._job_lock:
+            active = name in self._running or name in self._pending
+            self._job_generation[name] = self._job_generation.get(name, 0) + 1
+            self._pending.pop(name, None)
+            status = self._job_status.pop(name, None)
+        if status is not None:
+            self._set_status(status, False)
+        return active
 
     def _start_thread(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=f"amumo-{name}", daemon=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,44 @@ __all__ = ["Scatter", "ScatterMixin"]
 #: PCA components offered in the x/y pickers (at most).
 PCA_COMPONENTS = 6
 _PREFIX = {"pca": "PC", "gap": "gap", "umap": "UMAP", "tsne": "t-SNE"}
+#: Seconds between two updates of the busy sign while UMAP / t-SNE report progress.
+STATUS_INTERVAL = 0.25
+
+
+class _ProjectionStatus:
+    """Writes a running UMAP / t-SNE's progress into ``projection_status`` (the scatter's
+    busy sign): what it does now (``describe``, e.g. the epoch) and the share done
+    (``progress``), at most every :data:`STATUS_INTERVAL` seconds; once cancelled,
+    nothing more is written (the sign has gone)."""
+
+    def __init__(self, widget: Any, label: str) -> None:
+        self.widget, self.label = widget, label
+        self.detail, self.fraction = "", 0.0
+        self.last = 0.0
+        self.stopped = False
+
+    def progress(self, fraction: float) -> None:
+        self.fraction = float(fraction)
+        self._show()
+
+    def describe(self, text: str) -> None:
+        self.detail = text
+        self._show()
+
+    def stop(self, cancelled: bool) -> bool:
+        self.stopped = self.stopped or cancelled
+        return self.stopped
+
+    def text(self) -> str:
+        detail = f": {self.detail}" if self.detail else ""
+        return f"computing {self.label}… {100 * self.fraction:.0f} %{detail}"
+
+    def _show(self) -> None:
+        now = time.monotonic()
+        if self.stopped or now - self.last < STATUS_INTERVAL:
+            return
+        self.last = now
+        self.widget.projection_status = self.text()
 
 
 class ScatterMixin(ClusterTraits):
@@ -68,14 +108,16 @@ class ScatterMixin(ClusterTraits):
     show_lines = traitlets.Bool(True, help="Draw a line between the items of each pair.").tag(
         sync=True
     )
-    projection_status = traitlets.Unicode("", help="'computing UMAP…' while it runs.").tag(
-        sync=True
-    )
+    projection_status = traitlets.Unicode(
+        "", help="While UMAP / t-SNE run: what they do and how far, e.g. 'computing UMAP… "
+        "40 %: UMAP epoch 80 of 200 (4,000 points)'; '' when idle (read-only)."
+    ).tag(sync=True)
 
     _outputs = (
         "xy", "scatter_pairs", "projections", "n_components", "axis_prefix", "axis_labels",
         "color_options", "colors", "palette", "legend", "projection_status",
     )
+    _requests = ("cancel_projection",)
 
     @traitlets.validate("projection")
     def _valid_projection(self, proposal: dict) -> str:
@@ -117,6 +159,8 @@ class ScatterMixin(ClusterTraits):
     def _update_projection(self) -> None:
         """Project ``self._emb`` (PCA now; UMAP/t-SNE in a background thread)."""
         emb, method, seed, fit_on = self._emb, self.projection, self.seed, self.fit_on
+        if method in ("pca", "gap"):
+            self._cancel_job("projection")  # a UMAP / t-SNE still running is not wanted now
         if method == "gap" and self._set_gap_coords(emb):
             return
         if method in ("pca", "gap") or self._coords is None:
@@ -144,14 +188,42 @@ class ScatterMixin(ClusterTraits):
             self.error = f"{method} failed: {err}"
 
         label = {"umap": "UMAP", "tsne": "t-SNE"}[method]
+        reporter = _ProjectionStatus(self, label)
+
+        def compute(cancelled: Callable[[], bool]) -> np.ndarray:
+            return project(
+                emb, method, fit_on="all" if method == "tsne" else fit_on, seed=seed,
+                progress=reporter.progress, describe=reporter.describe,
+                should_stop=lambda: reporter.stop(cancelled()),
+            )
+
         self._run_job(
             "projection",
-            lambda: project(emb, method, fit_on="all" if method == "tsne" else fit_on, seed=seed),
+            compute,
             done,
             status=("projection_status", f"computing {label}…"),
             background=True,
             error=fail,
+            cancellable=True,
         )
+
+    def cancel_projection(self) -> bool:
+        """Stop a UMAP / t-SNE that is still computing and go back to the projection shown
+        meanwhile (PCA or the gap axis). Returns True when one was running.
+
+        The fit stops before its next optimisation epoch (UMAP) or block of work; the
+        front end asks for this with a ``{"type": "cancel_projection"}`` request.
+        """
+        if not self._cancel_job("projection"):
+            return False
+        shown = getattr(self, "_coords_method", None)
+        if shown in ("pca", "gap") and self.projection not in ("pca", "gap"):
+            self.projection = shown  # observed: redraws (cached) and clears nothing else
+        return True
+
+    def _on_cancel_projection(self, _content: dict) -> tuple[dict, list]:
+        """Browser request ``{"type": "cancel_projection"}``."""
+        return {"cancelled": self.cancel_projection()}, []
 
     def _set_coords(self, coords: np.ndarray, method: str, frame: object = None) -> None:
         """Show ``coords``; ``frame`` names the fitted frame they are in (PCA of ``_base``)."""
