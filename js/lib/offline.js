@@ -7,6 +7,11 @@
 //   note:     a sentence shown at the top of the widget.
 // Controls that need the kernel are greyed out (class amumo-offline-off) with a tooltip saying so;
 // precomputed controls swap the stored trait values into the model, so the views redraw as live.
+// A selection saved with the page is drawn; its metrics column (computed by the kernel) is
+// shown only while the selection is the saved one, since the page cannot recompute it.
+
+/** Tooltip of every control that needs the kernel. */
+export const NEEDS_KERNEL = "Needs the Python kernel: this exported page cannot recompute it (open the notebook).";
 
 import { h } from "./util.js";
 
@@ -71,7 +76,27 @@ export function applyStaticExport(model, root) {
     el.classList.add("amumo-offline-control");
     const holder = el.closest("label") || el;
     holder.classList.add("amumo-offline-off");
-    holder.title = "Needs the Python kernel: this exported page cannot recompute it (open the notebook).";
+    holder.title = NEEDS_KERNEL;
+    el.title = NEEDS_KERNEL; // the control's own tooltip (e.g. the remedy's method) would win
+  }
+  // The saved selection's metrics are the kernel's: stale once the selection changes here.
+  const saved = (model.get("selected") || []).join(",");
+  let replaying = false;
+  const dropStaleSelection = () => {
+    if (replaying || (model.get("selected") || []).join(",") === saved) return;
+    const m = model.get("metrics");
+    if (m && m.selection && m.selection.n) model.set("metrics", { ...m, selection: {} });
+  };
+  model.on("change:selected", dropStaleSelection);
+  if (saved) {
+    // Views draw a selection when the trait changes; the page opens with one already set.
+    requestAnimationFrame(() => {
+      const ids = model.get("selected");
+      replaying = true;
+      model.set("selected", []);
+      model.set("selected", ids);
+      replaying = false;
+    });
   }
   const controls = info.controls || [];
   const key = () => controls.map((c) => (model.get(c) ? "1" : "0")).join("");
@@ -87,11 +112,13 @@ export function applyStaticExport(model, root) {
     if (next === current || !states[next]) return;
     current = next;
     for (const [trait, value] of Object.entries(states[next])) model.set(trait, value);
+    dropStaleSelection();
     root.dataset.staticState = next;
   };
   root.dataset.staticState = current;
   for (const c of controls) model.on(`change:${c}`, apply);
   return () => {
     for (const c of controls) model.off(`change:${c}`, apply);
+    model.off("change:selected", dropStaleSelection);
   };
 }

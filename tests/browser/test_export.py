@@ -363,3 +363,41 @@ def test_exported_panels_that_need_the_kernel_say_so(offline_page, tmp_path, art
     assert "needs the Python kernel" in rank.inner_text()
     page.screenshot(path=str(artifacts_dir / "export-explorer-retrieval.png"))
     assert page.errors == []
+
+
+def test_export_greyed_remedy_says_kernel_and_selection_metrics_follow_the_selection(
+    offline_page, tmp_path, artifacts_dir
+):
+    """Issue 21 item 11: the greyed-out remedy picker's tooltip described the method instead
+    of saying it needs the kernel, and the page kept a "selected (27)" metrics column while
+    the scatter showed no selection. Now the saved selection is drawn with its column, and
+    a selection changed in the page (which cannot recompute its metrics) drops the column."""
+    explorer = amumo.Explorer(amumo.datasets.clip_coco500())
+    explorer.selected = list(range(0, 270, 10))  # 27 pairs
+    assert explorer.metrics["selection"]["n"] == 27
+    out = explorer.save_html(tmp_path / "selected.html")
+    page = offline_page
+    page.set_viewport_size({"width": 1500, "height": 1000})
+    _open(page, out, ".amumo-explorer[data-rendered]", timeout=60)
+    root = page.locator(".amumo-explorer")
+    remedy = root.locator("select.amumo-mitigation")
+    assert remedy.is_disabled()
+    assert remedy.get_attribute("title").startswith("Needs the Python kernel")
+    page.wait_for_function(
+        "() => document.querySelector('.amumo-explorer').dataset.selected === '27'")
+    assert root.locator("th", has_text="selected (27)").count() == 1
+    page.screenshot(path=str(artifacts_dir / "export-selection-saved.png"))
+    root.locator(".amumo-clear-selection").first.click()
+    page.wait_for_function(
+        "() => document.querySelector('.amumo-explorer').dataset.selected === '0'")
+    page.wait_for_timeout(300)
+    assert root.locator("th", has_text="selected (").count() == 0
+    # A precomputed state swapped in later does not bring the stale column back.
+    root.locator(".amumo-close-gap").click()
+    page.wait_for_function(
+        "() => Number(document.querySelector("
+        "'.amumo-metric-after[data-metric=\"gap_distance\"]').dataset.value) < 0.01"
+    )
+    assert root.locator("th", has_text="selected (").count() == 0
+    page.screenshot(path=str(artifacts_dir / "export-selection-cleared.png"))
+    assert page.errors == []
