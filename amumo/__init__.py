@@ -59,6 +59,7 @@ from amumo.widgets import (
     Preview,
     Scatter,
 )
+from amumo.widgets.export import save_html
 
 __all__ = [
     "Embeddings",
@@ -71,6 +72,7 @@ __all__ = [
     "Explorer",
     "Comparer",
     "Landscape",
+    "save_html",
     "data",
     "models",
     "embed",

@@ -171,3 +171,16 @@ def test_vendored_anywidget_matches_installed_python_package():
     )
     for name in ("require.min.js", "anywidget.amd.js", "embed-amd.js", "LICENSES.txt"):
         assert (export.VENDOR_DIR / name).stat().st_size > 1000, name
+
+
+def test_save_html_is_offered_at_the_top_level(tmp_path):
+    """README: ``am.save_html(widget, path)`` (issue 21 item 10): the top-level function
+    writes the same page as the widget's method."""
+    import amumo as am
+
+    assert "save_html" in am.__all__
+    widget = Tiny(v="top level")
+    top = am.save_html(widget, tmp_path / "top.html")
+    method = widget.save_html(tmp_path / "method.html")
+    assert top == tmp_path / "top.html" and top.exists()
+    assert _state(top) == _state(method)
