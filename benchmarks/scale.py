@@ -47,12 +47,23 @@ Run::
 The data go to ``--data-dir`` (default ``$TMPDIR/amumo-scale-bench``), reused
 between runs; ``--keep`` leaves them there (default: files of the sizes run are
 deleted at the end).
+
+Load: the machine these figures come from is shared, so the script prints the load
+average before and after each size, and every column reports the 1-minute load average
+when it started and when it ended (``<column>_load``). ``--background-load K`` starts K
+busy processes (each spins one core) for the whole measurement, which gives a
+reproducible "load K" on an otherwise quiet machine::
+
+    .venv/bin/python benchmarks/scale.py --sizes 1000000 --columns load,explorer --keep \
+        --background-load 1
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import os
 import resource
 import shutil
@@ -60,7 +71,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -309,22 +320,51 @@ def col_explorer(ctx: SimpleNamespace) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- driver
+# ---------------------------------------------------------------------------- load
+def load_average() -> float:
+    """The machine's 1-minute load average (0.0 where the OS has none)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # pragma: no cover - not on Linux / macOS
+        return 0.0
+
+
+def _spin() -> None:  # pragma: no cover - runs in a child process until terminated
+    while True:
+        pass
+
+
+@contextlib.contextmanager
+def background_load(processes: int) -> Iterator[None]:
+    """Run ``processes`` busy processes (one core each) while the block runs."""
+    workers = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    try:
+        yield
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.join()
+
+
+# ---------------------------------------------------------------------------- driver
 def run_child(path: Path, n: int, names: list[str], dtype: str = "float32") -> dict[str, Any]:
-    """Run ``names`` columns in this process on ``path``; figures + peak RSS."""
+    """Run ``names`` columns in this process on ``path``; figures + peak RSS + the load
+    average at each column's start and end (``<name>_load``)."""
     ctx = SimpleNamespace(path=path, n=n, emb=None, results={})
     for name in names:
+        before = load_average()
         ctx.results[name] = COLUMNS[name](ctx)
+        ctx.results[name][f"{name}_load"] = f"{before:.2f}–{load_average():.2f}"
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     ctx.results["peak_rss_gb"] = peak_kb * 1024 / 1e9
     ctx.results["embedding_gb"] = 2 * n * DIM * np.dtype(dtype).itemsize / 1e9
     return ctx.results
 
-
-
-def run_size(
-    n: int, data_dir: Path, names: list[str], keep: bool, blas_threads: int | None,
-    dtype: str = "float32",
-) -> dict[str, Any]:
+def ensure_data(n: int, data_dir: Path, dtype: str = "float32") -> Path:
+    """The size's data file, generated (in a child process) when missing."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / (f"pairs_{n}.npy" if dtype == "float32" else f"pairs_{n}_{dtype}.npy")
     if not path.exists():
@@ -332,6 +372,14 @@ def run_size(
         subprocess.run([sys.executable, __file__, "--generate", str(n), "--path", str(path),
                         "--dtype", dtype], check=True)
         print(f"# generated {path} in {time.perf_counter() - start:.1f} s", flush=True)
+    return path
+
+
+def run_size(
+    n: int, data_dir: Path, names: list[str], keep: bool, blas_threads: int | None,
+    dtype: str = "float32",
+) -> dict[str, Any]:
+    path = ensure_data(n, data_dir, dtype)
     env = {**os.environ, "AMUMO_CACHE_DIR": str(data_dir / "cache")}
     if blas_threads:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -374,6 +422,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--dtype", default="float32", choices=("float32", "float16"),
                         help="storage dtype of the rows (float16: half the file, mapped as is)")
+    parser.add_argument("--background-load", type=int, default=0,
+                        help="busy processes to run beside the measurement (default 0)")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
@@ -391,9 +441,13 @@ def main(argv: list[str] | None = None) -> None:
     # Figures on a loaded machine are upper bounds: say the load beside them.
     print(f"# load average (1, 5, 15 min) at start: {_load()}", flush=True)
     for n in (int(s) for s in args.sizes.split(",")):
+        ensure_data(n, Path(args.data_dir), args.dtype)  # before the background load starts
+        print(f"# N={n:,}: background load {args.background_load} busy process(es)",
+              flush=True)
         before = _load()
-        result = run_size(n, Path(args.data_dir), names, args.keep, args.blas_threads,
-                          args.dtype)
+        with background_load(args.background_load):
+            result = run_size(n, Path(args.data_dir), names, args.keep, args.blas_threads,
+                              args.dtype)
         print(f"# load average before {before}, after {_load()} (1/5/15 min)",
               flush=True)
         flat = {"N": f"{n:,}", "dtype": args.dtype}

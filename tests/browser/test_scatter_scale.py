@@ -82,6 +82,7 @@ def _inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
 def test_explorer_scatter_at_scale(
     n, open_notebook, wait_for_output, run_cell, screenshot, lab_server
 ):
+    load_start = os.getloadavg()[0]  # the machine is shared: the figures travel with it
     page = open_notebook([
         SETUP,
         f"emb = synthetic({n})\n"
@@ -203,6 +204,7 @@ def test_explorer_scatter_at_scale(
         "lasso_runs_ms": lasso_ms,
         "lasso_parts_ms": parts,
         "lasso_pairs": shown,
+        "load_avg": [round(load_start, 2), round(os.getloadavg()[0], 2)],
     }
     out = os.environ.get("AMUMO_BENCH_OUT")
     if out:
