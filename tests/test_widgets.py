@@ -529,3 +529,18 @@ def test_array_traits_convert_check_and_send_the_same_bytes():
         w.scatter_pairs = np.array([2**31])
     w.scatter_pairs = b""
     assert w.scatter_pairs == b""
+
+
+def test_colour_by_offers_no_identifiers_or_duplicate_columns():
+    """Issue 21 item 12: the picker offered annotation_id (one value per pair) and
+    image_license_url (the same groups as image_license). Identifiers (integer or text
+    columns with >= 90 % distinct values) and columns grouping the pairs exactly like an
+    earlier one are not offered; Python may still colour by them explicitly."""
+    emb = am.datasets.clip_coco500()
+    ex = am.Explorer(emb)
+    assert ex.color_options == ["modality", "cluster", "width", "height", "image_license"]
+    ex.color_by = "annotation_id"  # chosen in Python: allowed, and listed for the picker
+    assert ex.color_options[-1] == "annotation_id" and len(ex.colors) == 1000
+    with pytest.raises(Exception, match="not available"):
+        ex.color_by = "caption"  # 500 categories cannot colour
+    assert am.Scatter(emb, color_by="pair").color_options[-1] == "pair"

@@ -42,6 +42,11 @@ _CYCLIC = ["#e2d9e2", "#9fb5d2", "#5f86b6", "#4a4c9a", "#2f1436", "#6a2850", "#a
 CYCLIC_AUGMENTATIONS = {"rotate": 360.0, "random_rotate": 360.0, "shift": 1.0}
 #: A categorical column with more distinct values than this is not offered for colouring.
 MAX_CATEGORIES = 24
+#: An integer or text column whose non-missing values are at least this share distinct
+#: (over more than ID_MIN_VALUES values) names the pairs one by one (pair, image_id,
+#: annotation_id, file, caption...): an identifier, not offered for colouring.
+ID_SHARE = 0.9
+ID_MIN_VALUES = 10
 _SEPARATOR = "\u001e"
 _TEXT_COLUMNS = ("caption", "text", "label", "title", "name", "class", "category")
 
@@ -94,18 +99,77 @@ def _is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
-def color_options(meta: pd.DataFrame) -> list[str]:
-    """``modality``, ``cluster`` and the meta columns that make a readable colouring."""
+def colorable(meta: pd.DataFrame, column: str) -> bool:
+    """Whether ``column`` of ``meta`` can colour the points at all: a numeric column with a
+    value, or a text column of at most :data:`MAX_CATEGORIES` categories. ``color_by`` may
+    name any such column; :func:`color_options` offers the readable ones."""
+    if column in ("modality", "cluster"):
+        return True
+    if column not in meta.columns:
+        return False
+    series = meta[column]
+    if _is_numeric(series):
+        return bool(series.notna().any())
+    return series.nunique(dropna=True) <= MAX_CATEGORIES
+
+
+def _identifier(series: pd.Series) -> bool:
+    """Integer or text values that are nearly all distinct (:data:`ID_SHARE`): ids, not a
+    quantity or a category. Non-integer numbers (scores, sizes) are quantities."""
+    values = series.dropna()
+    if len(values) <= ID_MIN_VALUES:
+        return False
+    if _is_numeric(values) and not np.all(np.mod(values.to_numpy(dtype=float), 1) == 0):
+        return False
+    return values.nunique() >= ID_SHARE * len(values)
+
+
+def _same_groups(a: pd.Series, b: pd.Series) -> bool:
+    """Whether ``a`` and ``b`` split the rows into the same groups (one value ↔ one value),
+    e.g. a licence name and its URL."""
+    both = pd.DataFrame({"a": a.astype("string"), "b": b.astype("string")}).fillna("\0")
+    pairs = len(both.drop_duplicates())
+    return pairs == both["a"].nunique() == both["b"].nunique()
+
+
+def color_options(meta: pd.DataFrame, keep: Sequence[str] = ()) -> list[str]:
+    """``modality``, ``cluster`` and the meta columns that make a readable colouring.
+
+    Offered: numeric columns (a colour scale) and text columns of at most
+    :data:`MAX_CATEGORIES` categories, except
+
+    - identifiers: integer or text columns whose values are nearly all distinct
+      (:data:`ID_SHARE` of them, e.g. ``pair``, ``image_id``, ``annotation_id``, file
+      names): one colour per pair says nothing;
+    - a text column that groups the pairs exactly like a column offered before it
+      (``image_license_url`` next to ``image_license``): the same colouring twice.
+
+    ``keep`` (e.g. a ``color_by`` chosen in Python) is listed even when the rules above
+    leave it out, as long as it can colour (:func:`colorable`).
+
+    Examples
+    --------
+    >>> meta = pd.DataFrame({"pair": range(50), "label": ["a", "b"] * 25,
+    ...                      "label_url": ["http://a", "http://b"] * 25, "size": range(50)})
+    >>> meta["size"] = meta["size"] * 0.5
+    >>> color_options(meta)
+    ['modality', 'cluster', 'label', 'size']
+    >>> color_options(meta, keep=["pair"])
+    ['modality', 'cluster', 'label', 'size', 'pair']
+    """
     options = ["modality", "cluster"]
+    categorical: list[str] = []
     for column in meta.columns:
+        name = str(column)
         series = meta[column]
-        if str(column) in options:
+        if name in options or not colorable(meta, column) or _identifier(series):
             continue
-        if _is_numeric(series):
-            if series.notna().any():
-                options.append(str(column))
-        elif series.nunique(dropna=True) <= MAX_CATEGORIES:
-            options.append(str(column))
+        if not _is_numeric(series):
+            if any(_same_groups(series, meta[other]) for other in categorical):
+                continue
+            categorical.append(column)
+        options.append(name)
+    options += [str(k) for k in keep if str(k) not in options and colorable(meta, str(k))]
     return options
 
 

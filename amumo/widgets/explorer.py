@@ -629,5 +629,6 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
 def _color_options_for(widget: Explorer) -> list[str]:
     from amumo.widgets._encode import color_options
 
-    return color_options(widget._table.iloc[widget._ids].reset_index(drop=True))
+    return color_options(widget._table.iloc[widget._ids].reset_index(drop=True),
+                         keep=[widget.color_by])
 

@@ -12,8 +12,8 @@ import traitlets
 from amumo.analysis.gap_axis import gap_axes, gap_axis_label, gap_projection, pca_hides_gap
 from amumo.analysis.projection import PROJECTION_METHODS, project
 from amumo.embeddings.container import Embeddings
-from amumo.widgets._base import STATIC, AmumoWidget, blas_threads, one_blas_thread
-from amumo.widgets._encode import color_codes, color_options
+from amumo.widgets._base import STATIC, AmumoWidget, blas_threads, one_blas_thread, request
+from amumo.widgets._encode import color_codes, color_options, colorable
 from amumo.widgets._items import ItemsMixin, check_embeddings_arg
 from amumo.widgets._traits import Float32Array, Int32Array, Uint8Array
 from amumo.widgets.heatmap import ClusterTraits
@@ -117,7 +117,6 @@ class ScatterMixin(ClusterTraits):
         "xy", "scatter_pairs", "projections", "n_components", "axis_prefix", "axis_labels",
         "color_options", "colors", "palette", "legend", "projection_status",
     )
-    _requests = ("cancel_projection",)
 
     @traitlets.validate("projection")
     def _valid_projection(self, proposal: dict) -> str:
@@ -145,7 +144,7 @@ class ScatterMixin(ClusterTraits):
         self._coords_method: str | None = None
         self._cluster_labels: np.ndarray | None = getattr(self, "_cluster_labels", None)
         meta = self._table.iloc[self._ids].reset_index(drop=True)
-        self.color_options = color_options(meta)
+        self.color_options = color_options(meta, keep=[self.color_by])
         if self.color_by not in self.color_options:
             raise ValueError(
                 f"color_by={self.color_by!r} is not available; choose one of {self.color_options}."
@@ -221,7 +220,8 @@ class ScatterMixin(ClusterTraits):
             self.projection = shown  # observed: redraws (cached) and clears nothing else
         return True
 
-    def _on_cancel_projection(self, _content: dict) -> tuple[dict, list]:
+    @request("cancel_projection")
+    def _request_cancel_projection(self, _content: dict) -> tuple[dict, list]:
         """Browser request ``{"type": "cancel_projection"}``."""
         return {"cancelled": self.cancel_projection()}, []
 
@@ -366,12 +366,17 @@ class ScatterMixin(ClusterTraits):
 
     @traitlets.validate("color_by")
     def _valid_color_by(self, proposal: dict) -> str:
-        options = self.color_options
-        if options and proposal["value"] not in options:
-            raise traitlets.TraitError(
-                f"color_by={proposal['value']!r} is not available; choose one of {options}."
-            )
-        return proposal["value"]
+        options, value = self.color_options, proposal["value"]
+        if options and value not in options:
+            # Any column that can colour may be chosen from Python (e.g. "pair"); the
+            # picker offers only the readable ones (amumo.widgets._encode.color_options).
+            meta = self._table.iloc[self._ids].reset_index(drop=True)
+            if not colorable(meta, value):
+                raise traitlets.TraitError(
+                    f"color_by={value!r} is not available; choose one of {options}."
+                )
+            self.color_options = [*options, value]
+        return value
 
     @traitlets.observe("color_by")
     def _on_color_by(self, _change: dict) -> None:
