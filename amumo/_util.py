@@ -39,10 +39,22 @@ from typing import BinaryIO, TypeVar
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
-__all__ = ["__version__", "atomic_write", "atomic_write_bytes", "current_umask"]
+__all__ = ["__version__", "atomic_write", "atomic_write_bytes", "current_umask", "fixed"]
 
 #: The package version (kept equal to ``[project] version`` in pyproject.toml; a test checks).
 __version__ = "0.1.0"
+
+
+def fixed(value: float, digits: int = 2) -> str:
+    """``value`` with ``digits`` decimals, never "-0.00": a value that rounds to zero is
+    written as zero (a label reading "−0.00" suggests a sign that is not there).
+
+    Examples
+    --------
+    >>> fixed(-0.001), fixed(-1.5e-17, 3), fixed(-0.25), fixed(0.851, 3)
+    ('0.00', '0.000', '-0.25', '0.851')
+    """
+    return f"{round(float(value), int(digits)) + 0.0:.{int(digits)}f}"
 
 
 def current_umask() -> int:

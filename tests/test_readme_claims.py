@@ -36,3 +36,29 @@ def test_offline_claims_are_qualified():
     for column in ("caption", "image_id", "coco_url", "image_license", "image_license_url"):
         assert f"`{column}`" in README and column in am.datasets.clip_coco500().meta
     assert "AMUMO_REMOTE_IMAGES=0" in README and "remote_images=False" in README
+
+
+def test_scale_benchmark_prints_the_load_beside_each_figure(tmp_path):
+    """Issue 21 item 3: figures from the shared machine mean little without its load, so
+    benchmarks/scale.py prints the load average before each size and beside each column's
+    figures (start–end), with or without the busy processes of --background-load."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "scale.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--sizes", "2000", "--columns", "load,gap_stats",
+         "--data-dir", str(tmp_path), "--background-load", "1"],
+        check=True, capture_output=True, text=True, timeout=300,
+    ).stdout
+    assert re.search(r"# N=2,000: load average before \d+\.\d\d, background load 1 ", out)
+    row = out.strip().splitlines()[-1]
+    for column in ("load", "gap_stats"):
+        assert re.search(rf"\b{column}_load=\d+\.\d\d–\d+\.\d\d", row), row
+
+
+def test_readme_1m_figures_state_load_and_command():
+    """The README's 1M-pair figures say how they were measured: the command and the load."""
+    line = next(part for part in README.split("- **") if part.startswith("At scale:"))
+    assert "benchmarks/scale.py --sizes 1000000 --columns load,explorer" in line
+    assert re.search(r"load (average )?\d", line)

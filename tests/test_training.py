@@ -385,3 +385,17 @@ def test_shipped_checkpoint(tmp_path):
     assert am.separability(emb) > 0.95
     assert am.recall_at_k(emb, 1)[1] > 0.6  # image -> text, decent retrieval
     assert tiny_shapes().fingerprint == enc.fingerprint
+
+
+def test_monitor_subplot_titles_fit_their_subplots():
+    """Issue 21 item 12: the middle title ("gap ‖Δ‖ (solid) · cone cosine (image ···,
+    text −·−)") ran into its neighbours. Each title must fit its subplot's width in a
+    700-px notebook output (width estimated at 0.55 em per character)."""
+    from amumo.training import TrainingMonitor
+
+    figure = TrainingMonitor().figure
+    domains = [figure.layout[k].domain for k in figure.layout if k.startswith("xaxis")]
+    room = min(d[1] - d[0] for d in domains) * (700 - 50)  # 50 px of margins
+    for note in figure.layout.annotations:
+        font = note.font.size if note.font and note.font.size else 16  # plotly's default
+        assert len(note.text) * 0.55 * font <= room, (note.text, room)

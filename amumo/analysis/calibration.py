@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from amumo._util import fixed
 from amumo.analysis._checks import check_embeddings
 from amumo.embeddings._rows import take_rows
 from amumo.embeddings.container import Embeddings
@@ -192,9 +193,9 @@ def calibration_note(h: dict[str, Any]) -> str:
         first += " (50 % is chance: matched pairs are hardly told apart from random ones)"
     sentences = [
         first + ".",
-        f"Only {100 * HIGH_SHARE:g} % of unmatched pairs reach {high:.2f}: for these "
-        f"embeddings a cross-modal cosine of {high:.2f} is already rare among wrong pairs; "
-        f"the mean matched cosine ({matched:.2f}) beats "
+        f"Only {100 * HIGH_SHARE:g} % of unmatched pairs reach {fixed(high)}: for these "
+        f"embeddings a cross-modal cosine of {fixed(high)} is already rare among wrong pairs; "
+        f"the mean matched cosine ({fixed(matched)}) beats "
         f"{100 * h['percentile_of_matched_mean']:.1f} % of unmatched pairs.",
     ]
     share = f"{100 * above:.1f} % of unmatched pairs reach 0.3"
@@ -208,16 +209,16 @@ def calibration_note(h: dict[str, Any]) -> str:
     else:
         sentences.append(f"{share.capitalize()}: 0.3 is above average here, not rare.")
     if within:
-        listed = ", ".join(f"{name} {value:.2f}" for name, value in within.items())
+        listed = ", ".join(f"{name} {fixed(value)}" for name, value in within.items())
         if unmatched <= min(within.values()) - SCALE_GAP:
             sentences.append(
-                f"Cross-modal cosines (unmatched mean {unmatched:.2f}) sit well below "
+                f"Cross-modal cosines (unmatched mean {fixed(unmatched)}) sit well below "
                 f"within-modality ones ({listed}): judge an image–text score against the "
                 "unmatched distribution, not against 1 or against scores within one modality."
             )
         else:
             sentences.append(
-                f"Cross-modal cosines (unmatched mean {unmatched:.2f}) are close to "
+                f"Cross-modal cosines (unmatched mean {fixed(unmatched)}) are close to "
                 f"within-modality ones ({listed}): one scale for both."
             )
     return " ".join(sentences)

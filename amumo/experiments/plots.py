@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from amumo._util import fixed
+
 __all__ = ["plot_zero_shot", "plot_fairness"]
 
 _X_TITLES = {
@@ -179,10 +181,10 @@ def plot_zero_shot(
                 x=[best[x]], y=[best[m]], mode="markers+text", name=f"best {label}",
                 marker={"symbol": "diamond", "size": 11, "color": colour,
                         "line": {"color": "white", "width": 1}},
-                text=[f"λ={best['lam']:.2f}"],
+                text=[f"λ={fixed(best['lam'])}"],
                 textposition="top center" if i % 2 == 0 else "bottom center",
                 textfont={"color": colour}, showlegend=False,
-                hovertemplate=f"<b>best {label}</b><br>%{{y:.4f}} at λ = {best['lam']:.3f}, "
+                hovertemplate=f"<b>best {label}</b><br>%{{y:.4f}} at λ = {fixed(best['lam'], 3)}, "
                 f"gap {best['gap_distance']:.3f}<extra></extra>",
             ))
     fig.add_vline(x=unshifted[x], line={"dash": "dot", "color": "#555", "width": 1},

@@ -77,10 +77,13 @@ class TrainingMonitor(widgets.VBox):
         self.scatter = bool(scatter)
         self.pair_lines = bool(pair_lines)
         cols = 3 if self.scatter else 2
-        titles = ["training loss", "gap ‖Δ‖ (solid) · cone cosine (image ···, text −·−)"]
+        # Short titles: each gets a third of a notebook-wide figure (~230 px at 700 px); the
+        # legend below names the dotted / dash-dotted cone-cosine lines.
+        titles = ["training loss", "gap ‖Δ‖ · cone cosines"]
         if self.scatter:
             titles.append("probe embeddings (PCA)")
         base = make_subplots(rows=1, cols=cols, subplot_titles=titles, horizontal_spacing=0.08)
+        base.update_annotations(font_size=13)  # the subplot titles
         base.update_layout(
             template="plotly_white", height=height, margin={"l": 40, "r": 10, "t": 40, "b": 40},
             legend={"orientation": "h", "y": -0.2},
