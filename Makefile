@@ -21,7 +21,15 @@ $(STAMP): pyproject.toml | $(PY)
 		| { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The venv lives inside this checkout, whose package.json says "type": "module". Node takes
+# a .js file's module type from the nearest package.json, so without one of its own in the
+# venv it would load the venv's CommonJS scripts as ES modules: JupyterLab runs its bundled
+# yarn.js (jupyter_builder) at every start and printed a 14 KB minified trace ("Fail to get
+# yarn configuration ... Dynamic require of "util" is not supported") before anything else.
+$(VENV)/package.json: | $(PY)
+	@echo '{"type": "commonjs", "private": true}' > $@
+
+install: $(STAMP) $(VENV)/package.json
 
 js: node_modules/.package-lock.json
 	npm run --silent build
