@@ -384,6 +384,7 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
             finally:
                 if status and current():
                     self._set_status(status, False)
+                    self._job_status.pop(name, None)
 
         call = one_blas_thread((lambda: compute(cancelled)) if cancellable else compute)
         if not (background and self.threaded):
