@@ -52,7 +52,7 @@ def test_scale_benchmark_prints_the_load_beside_each_figure(tmp_path):
         check=True, capture_output=True, text=True, timeout=300,
     ).stdout
     assert re.search(r"# N=2,000: load average before \d+\.\d\d, background load 1 ", out)
-    row = out.strip().splitlines()[-1]
+    row = next(line for line in out.splitlines() if line.startswith("N=2,000 |"))
     for column in ("load", "gap_stats"):
         assert re.search(rf"\b{column}_load=\d+\.\d\d–\d+\.\d\d", row), row
 

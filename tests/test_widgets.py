@@ -472,10 +472,10 @@ def test_request_handlers_are_marked_and_named_apart_from_observers(coco):
     from amumo.widgets._base import AmumoWidget
     from amumo.widgets._base import request as handles
 
-    served = {Explorer: {"item", "texts", "window", "cell", "neighbours"},
+    served = {Explorer: {"item", "texts", "window", "cell", "neighbours", "cancel_projection"},
               Heatmap: {"item", "texts", "window", "cell"},
               Comparer: {"item", "texts", "window", "cell"},
-              Scatter: {"item", "texts"}, Preview: {"item", "texts"}}
+              Scatter: {"item", "texts", "cancel_projection"}, Preview: {"item", "texts"}}
     for cls, kinds in served.items():
         handlers = cls._request_handlers()
         assert set(handlers) == kinds, cls
