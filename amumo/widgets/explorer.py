@@ -462,9 +462,14 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
 
         def fail(err: BaseException) -> None:
             self.error = f"updating the views failed: {err}"
+            self._update_science()  # the old pictures stay: their tables again
 
         if self.metrics:
             self.metrics = {**self.metrics, "pending": True}
+        # The failures and calibration of the pictures being replaced are not wanted any
+        # more; stopped now, they do not compete with the shift for the cores and memory
+        # (their random gathers from a memory-mapped file held ~0.6 GB at 1M pairs).
+        self._cancel_job("science")
         self._run_job(
             "views", compute, done, error=fail, cancellable=True,
             status=("busy", {"heatmap": "updating…", "scatter": "updating…"}),

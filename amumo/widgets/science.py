@@ -194,7 +194,7 @@ class ScienceMixin(traitlets.HasTraits):
     # ------------------------------------------------------------------ tables
     def _update_science(self) -> None:
         """Failed retrievals and calibration of the shown embeddings (background at large N)."""
-        from amumo.widgets._base import SYNC_LIMIT
+        from amumo.widgets._base import SYNC_LIMIT, JobCancelled
 
         emb, ids, seed = self._emb, self._ids, getattr(self, "seed", 0)
         a, b = self._pair_now(emb)
@@ -221,6 +221,8 @@ class ScienceMixin(traitlets.HasTraits):
                 for r in table.itertuples()
             ]
             summary = {**summary, "interval": list(summary["interval"]), "tie_rule": TIE_RULE}
+            if cancelled is not None and cancelled():
+                raise JobCancelled
             return {"rows": rows, "summary": summary}, cosine_histograms(
                 emb, a, b, seed=seed, max_samples=CALIBRATION_SAMPLES
             )
