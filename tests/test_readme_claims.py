@@ -51,7 +51,8 @@ def test_scale_benchmark_prints_the_load_beside_each_figure(tmp_path):
          "--data-dir", str(tmp_path), "--background-load", "1"],
         check=True, capture_output=True, text=True, timeout=300,
     ).stdout
-    assert re.search(r"# N=2,000: load average before \d+\.\d\d, background load 1 ", out)
+    assert "# N=2,000: background load 1 busy process(es)" in out
+    assert re.search(r"# load average before \d+\.\d\d \d+\.\d\d \d+\.\d\d, after ", out)
     row = next(line for line in out.splitlines() if line.startswith("N=2,000 |"))
     for column in ("load", "gap_stats"):
         assert re.search(rf"\b{column}_load=\d+\.\d\d–\d+\.\d\d", row), row
