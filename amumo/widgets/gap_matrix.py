@@ -18,8 +18,8 @@ __all__ = ["GapMatrix"]
 class GapMatrix(AmumoWidget):
     """The M × M table of :func:`amumo.gap_matrix`, shaded by value, with a metric picker.
 
-    Cells are coloured from light (no gap) to dark blue (the largest gap in the
-    table); hovering shows the exact value, clicking a cell sets :attr:`picked`
+    Off-diagonal cells are shaded from light blue (the smallest gap in the table) to
+    dark blue (the largest), so close values stay distinguishable; hovering shows the exact value, clicking a cell sets :attr:`picked`
     (link it to an Explorer's ``gap_pair`` with
     ``traitlets.dlink((gm, "picked"), (ex, "gap_pair"))``).
 

@@ -43,12 +43,16 @@ export function pairPicker(model) {
   return { el, dispose: () => { model.off("change:modalities", sync); model.off("change:gap_pair", sync); } };
 }
 
-/** Colour of a gap value in [0, vmax]: light to dark blue. */
-function shade(value, vmax) {
-  const t = vmax > 0 ? Math.max(0, Math.min(1, value / vmax)) : 0;
-  const light = [239, 246, 255], dark = [30, 64, 175];
+/**
+ * Colour of a gap value between the smallest (`lo`) and largest (`hi`) off-diagonal value
+ * shown: light to dark blue over that range, so close values (0.778 vs 0.851) still look
+ * different; the diagonal (no gap) is left white. Equal values get the middle shade.
+ */
+function shade(value, lo, hi) {
+  const t = hi - lo > 1e-9 ? Math.max(0, Math.min(1, (value - lo) / (hi - lo))) : 0.5;
+  const light = [219, 234, 254], dark = [30, 64, 175];
   const c = light.map((l, i) => Math.round(l + (dark[i] - l) * t));
-  return { background: `rgb(${c.join(",")})`, color: t > 0.55 ? "#ffffff" : "#111827" };
+  return { background: `rgb(${c.join(",")})`, color: t > 0.5 ? "#ffffff" : "#111827" };
 }
 
 /**
@@ -59,8 +63,12 @@ export function gapMatrixTable(matrix, { pair = null, onPick = null, digits = 3,
   const mods = matrix.modalities || [];
   const before = matrix.before || [];
   const now = matrix.now || before;
-  let vmax = 0;
-  for (const row of [...before, ...now]) for (const v of row) vmax = Math.max(vmax, v);
+  let lo = Infinity, hi = -Infinity;
+  for (const rows of [before, now]) {
+    rows.forEach((row, i) => row.forEach((v, j) => {
+      if (i !== j) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    }));
+  }
   const changed = now !== before && now.some((row, i) => row.some((v, j) => Math.abs(v - before[i][j]) > 5e-4));
   const head = h("tr", {}, h("th", { text: "" }), ...mods.map((m) => h("th", { text: m })));
   const rows = mods.map((a, i) => h("tr", {}, h("th", { text: a }), ...mods.map((b, j) => {
@@ -71,13 +79,14 @@ export function gapMatrixTable(matrix, { pair = null, onPick = null, digits = 3,
       class: `amumo-gap-cell${picked ? " amumo-gap-cell-picked" : ""}${onPick && i !== j ? " amumo-gap-cell-pick" : ""}`,
       "data-a": a, "data-b": b, "data-value": v,
       title: i === j ? a : `${a}–${b}: ${fmt(v, 4)}${onPick ? " (click: act on this pair)" : ""}`,
-      style: i === j ? {} : shade(v, vmax),
+      style: i === j ? {} : shade(v, lo, hi),
       text,
     });
     if (onPick && i !== j) cell.addEventListener("click", () => onPick([a, b]));
     return cell;
   })));
-  return h("table", { class: "amumo-gap-matrix" }, caption ? h("caption", { text: caption }) : null, h("thead", {}, head), h("tbody", {}, ...rows));
+  const range = Number.isFinite(lo) ? `shading: ${fmt(lo, digits)} (lightest) to ${fmt(hi, digits)} (darkest)` : "";
+  return h("table", { class: "amumo-gap-matrix", title: range, "data-range": range }, caption ? h("caption", { text: caption }) : null, h("thead", {}, head), h("tbody", {}, ...rows));
 }
 
 /** Gap-matrix block of the Explorer's metrics panel (empty with two modalities). */

@@ -158,6 +158,20 @@ def test_gap_matrix_widget_renders_and_reports_clicks(
     value = float(root.locator('td[data-a="image"][data-b="audio"]').get_attribute("data-value"))
     expected = float(run_cell(page, "print(am.gap_distance(emb, 'image', 'audio'))"))
     assert value == pytest.approx(expected, abs=1e-9)
+    # Shading spans the off-diagonal range: the smallest and largest gaps look far apart
+    # (linear 0..max shading made 0.778 and 0.851 nearly the same blue).
+    shown = {
+        (a, b): (float(cell.get_attribute("data-value")), cell.evaluate(
+            "c => getComputedStyle(c).backgroundColor"))
+        for a, b in (("image", "text"), ("image", "audio"), ("text", "audio"))
+        for cell in [root.locator(f'td[data-a="{a}"][data-b="{b}"]')]
+    }
+    ordered = sorted(shown.values())
+    lightest, darkest = (
+        [int(x) for x in colour[colour.index("(") + 1:-1].split(",")] for _, colour in
+        (ordered[0], ordered[-1])
+    )
+    assert sum(abs(x - y) for x, y in zip(lightest, darkest, strict=True)) > 250, shown
     root.locator('td[data-a="text"][data-b="audio"]').click()
     page.wait_for_timeout(300)
     assert run_cell(page, "print(gm.picked)").strip() == "['text', 'audio']"
