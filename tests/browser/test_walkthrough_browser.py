@@ -616,3 +616,44 @@ def test_audio_player_shows_the_clip_length_before_playing(open_notebook, wait_f
     assert time.inner_text() == "0.80 / 0.80 s"
     assert root.locator(".amumo-preview-panel .amumo-play").first.get_attribute(
         "aria-label").startswith("play")
+
+
+UMAP_CELL = """
+import numpy as np
+import amumo as am
+import amumo.analysis.projection as projection
+real = projection._fit_umap
+# many epochs: still running when the test clicks cancel
+projection._fit_umap = lambda *a, **k: real(*a, **{**k, "n_epochs": 5000})
+rng = np.random.default_rng(0)
+w = am.Scatter(am.Embeddings.from_arrays({"image": rng.normal(size=(300, 16)) + 2,
+                                          "text": rng.normal(size=(300, 16)) - 2}))
+pca = w.xy
+w
+"""
+
+
+def test_a_running_umap_is_cancelled_from_its_busy_sign(
+    open_notebook, wait_for_output, run_cell, screenshot
+):
+    """Issue 21 item 9: the busy sign of a UMAP still computing has a cancel button; a
+    click stops the fit and the scatter goes back to the PCA picture shown meanwhile."""
+    page = open_notebook([UMAP_CELL], timeout=120)
+    root = wait_for_output(page, ".amumo-scatter[data-rendered]")
+    run_cell(page, "w.projection = 'umap'; print('started')")
+    button = root.locator(".amumo-busy .amumo-busy-action")
+    button.wait_for(state="visible", timeout=120_000)
+    page.wait_for_function(
+        "() => document.querySelector('.amumo-busy').textContent.includes('epoch')",
+        timeout=120_000,
+    )
+    _shot(screenshot, page, root, "umap-busy-cancel")
+    assert button.inner_text() == "cancel"
+    button.click()
+    page.wait_for_function(
+        "() => document.querySelector('.amumo-scatter-view').dataset.busy === 'false'",
+        timeout=30_000,
+    )
+    state = run_cell(page, "w.wait(timeout=30); print(w.projection, repr(w.projection_status),"
+                           " w.xy == pca)")
+    assert state == "pca '' True"

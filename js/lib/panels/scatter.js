@@ -60,7 +60,16 @@ export function scatterPanel(model, rpc, bus, items, opts = {}) {
   });
   setMode("box");
   const leave = joinScatter(bus, view, items);
-  const syncBusy = () => view.setBusy(model.get("projection_status") || (model.get("busy") || {}).scatter || "");
+  // A UMAP / t-SNE still computing can be stopped: the kernel goes back to the projection shown.
+  const cancel = {
+    label: "cancel",
+    title: "Stop this projection and keep the one shown before",
+    onClick: () => rpc.call({ type: "cancel_projection" }),
+  };
+  const syncBusy = () => {
+    const status = model.get("projection_status") || "";
+    view.setBusy(status || (model.get("busy") || {}).scatter || "", status.startsWith("computing") ? cancel : null);
+  };
   syncBusy();
   unbind.push(watch(model, ["busy", "projection_status"], syncBusy));
   unbind.push(watch(model, ["n_components", "color_options", "axis_prefix"], syncOptions));

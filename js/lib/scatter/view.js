@@ -141,9 +141,19 @@ export class ScatterView {
       }, (err) => this.setBusy(`drawing failed: ${err}`));
   }
 
-  setBusy(text) {
+  /** Show `text` over the plot (empty: hide it); `action` {label, title, onClick} adds a button. */
+  setBusy(text, action = null) {
     this.busy.hidden = !text;
-    this.busy.textContent = text || "";
+    this.busy.replaceChildren(h("span", { text: text || "" }));
+    if (text && action) {
+      const button = h("button", { class: "amumo-busy-action", type: "button", title: action.title || "", text: action.label });
+      button.addEventListener("click", (event) => {
+        event.stopPropagation();
+        button.disabled = true;
+        action.onClick();
+      });
+      this.busy.append(" ", button);
+    }
     this.root.dataset.busy = text ? "true" : "false";
   }
 
