@@ -472,7 +472,8 @@ def test_request_handlers_are_marked_and_named_apart_from_observers(coco):
     from amumo.widgets._base import AmumoWidget
     from amumo.widgets._base import request as handles
 
-    served = {Explorer: {"item", "texts", "window", "cell", "neighbours", "cancel_projection"},
+    served = {Explorer: {"item", "texts", "window", "cell", "neighbours", "cancel_projection",
+                         "query", "clear_query", "annotate", "undo_annotation"},
               Heatmap: {"item", "texts", "window", "cell"},
               Comparer: {"item", "texts", "window", "cell"},
               Scatter: {"item", "texts", "cancel_projection"}, Preview: {"item", "texts"}}

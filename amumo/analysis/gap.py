@@ -17,6 +17,7 @@ import numpy as np
 
 from amumo._util import map_in_threads
 from amumo.analysis._checks import check_embeddings, check_finite, check_pairs
+from amumo.analysis.row_map import RowMap
 from amumo.embeddings import _rows
 from amumo.embeddings._rows import empty_rows, release_rows, row_blocks, unit_rows_or_fail
 from amumo.embeddings.container import Embeddings
@@ -175,7 +176,8 @@ def shift_arrays(
 
 
 def shift(
-    emb: Embeddings, lam: float, a: str | None = None, b: str | None = None
+    emb: Embeddings, lam: float, a: str | None = None, b: str | None = None, *,
+    row_map: RowMap | None = None,
 ) -> Embeddings:
     """Shift modalities ``a`` and ``b`` toward each other along the gap by ``λ``.
 
@@ -191,6 +193,9 @@ def shift(
         Shift size as a fraction of the gap.
     a, b : str, optional
         The two modalities (default the first two).
+    row_map : RowMap, optional
+        Receives the step (:mod:`amumo.analysis.row_map`), so that other rows (a typed
+        query) can be moved the same way.
 
     Examples
     --------
@@ -207,6 +212,8 @@ def shift(
     # As shift_arrays, but in blocks of rows straight into float32 (no float64 copies).
     s = max(1.0, abs(float(lam)))
     step = (float(lam) / s / 2.0) * _centroid_gap(emb[a], emb[b])
+    if row_map is not None:
+        row_map.add({a: (s, -step), b: (s, step)})
     arrays = {m: emb[m] for m in emb.modalities}
     moved = _per_modality(lambda rows, offset: _moved(rows, offset, s, lam)[0],
                           [emb[a], emb[b]], [-step, step])
@@ -223,6 +230,7 @@ def close_gap(
     modalities: Sequence[str] | None = None,
     tol: float = 1e-3,
     max_iter: int = 100,
+    row_map: RowMap | None = None,
 ) -> Embeddings:
     """Move modality centroids to their common mean until every gap is below ``tol``.
 
@@ -247,6 +255,9 @@ def close_gap(
     tol : float, default 1e-3
         Target for the largest remaining pairwise gap distance.
     max_iter : int, default 100
+    row_map : RowMap, optional
+        Receives every step (:mod:`amumo.analysis.row_map`), so that other rows (a
+        typed query) can be moved the same way.
 
     Raises
     ------
@@ -282,6 +293,8 @@ def close_gap(
     target = tol * 0.5  # aim a little below tol to leave room for rounding
     while remaining >= target and iterations < int(max_iter):
         common = np.mean(centroids, axis=0)
+        if row_map is not None:
+            row_map.add({m: (1.0, common - c) for m, c in zip(names, centroids, strict=True)})
         # After step 1 the rows are our own float32 buffers: moved in place.
         targets = [None] * len(rows) if iterations == 0 else rows
         results = _per_modality(

@@ -30,6 +30,7 @@ import pandas as pd
 from amumo.analysis._checks import check_embeddings, check_finite
 from amumo.analysis.gap import shift
 from amumo.analysis.gap_measures import gap_summary
+from amumo.analysis.row_map import RowMap
 from amumo.embeddings import _rows
 from amumo.embeddings._rows import row_blocks, unit_rows_or_fail
 from amumo.embeddings.container import Embeddings
@@ -71,20 +72,30 @@ def _affine_unit(
     return out
 
 
-def _transform(emb: Embeddings, method: str, strength: float) -> dict[str, np.ndarray]:
-    """Float32 unit rows of every modality after ``method`` (see the module description)."""
+def _transform(
+    emb: Embeddings, method: str, strength: float, row_map: RowMap | None = None
+) -> dict[str, np.ndarray]:
+    """Float32 unit rows of every modality after ``method`` (see the module description);
+    the step each modality took goes into ``row_map`` (x ← unit(x / scale + offset))."""
     moments = {m: _moments(emb[m]) for m in emb.modalities}
     out = {}
+    moves: dict[str, tuple[Any, np.ndarray]] = {}
     if method == "shift":  # every centroid moves λ of the way to the mean of the centroids
         common = np.mean([mean for mean, _ in moments.values()], axis=0)
         for m, (mean, _) in moments.items():
-            out[m] = _affine_unit(m, emb[m], -strength * (common - mean), None, method)
-        return out
-    for m, (mean, std) in moments.items():
-        scale = None
-        if method == "standardize":
-            scale = np.where(std > 0, std, 1.0) ** strength  # a constant dimension stays
-        out[m] = _affine_unit(m, emb[m], strength * mean, scale, method)
+            offset = -strength * (common - mean)
+            out[m] = _affine_unit(m, emb[m], offset, None, method)
+            moves[m] = (1.0, -offset)
+    else:
+        for m, (mean, std) in moments.items():
+            scale = None
+            if method == "standardize":
+                scale = np.where(std > 0, std, 1.0) ** strength  # a constant dimension stays
+            out[m] = _affine_unit(m, emb[m], strength * mean, scale, method)
+            divisor = 1.0 if scale is None else scale
+            moves[m] = (divisor, -strength * mean / divisor)
+    if row_map is not None:
+        row_map.add(moves)
     return out
 
 
@@ -96,6 +107,7 @@ def mitigate(
     b: str | None = None,
     *,
     report: bool = True,
+    row_map: RowMap | None = None,
 ) -> Embeddings:
     """Reduce the modality gap post hoc with ``method`` and record the effect.
 
@@ -148,11 +160,11 @@ def mitigate(
         )
     pa, pb = emb.pair_modalities(a, b)
     if method == "shift" and (len(emb.modalities) == 2 or a is not None or b is not None):
-        result = shift(emb, strength, pa, pb)
+        result = shift(emb, strength, pa, pb, row_map=row_map)
         if result is emb:
             result = emb._derive({m: emb[m] for m in emb.modalities})
     else:
-        result = emb._derive(_transform(emb, method, strength), normalized=True)
+        result = emb._derive(_transform(emb, method, strength, row_map), normalized=True)
     info: dict[str, Any] = {"method": method, "strength": strength, "a": pa, "b": pb}
     if report:
         info["before"] = gap_summary(emb, pa, pb)

@@ -31,7 +31,7 @@ from amumo.analysis._projection_scale import (
 )
 from amumo.embeddings.container import Embeddings
 
-__all__ = ["project", "PROJECTION_METHODS", "clear_projection_cache"]
+__all__ = ["project", "place_rows", "PROJECTION_METHODS", "clear_projection_cache"]
 
 PROJECTION_METHODS = ("pca", "gap", "umap", "tsne")
 #: UMAP is fitted on at most this many points; the rest are transformed out of sample.
@@ -159,6 +159,41 @@ def _install_epoch_reporter() -> None:
     if getattr(layouts, "tqdm", None) is not _umap_epochs:
         _TQDM = layouts.tqdm
         layouts.tqdm = _umap_epochs
+
+
+def _fit_sample(index: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """The rows UMAP / t-SNE are fitted on: ``index``, or a seeded sample of ``limit``."""
+    limit = int(limit)
+    if len(index) <= limit:
+        return index
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(index, size=limit, replace=False))
+
+
+def _pca_placer(
+    fit_emb: Embeddings, names: Sequence[str], fit_on: str, k: int, seed: int,
+    options: tuple, solver: str, kwargs: dict[str, Any], hook: Hook, *, keep: bool,
+    stack: RowStack | None = None,
+) -> Callable[[RowStack, Hook], np.ndarray]:
+    """The PCA frame fitted on ``fit_emb`` (its modalities ``names``, ``fit_on``): from the
+    cache of fitted frames, or fitted now (and kept when ``keep``). ``stack``: the rows of
+    ``fit_emb`` when the caller has them stacked already."""
+    frame_key = (fit_emb.fingerprint, fit_on, k, int(seed), tuple(names), options) if keep \
+        else None
+    frame = None if frame_key is None else _FRAMES.get(frame_key)
+    if frame is not None:
+        _FRAMES.move_to_end(frame_key)
+        return frame
+    fit_stack = stack if stack is not None else RowStack([fit_emb[m] for m in names])
+    n = len(fit_emb)
+    lo, hi = (0, len(fit_stack)) if fit_on == "all" else (
+        list(names).index(fit_on) * n, (list(names).index(fit_on) + 1) * n)
+    frame = _pca_frame(fit_stack, lo, hi, k, seed, hook, solver, **kwargs)
+    if frame_key is not None:
+        _FRAMES[frame_key] = frame
+        while len(_FRAMES) > _CACHE_SIZE:
+            _FRAMES.popitem(last=False)
+    return frame
 
 
 def _fit_umap(
@@ -369,27 +404,15 @@ def project(
         # shifted view drawn in the frame of these rows later (reference=) only places
         # rows: at a million pairs the fit is most of the cost.
         fit_emb = emb if reference is None else reference
-        frame_key = (
-            (fit_emb.fingerprint, fit_on, k, int(seed), names, options)
-            if cache or reference is not None else None
+        frame = _pca_placer(
+            fit_emb, names, fit_on, k, seed, options, solver, kwargs, hook.sub(0.0, 0.8),
+            keep=cache or reference is not None,
+            stack=stack if reference is None else None,
         )
-        frame = None if frame_key is None else _FRAMES.get(frame_key)
-        if frame is None:
-            fit_stack = stack if reference is None else RowStack([reference[m] for m in names])
-            frame = _pca_frame(fit_stack, lo, hi, k, seed, hook.sub(0.0, 0.8), solver,
-                               **kwargs)
-            if frame_key is not None:
-                _FRAMES[frame_key] = frame
-                while len(_FRAMES) > _CACHE_SIZE:
-                    _FRAMES.popitem(last=False)
-        else:
-            _FRAMES.move_to_end(frame_key)
         coords = frame(stack, hook.sub(0.8, 0.2))
     elif method == "umap":
-        limit = UMAP_MAX_FIT if max_fit is None else int(max_fit)
-        if len(train_index) > limit:
-            rng = np.random.default_rng(seed)
-            train_index = np.sort(rng.choice(train_index, size=limit, replace=False))
+        train_index = _fit_sample(train_index, UMAP_MAX_FIT if max_fit is None else max_fit,
+                                  seed)
         hook.step(0.0)
         rest = np.setdiff1d(np.arange(len(stack)), train_index)
         model, fitted = _fit_umap(stack.take(train_index, np.float64), k, seed,
@@ -410,11 +433,8 @@ def project(
     else:
         from sklearn.manifold import TSNE
 
-        limit = TSNE_MAX_FIT if max_fit is None else int(max_fit)
-        fit_index = np.arange(len(stack))
-        if len(fit_index) > limit:
-            rng = np.random.default_rng(seed)
-            fit_index = np.sort(rng.choice(fit_index, size=limit, replace=False))
+        fit_index = _fit_sample(np.arange(len(stack)),
+                                TSNE_MAX_FIT if max_fit is None else max_fit, seed)
         hook.step(0.0)
         hook.note(f"t-SNE: fitting {len(fit_index):,} points")
         options = {"init": "pca", "metric": "cosine", "perplexity": 30.0, **kwargs}
@@ -435,3 +455,128 @@ def project(
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return result
+
+
+class _StackWithRows:
+    """A :class:`RowStack` with new rows after its last one (for :func:`knn_place`)."""
+
+    def __init__(self, stack: RowStack, rows: np.ndarray) -> None:
+        self.stack, self.rows = stack, rows
+
+    def take(self, index: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+        index = np.asarray(index)
+        old = index < len(self.stack)
+        out = np.empty((len(index), self.stack.dim), dtype=dtype)
+        if old.any():
+            out[old] = self.stack.take(index[old], dtype)
+        out[~old] = self.rows[index[~old] - len(self.stack)]
+        return out
+
+
+def place_rows(
+    rows: Any,
+    emb: Embeddings,
+    method: str = "pca",
+    fit_on: str = "all",
+    n_components: int = 2,
+    seed: int = 0,
+    *,
+    coords: np.ndarray | None = None,
+    reference: Embeddings | None = None,
+    frame: tuple[np.ndarray, np.ndarray] | None = None,
+    modalities: Sequence[str] | None = None,
+    max_fit: int | None = None,
+    **kwargs: Any,
+) -> np.ndarray:
+    """Place new rows (a typed query, new items) in the projection of ``emb``, out of sample.
+
+    Each method places them the way :func:`project` places the rows it was not fitted
+    on, so a new row lands where one of ``emb``'s rows would:
+
+    - ``"pca"``: in the same PCA frame (the frame :func:`project` fitted and kept for the
+      same ``emb`` / ``reference``, ``fit_on``, ``n_components``, ``seed`` and options; fitted
+      now if it is no longer kept);
+    - ``"gap"``: on the gap axis and the directions across it (``frame`` from
+      :func:`amumo.analysis.gap_axis.gap_axes`, or fitted on ``reference`` / ``emb``);
+    - ``"umap"`` and ``"tsne"``: at the similarity-weighted mean of the coordinates of
+      the 10 nearest rows the projection was fitted on (the neighbours placement of
+      :mod:`amumo.analysis._projection_scale`, which t-SNE uses for every row it did not
+      fit and UMAP above ``UMAP_TRANSFORM_LIMIT`` rows); ``coords`` is the result of
+      that :func:`project` call (the fitted rows are found again from ``seed``).
+
+    Parameters
+    ----------
+    rows : array (D,) or (n, D)
+        Unit rows in the space of ``emb`` (move a query by the view's gap shift first,
+        :mod:`amumo.analysis.row_map`).
+    emb, method, fit_on, n_components, seed, modalities, max_fit
+        As given to :func:`project` for the projection the rows join.
+    coords : ndarray (M·N, n_components), optional
+        UMAP / t-SNE: the coordinates :func:`project` returned.
+    reference : Embeddings, optional
+        PCA / gap: the embeddings the frame was fitted on (``project(..., reference=)``).
+    frame : (origin, axes), optional
+        Gap axis: the fitted frame.
+    **kwargs
+        PCA: the options given to :func:`project` (they key its kept frame).
+
+    Returns
+    -------
+    ndarray (n, n_components) float32 (one row in, one row out: shape (1, k))
+
+    Examples
+    --------
+    >>> import amumo as am
+    >>> emb = am.datasets.clip_coco500()
+    >>> xy = project(emb, "pca")
+    >>> bool(np.allclose(place_rows(emb["text"][3], emb, "pca"), xy[500 + 3], atol=1e-5))
+    True
+    """
+    emb = check_embeddings(emb)
+    block = np.atleast_2d(np.asarray(rows, dtype=np.float32))
+    if block.ndim != 2 or block.shape[1] != emb.dim:
+        raise ValueError(
+            f"rows have shape {np.shape(rows)}; place_rows needs rows of {emb.dim} values."
+        )
+    names = emb.modalities if modalities is None else tuple(modalities)
+    k = int(n_components)
+    if method == "gap":
+        from amumo.analysis.gap_axis import gap_axes
+
+        if frame is None:
+            frame = gap_axes(emb if reference is None else reference,
+                             kwargs.get("a"), kwargs.get("b"), k, modalities=names)
+        origin, axes = (np.asarray(v, dtype=np.float64) for v in frame)
+        return ((block.astype(np.float64) - origin) @ axes[:k].T).astype(np.float32)
+    if method == "pca":
+        options = tuple(sorted((name, repr(value)) for name, value in kwargs.items()
+                               if name != "solver"))
+        solver = kwargs.pop("solver", "auto")
+        if solver != "auto":
+            options += (("solver", solver),)
+        fit_emb = emb if reference is None else reference
+        placer = _pca_placer(fit_emb, names, fit_on, k, seed, options, solver, kwargs,
+                             Hook(), keep=True)
+        return np.asarray(placer(RowStack([block]), Hook()), dtype=np.float32)
+    if method not in ("umap", "tsne"):
+        raise ValueError(f"method={method!r} is unknown; choose one of {PROJECTION_METHODS}.")
+    stack = RowStack([emb[m] for m in names])
+    if coords is None or len(coords) != len(stack):
+        raise ValueError(
+            f"method={method!r} places rows by the fitted rows' coordinates: pass coords=, "
+            f"the ({len(stack)}, {k}) result of project(emb, {method!r}, ...)."
+        )
+    n = len(emb)
+    if method == "umap":
+        if fit_on == "all":
+            train = np.arange(len(stack))
+        else:
+            lo = list(names).index(fit_on) * n
+            train = np.arange(lo, lo + n)
+        fit_index = _fit_sample(train, UMAP_MAX_FIT if max_fit is None else max_fit, seed)
+    else:
+        fit_index = _fit_sample(np.arange(len(stack)),
+                                TSNE_MAX_FIT if max_fit is None else max_fit, seed)
+    fit_coords = np.asarray(coords)[fit_index]
+    new = np.arange(len(stack), len(stack) + len(block))
+    return knn_place(_StackWithRows(stack, block), fit_index, fit_coords, new)  # type: ignore[arg-type]

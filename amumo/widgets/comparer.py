@@ -114,12 +114,14 @@ class Comparer(ClusterTraits, ColourTraits, ItemsMixin, AmumoWidget):
         if not self.cluster:
             self._cluster_order = self._cluster_labels = None
             self.cluster_legend = []
+            self.cluster_portraits = []
             self._update()
             return
         base, compute = self._base, self._cluster_compute()  # cluster_by, named clusters
 
-        def done(result: tuple[np.ndarray, np.ndarray, list[str]]) -> None:
-            self._cluster_order, self._cluster_labels, self.cluster_legend = result
+        def done(result: tuple[np.ndarray, np.ndarray, list[str], list[dict]]) -> None:
+            self._cluster_order, self._cluster_labels, self.cluster_legend = result[:3]
+            self.cluster_portraits = result[3]
             self._update()
 
         def fail(err: BaseException) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
+from amumo.analysis.row_map import RowMap
 from amumo.analysis.summary import gap_metrics  # the panel's numbers; re-exported here
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import (
@@ -26,7 +27,9 @@ from amumo.widgets._base import (
 )
 from amumo.widgets._gap_pair import GapPairMixin, pair_matrix
 from amumo.widgets._items import ItemsMixin, check_dataset, check_embeddings_arg
+from amumo.widgets.annotate import AnnotationMixin
 from amumo.widgets.heatmap import HeatmapMixin
+from amumo.widgets.query import QueryMixin
 from amumo.widgets.scatter import ScatterMixin
 from amumo.widgets.science import ScienceMixin
 
@@ -103,7 +106,10 @@ def _metric_rows(
     return rows
 
 
-class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixin, AmumoWidget):
+class Explorer(
+    QueryMixin, AnnotationMixin, ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin,
+    ItemsMixin, AmumoWidget,
+):
     """The composed modality-gap explorer.
 
     One widget renders the similarity heatmap, the projection scatter, item
@@ -224,6 +230,8 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
     ) -> None:
         self._ready = False
         self._projection_auto = "projection" not in traits  # gap axis where PCA hides the gap
+        self._query: dict[str, Any] | None = None
+        self._row_map = RowMap()
         self._encoders = self._check_encoders(encoder)
         self._models = self._check_models(emb, dataset, self._encoders)
         first_name = next(iter(self._models))
@@ -250,6 +258,8 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
             self.augmentations = self._augmentation_options()
             self._ready = True
             self._load_source()
+            self._update_query_info()
+            self._update_annotation_traits()
 
     # ------------------------------------------------------------------ inputs
     @staticmethod
@@ -376,6 +386,8 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
                     self.color_by = "modality"
                 self.n_total = len(emb)
                 self.augmentation_note = self._augmentation_text(emb)
+                self._update_query_info()
+                self._update_annotation_traits()
                 self._apply_filter()
 
         def fail(err: BaseException) -> None:
@@ -395,14 +407,17 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
 
     def _filter_ids(self) -> np.ndarray:
         n = len(self._source)
+        labels = self._label_mask()  # label_filter (widgets/annotate.py), None for all
         words = [w.lower() for w in self.filter_text.split()]
         if not words:
-            return np.arange(n)
+            return np.arange(n) if labels is None else np.flatnonzero(labels)
         if self._text_column is None:
             raise ValueError("these pairs have no caption/text column to filter on.")
         texts = self._table[self._text_column].astype("string").fillna("").str.lower()
         hits = np.column_stack([texts.str.contains(w, regex=False).to_numpy(bool) for w in words])
         mask = hits.all(axis=1) if self.filter_mode == "all" else hits.any(axis=1)
+        if labels is not None:
+            mask &= labels
         return np.flatnonzero(mask)
 
     @one_blas_thread
@@ -413,8 +428,11 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
             self.error = str(err)
             return
         if len(ids) < 2:
+            what = [f"{self.filter_text!r} ({self.filter_mode})"] if self.filter_text else []
+            if self.label_filter:
+                what.append(f"label {self.label_filter!r} in {self.annotation_column!r}")
             self.error = (
-                f"{len(ids)} pair(s) match {self.filter_text!r} ({self.filter_mode}); "
+                f"{len(ids)} pair(s) match {' and '.join(what)}; "
                 "the views need at least 2. Showing the previous pairs."
             )
             return
@@ -434,7 +452,9 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
     @one_blas_thread
     def _shift(self) -> None:
         base = self._base
-        self._emb = self._mitigated(base)  # closed / shift by lam / center / standardize
+        moves = RowMap()  # the map each modality took: a typed query is moved by it too
+        self._emb = self._mitigated(base, moves)  # closed / shift by lam / center / standardize
+        self._row_map = moves
 
     def _shift_and_update(self) -> None:
         """Shift (or mitigate) and redraw. Above ``VIEWS_SYNC_LIMIT`` pairs this is a
@@ -447,17 +467,18 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
             return
         base = self._base
 
-        def compute(cancelled: Callable[[], bool]) -> Embeddings:
+        def compute(cancelled: Callable[[], bool]) -> tuple[Embeddings, RowMap]:
+            moves = RowMap()
             with blas_threads():
-                emb = self._mitigated(base)
+                emb = self._mitigated(base, moves)
             if cancelled():
                 raise JobCancelled
-            return emb
+            return emb, moves
 
-        def done(emb: Embeddings) -> None:
+        def done(result: tuple[Embeddings, RowMap]) -> None:
             if self._base is not base:
                 return
-            self._emb = emb
+            self._emb, self._row_map = result
             self._update_views()
 
         def fail(err: BaseException) -> None:
@@ -483,6 +504,7 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
             self._update_colors()
             self._update_metrics()
             self._update_science()  # failed retrievals + calibration (widgets/science.py)
+            self._refresh_query()  # the query, moved by the same map (widgets/query.py)
 
     def _metric_groups(self) -> np.ndarray | None:
         """Augmentation level of each shown pair (captions repeat across levels), else None."""
@@ -607,6 +629,15 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
             raise traitlets.TraitError(f"lam={value} must be finite.")
         return value
 
+    def _refresh_color_options(self) -> None:
+        """Offer the meta columns as they are now (a label column was added or removed)."""
+        options = _color_options_for(self)
+        if options != list(self.color_options):
+            with self.hold_sync():
+                self.color_options = options
+                if self.color_by not in options:
+                    self.color_by = "modality"
+
     def _clusters_changed(self) -> None:
         if self._ready:
             with self.hold_sync():
@@ -634,6 +665,10 @@ class Explorer(ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin, ItemsMixi
 def _color_options_for(widget: Explorer) -> list[str]:
     from amumo.widgets._encode import color_options
 
-    return color_options(widget._table.iloc[widget._ids].reset_index(drop=True),
-                         keep=[widget.color_by])
+    options = color_options(widget._table.iloc[widget._ids].reset_index(drop=True),
+                            keep=[widget.color_by])
+    # Label columns are always offered (even one label on one pair colours usefully).
+    extra = [c for c in sorted(widget._annotation_columns())
+             if c in widget._table.columns and c not in options]
+    return options + extra
 

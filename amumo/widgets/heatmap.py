@@ -14,7 +14,7 @@ import numpy as np
 import traitlets
 
 from amumo.analysis.cluster_names import cluster_names
-from amumo.analysis.similarity import CLUSTER_METHODS, cluster_pairs
+from amumo.analysis.similarity import CLUSTER_METHODS, cluster_medoids, cluster_pairs
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import STATIC, SYNC_LIMIT, AmumoWidget, one_blas_thread, request
 from amumo.widgets._encode import f32_bytes
@@ -73,7 +73,14 @@ class ClusterTraits(traitlets.HasTraits):
         traitlets.Unicode(),
         help="Name of each cluster (its captions' most distinctive words, c-TF-IDF; read-only).",
     ).tag(sync=True)
-    _outputs = ("cluster_methods", "cluster_status", "cluster_legend")
+    cluster_portraits = traitlets.List(
+        traitlets.Dict(),
+        help="Each cluster's portrait: {'pair': id of its medoid pair (highest mean cosine to "
+        "the cluster, amumo.analysis.similarity.cluster_medoids), 'modality', 'kind' "
+        "('image' or 'audio')}, fetched lazily by the browser; [] when the clustered "
+        "modality has no images or sounds to show (read-only).",
+    ).tag(sync=True)
+    _outputs = ("cluster_methods", "cluster_status", "cluster_legend", "cluster_portraits")
 
     @traitlets.validate("cluster_by")
     def _valid_cluster_by(self, proposal: dict) -> str:
@@ -109,11 +116,26 @@ class ClusterTraits(traitlets.HasTraits):
     def _named_legend(self, legend: dict) -> dict:
         """Scatter legend of ``color_by='cluster'`` with the cluster names."""
         names = list(self.cluster_legend)
+        portraits = list(self.cluster_portraits)
         items = [
-            {**item, "label": f"{k + 1} · {names[k]}" if k < len(names) else item["label"]}
+            {**item, "label": f"{k + 1} · {names[k]}" if k < len(names) else item["label"],
+             **({"portrait": portraits[k]} if k < len(portraits) and portraits[k] else {})}
             for k, item in enumerate(legend.get("items", []))
         ]
         return {**legend, "items": items}
+
+    def _portrait_modality(self, by: str) -> tuple[str, str] | None:
+        """(modality, kind) whose items portray the clusters of ``cluster_by=by``: that
+        modality when it has images or sounds to show; for "all", the first with images."""
+        media = self._media_now() if hasattr(self, "_media_now") else {}
+        kinds = getattr(self, "_kinds", {})
+        if by != "all":
+            kind = kinds.get(by)
+            return (by, kind) if media.get(by) and kind in ("image", "audio") else None
+        for modality, kind in kinds.items():
+            if media.get(modality) and kind == "image":
+                return modality, kind
+        return None
 
     @traitlets.validate("cluster_method")
     def _valid_method(self, proposal: dict) -> str:
@@ -138,17 +160,20 @@ class ClusterTraits(traitlets.HasTraits):
         if not self._cluster_labels_wanted():
             self._cluster_labels = None
             self.cluster_legend = []
+            self.cluster_portraits = []
             self._clusters_changed()
             return
         base = self._base
         compute = self._cluster_compute()
 
-        def done(result: tuple[np.ndarray, np.ndarray, list[str]]) -> None:
-            order, labels, names = result
+        def done(result: tuple[np.ndarray, np.ndarray, list[str], list[dict]]) -> None:
+            order, labels, names, portraits = result
             self._cluster_order = order if self.cluster else None
             self._cluster_labels = labels
-            self.cluster_legend = names
-            self._clusters_changed()
+            with self.hold_sync():
+                self.cluster_legend = names
+                self.cluster_portraits = portraits
+                self._clusters_changed()
 
         def fail(err: BaseException) -> None:
             self.error = f"clustering failed: {err}"
@@ -164,13 +189,17 @@ class ClusterTraits(traitlets.HasTraits):
 
     def _cluster_compute(self) -> Any:
         """A function of no arguments that clusters ``self._base`` as the traits say now
-        (``cluster_by``, method, k) and names the clusters from the shown pairs' captions:
-        it returns ``(order, labels, names)``; run it in a background job."""
+        (``cluster_by``, method, k), names the clusters from the shown pairs' captions and
+        finds each one's portrait (its medoid pair, when the clustered modality has images
+        or sounds): it returns ``(order, labels, names, portraits)``; run it in a
+        background job."""
         base, method, k = self._base, self.cluster_method, self.cluster_k
         by = self.cluster_by if self.cluster_by in base.modalities else "all"
         texts = self._pair_texts(self._ids) if hasattr(self, "_pair_texts") else []
+        ids = np.asarray(getattr(self, "_ids", np.arange(len(base))))
+        portrait = self._portrait_modality(by)
 
-        def compute() -> tuple[np.ndarray, np.ndarray, list[str]]:
+        def compute() -> tuple[np.ndarray, np.ndarray, list[str], list[dict]]:
             order, labels = pair_clusters(base, method, k, by)
             names = (
                 cluster_names(texts, labels, max_per_cluster=NAMED_CAPTIONS) if any(texts) else []
@@ -178,7 +207,14 @@ class ClusterTraits(traitlets.HasTraits):
             count = int(labels.max()) + 1
             names = [names[c] if c < len(names) and names[c] else f"cluster {c + 1}"
                      for c in range(count)]
-            return order, labels, names
+            portraits: list[dict] = []
+            if portrait is not None:
+                medoids = cluster_medoids(base, labels, by)
+                portraits = [
+                    {"pair": int(ids[p]), "modality": portrait[0], "kind": portrait[1]}
+                    if p >= 0 else {} for p in medoids
+                ]
+            return order, labels, names, portraits
 
         return compute
 

@@ -28,6 +28,7 @@ from amumo.analysis.calibration import cosine_histograms
 from amumo.analysis.gap import close_gap, shift
 from amumo.analysis.mitigate import MITIGATIONS, mitigate
 from amumo.analysis.neighbours import failed_retrievals, neighbours
+from amumo.analysis.row_map import RowMap
 from amumo.analysis.summary import selection_metrics  # re-exported: the old import path
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import request
@@ -98,17 +99,19 @@ class ScienceMixin(traitlets.HasTraits):
         pair = getattr(self, "_gap_pair_now", None)
         return pair() if pair is not None else emb.pair_modalities()
 
-    def _mitigated(self, base: Embeddings) -> Embeddings:
-        """The shown embeddings: closed, shifted by ``lam`` or mitigated by ``strength``."""
+    def _mitigated(self, base: Embeddings, row_map: RowMap | None = None) -> Embeddings:
+        """The shown embeddings: closed, shifted by ``lam`` or mitigated by ``strength``;
+        ``row_map`` receives the map each modality's rows took (a query is moved by it)."""
         a, b = self._pair_now(base)
         if getattr(self, "closed", False):
-            return close_gap(base, a, b)
+            return close_gap(base, a, b, row_map=row_map)
         if self.mitigation == "shift":
-            return shift(base, getattr(self, "lam", 0.0), a, b)
+            return shift(base, getattr(self, "lam", 0.0), a, b, row_map=row_map)
         if self.strength == 0:
             return base
         # center / standardize map every modality; a, b only choose what is measured
-        return mitigate(base, self.mitigation, self.strength, a, b, report=False)
+        return mitigate(base, self.mitigation, self.strength, a, b, report=False,
+                        row_map=row_map)
 
     def _mitigation_note(self) -> str:
         if getattr(self, "closed", False):

@@ -138,22 +138,27 @@ function roundedRect(ctx, x, y, w, hgt, r) {
 }
 
 /**
- * The cluster key under a heatmap: one entry per named cluster, "k  name  (pairs)", whole
- * names wrapped onto lines as needed (never cut). `onHover(e | null)` is called when the
- * pointer enters or leaves entry e (the view outlines that cluster). Fills `el`; hides it
- * without names.
+ * The cluster key under a heatmap: one entry per named cluster, "k  [portrait]  name
+ * (pairs)", whole names wrapped onto lines as needed (never cut). `onHover(e | null)` is
+ * called when the pointer enters or leaves entry e (the view outlines that cluster).
+ * `portrait(entry, label)` makes the picture of a cluster whose `d.portraits[e]` names its
+ * medoid pair (portraits.js; image clusters: a thumbnail, audio: a play button). Fills
+ * `el`; hides it without names.
  */
-export function renderClusterKey(el, d, onHover = () => {}) {
+export function renderClusterKey(el, d, onHover = () => {}, portrait = null) {
   const names = d.clusterNames || [];
   const bounds = d.bounds || [];
+  const portraits = d.portraits || [];
   const edges = [0, ...bounds, d.N];
   el.hidden = !names.length;
+  el.classList.toggle("amumo-cluster-key-portraits", !!portrait && portraits.some((p) => p && p.pair !== undefined));
   if (!names.length) {
     el.replaceChildren();
     return;
   }
   el.replaceChildren(...names.map((name, e) => {
     const size = edges[e + 1] - edges[e];
+    const picture = portrait && portraits[e] ? portrait(portraits[e], `cluster ${e + 1}`) : null;
     return h("li", {
       class: "amumo-cluster-key-item",
       "data-cluster": e + 1,
@@ -162,6 +167,7 @@ export function renderClusterKey(el, d, onHover = () => {}) {
       onmouseleave: () => onHover(null),
     },
     h("span", { class: "amumo-cluster-badge", text: String(e + 1) }),
+    picture,
     h("span", { class: "amumo-cluster-name", text: name }),
     Number.isFinite(size) ? h("span", { class: "amumo-muted amumo-cluster-size", text: `(${size.toLocaleString()})` }) : null);
   }));

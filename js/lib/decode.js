@@ -15,6 +15,7 @@ export function heatmapData(model, items) {
     order: i32(model.get("order")),
     bounds: i32(model.get("cluster_bounds")),
     clusterNames: model.get("cluster_legend") || [],
+    portraits: model.get("cluster_portraits") || [],
     texts: items.texts,
     pairTexts: items.pairTexts,
     pairIds: items.pairIds,
@@ -51,6 +52,7 @@ export function previewData(model, items) {
     textField: items.textField,
     pairIds: items.pairIds,
     version: items.version,
+    metaVersion: model.get("meta_version") || 0, // labels written (widgets/annotate.py)
     palette: model.get("modality_colors") || [],
   };
 }

@@ -22,7 +22,8 @@ export class HeatmapView {
    * @param {HTMLElement} host element to render into
    * @param {object} opts {onHover(info|null), onClick(info), requestWindow(win) -> Promise<{values, r0, r1, c0, c1}>,
    *                       requestCell(r, c) -> Promise<number>, maxSide, minSide,
-   *                       clusterKey (false: no key of the cluster names under the matrix)}
+   *                       clusterKey (false: no key of the cluster names under the matrix),
+   *                       portrait(entry, label) -> element (a cluster's picture in the key)}
    */
   constructor(host, opts = {}) {
     this.opts = opts;
@@ -96,7 +97,7 @@ export class HeatmapView {
     this.detailKey = "";
     this.cellCache.clear();
     this.keyCluster = null;
-    renderClusterKey(this.key, d, (e) => this.outlineCluster(e));
+    renderClusterKey(this.key, d, (e) => this.outlineCluster(e), this.opts.portrait || null);
     this.layout();
     this.requestDetail();
   }

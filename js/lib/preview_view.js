@@ -44,7 +44,7 @@ export class PreviewView {
 
   /** {N, modalities, kinds: {modality: "image"|"text"|"other"}, media: {modality: bool}, texts, textField, pairIds, version, palette} */
   setData(data) {
-    const changed = !this.data || this.data.version !== data.version;
+    const changed = !this.data || this.data.version !== data.version || this.data.metaVersion !== data.metaVersion;
     this.data = data;
     if (changed) this.dispose();
     this.render();

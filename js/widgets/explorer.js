@@ -3,6 +3,10 @@ import { mount } from "../lib/mount.js";
 import { heatmapPanel } from "../lib/panels/heatmap.js";
 import { scatterPanel } from "../lib/panels/scatter.js";
 import { previewPanel } from "../lib/panels/preview.js";
+import { queryPanel } from "../lib/panels/query.js";
+import { selectionPanel } from "../lib/panels/selection.js";
+import { fetchItem } from "../lib/requests.js";
+import { staticExport, staticFetchItem } from "../lib/offline.js";
 import { pairPicker, metricsGapMatrix } from "../lib/gap_pair.js";
 import { h, bind, setOptions, throttle, debounce, fmt } from "../lib/util.js";
 import { mitigationPicker, retrievalPanel, calibrationPanel } from "../lib/science_view.js";
@@ -177,14 +181,17 @@ export default {
       const hp = heatmapPanel(model, rpc, bus, items, { title: "Similarity", maxSide: 560 });
       const sp = scatterPanel(model, rpc, bus, items, { title: "Projection", maxSide: 560 });
       const pp = previewPanel(model, rpc, bus, items);
+      const sel = selectionPanel(model, rpc, bus, items);
       const mp = metricsPanel(model);
-      const grid = h("div", { class: "amumo-grid" }, hp.root, sp.root, h("div", { class: "amumo-side" }, pp.root, mp.root));
+      const grid = h("div", { class: "amumo-grid" }, hp.root, sp.root, h("div", { class: "amumo-side" }, pp.root, sel.root, mp.root));
+      const exported = staticExport(model);
+      const qp = queryPanel(model, rpc, bus, items, exported ? staticFetchItem(exported, items) : fetchItem(rpc, items));
       const rp = retrievalPanel(model, rpc, bus, items);
       const cp = calibrationPanel(model);
       const science = h("div", { class: "amumo-science-row" }, rp.root, cp.root);
-      root.append(bar.bar, error, grid, science);
+      root.append(bar.bar, error, grid, qp.root, science);
       return {
-        panels: [hp, sp, pp, mp, rp, cp],
+        panels: [hp, sp, pp, sel, mp, qp, rp, cp],
         extra: [bar.dispose, () => model.off("change:error", syncError)],
       };
     });

@@ -11,6 +11,8 @@
 //   "hover-clear"  {}                       nothing is hovered any more
 //   "selection"    {pairs}                  the selected pairs (sorted view indices)
 //   "highlight"    {items}                  mark items without making them the hovered pair
+//   "query"        {query}                  a typed query to mark (null: none): {point, label,
+//                                           color, regions: [{point, label, color}], rings: [item]}
 //   "data"         {itemsChanged}           the widget's traits were applied to the views
 // `pair` is a view index (Items.view / Items.id convert to and from pair ids).
 
@@ -96,6 +98,11 @@ export class LinkBus {
   /** Mark items (m * N + pair) in the views that draw items, without a hover. */
   highlight(items, source) {
     this.emit("highlight", { items, source });
+  }
+
+  /** A typed query to mark in the views that draw points (null: remove it). */
+  query(query, source) {
+    this.emit("query", { query, source });
   }
 
   dispose() {

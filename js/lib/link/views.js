@@ -28,7 +28,7 @@ export function joinHeatmap(bus, view, items) {
   });
 }
 
-/** A scatter view: the hovered items and their pair line marked. */
+/** A scatter view: the hovered items and their pair line marked; a typed query's marker. */
 export function joinScatter(bus, view, items) {
   return bus.subscribe(view, {
     "cell-hover": ({ row, col }) => view.setLinked({ items: [row.item, col.item] }),
@@ -36,6 +36,7 @@ export function joinScatter(bus, view, items) {
     "hover-clear": () => view.setLinked(null),
     highlight: (e) => view.setLinked({ items: e.items }),
     selection: ({ pairs }) => view.setSelection(pairs),
+    query: ({ query }) => view.setQuery(query),
   });
 }
 

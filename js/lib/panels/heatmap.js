@@ -4,7 +4,9 @@ import { HeatmapView } from "../heatmap_view.js";
 import { COLORMAPS } from "../colormaps.js";
 import { clusterBySelect } from "../cluster_names.js";
 import { heatmapData } from "../decode.js";
-import { requestWindow, requestCell } from "../requests.js";
+import { requestWindow, requestCell, fetchItem } from "../requests.js";
+import { staticExport, staticFetchItem } from "../offline.js";
+import { mediaCache, portraitElement } from "../portraits.js";
 import { h, bind, setOptions, watch } from "../util.js";
 import { joinHeatmap } from "../link/views.js";
 import { panel, labelled, iconButton } from "./frame.js";
@@ -64,6 +66,7 @@ export function heatmapPanel(model, rpc, bus, items, opts = {}) {
     requestWindow: requestWindow(rpc),
     requestCell: requestCell(rpc),
     maxSide: opts.maxSide,
+    portrait: portraitMaker(model, rpc, items, 34),
   });
   const leave = joinHeatmap(bus, view, items);
   const syncStatus = () => {
@@ -81,11 +84,21 @@ export function heatmapPanel(model, rpc, bus, items, opts = {}) {
     root: p.root,
     view,
     refresh,
-    traits: ["overview", "overview_size", "scale", "colormap", "order", "cluster_bounds", "cluster_legend"],
+    traits: ["overview", "overview_size", "scale", "colormap", "order", "cluster_bounds", "cluster_legend", "cluster_portraits"],
     dispose() {
       unbind.forEach((f) => f());
       leave();
       view.dispose();
     },
   };
+}
+
+/**
+ * (entry, label) -> the picture of a cluster's portrait (portraits.js), fetched lazily through
+ * the widget's item requests (or an exported page's thumbnails); `size` in CSS pixels.
+ */
+export function portraitMaker(model, rpc, items, size) {
+  const info = staticExport(model);
+  const cache = mediaCache(items, info ? staticFetchItem(info, items) : fetchItem(rpc, items));
+  return (entry, label) => portraitElement(entry, cache, { size, label });
 }

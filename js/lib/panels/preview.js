@@ -14,5 +14,5 @@ export function previewPanel(model, rpc, bus, items, opts = {}) {
   const view = new PreviewView(p.body, { fetchItem: info ? staticFetchItem(info, items) : fetchItem(rpc, items) });
   const leave = joinPreview(bus, view, items);
   const refresh = () => view.setData(previewData(model, items));
-  return { root: p.root, view, refresh, traits: ["kinds", "media", "modality_colors"], dispose() { leave(); view.dispose(); } };
+  return { root: p.root, view, refresh, traits: ["kinds", "media", "modality_colors", "meta_version"], dispose() { leave(); view.dispose(); } };
 }

@@ -5,6 +5,7 @@ import { scatterData } from "../decode.js";
 import { h, bind, setOptions, watch } from "../util.js";
 import { joinScatter } from "../link/views.js";
 import { panel, labelled, iconButton } from "./frame.js";
+import { portraitMaker } from "./heatmap.js";
 
 /** Scatter panel: toolbar (projection, components, colour, lines, selection mode) + view. */
 export function scatterPanel(model, rpc, bus, items, opts = {}) {
@@ -57,6 +58,7 @@ export function scatterPanel(model, rpc, bus, items, opts = {}) {
     onHover: (info) => (info ? bus.pairHover(info, view) : bus.clearHover(view)),
     onSelect: (pairs) => bus.select(pairs, view),
     maxSide: opts.maxSide,
+    portrait: portraitMaker(model, rpc, items, 22),
   });
   setMode("box");
   const leave = joinScatter(bus, view, items);

@@ -63,8 +63,12 @@ export function drawAxes(ctx, x, y, S, data, window) {
   ctx.strokeRect(x - 0.5, y - 0.5, S + 1, S + 1);
 }
 
-/** Fill `el` with the legend: categorical [{label, color}, ...] or a continuous gradient. */
-export function renderLegend(el, legend = []) {
+/**
+ * Fill `el` with the legend: categorical [{label, color, portrait?}, ...] or a continuous
+ * gradient. `portrait(entry, label)` makes the picture of an entry with a `portrait`
+ * (a cluster's medoid, portraits.js).
+ */
+export function renderLegend(el, legend = [], portrait = null) {
   if (!Array.isArray(legend)) {
     const gradient = `linear-gradient(to right, ${legend.gradient.join(",")})`;
     el.replaceChildren(
@@ -77,7 +81,10 @@ export function renderLegend(el, legend = []) {
   }
   const shown = legend.slice(0, 12);
   const rows = shown.map((entry) =>
-    h("div", { class: "amumo-legend-item" }, h("span", { class: "amumo-swatch", style: { background: entry.color } }), h("span", { text: entry.label })),
+    h("div", { class: "amumo-legend-item" },
+      h("span", { class: "amumo-swatch", style: { background: entry.color } }),
+      portrait && entry.portrait ? portrait(entry.portrait, entry.label) : null,
+      h("span", { text: entry.label })),
   );
   if (legend.length > shown.length) rows.push(h("div", { class: "amumo-legend-more", text: `+ ${(legend.length - shown.length).toLocaleString()} more` }));
   el.replaceChildren(...rows);

@@ -25,6 +25,7 @@ import { colorOf, drawnPair, fitWindow, prepareData, shownPair, xySum } from "./
 import { HitGrid } from "./hit_grid.js";
 import { SortedPairs, pairsInShape } from "./selection.js";
 import { PointTooltip } from "./tooltip.js";
+import { drawQuery } from "./query_marker.js";
 import { bindPointer } from "./interaction.js";
 
 export class ScatterView {
@@ -54,6 +55,7 @@ export class ScatterView {
     this.norm = null; // the fitted window (the renderer's home view; the hit grid's box)
     this.hoverItem = -1;
     this.linked = null;
+    this.query = null; // a typed query's marker (query_marker.js), from the bus
     this.selected = SortedPairs.empty();
     this.selectionShape = null;
     this.shape = null; // the box / lasso being drawn
@@ -94,7 +96,7 @@ export class ScatterView {
     }
     const keepView = sameShape && this.userView;
     if (!keepView) this.norm = fitWindow(d.xy, d.n);
-    renderLegend(this.legend, d.legend || []);
+    renderLegend(this.legend, d.legend || [], this.opts.portrait || null);
     if (!this.plot) this.layout();
     const moved = sameShape && !sameCoords(old.xy, d.xy);
     this._upload({ transition: moved && d.n <= TRANSITION_LIMIT, resetCamera: !keepView, moved });
@@ -170,6 +172,24 @@ export class ScatterView {
       linked = { ...linked, items };
     }
     this.linked = linked;
+    this.drawOverlay();
+  }
+
+  /**
+   * A typed query to mark (null: none): {point, label, color, regions, rings: [{item, color}]}
+   * with bus items (m * shown N + shown pair), mapped here to the drawn ones.
+   */
+  setQuery(query) {
+    const d = this.data;
+    if (query && d && d.sample) {
+      const rings = [];
+      for (const ring of query.rings || []) {
+        const k = drawnPair(d, ring.item % d.Nshown);
+        if (k >= 0) rings.push({ ...ring, item: Math.floor(ring.item / d.Nshown) * d.N + k });
+      }
+      query = { ...query, rings };
+    }
+    this.query = query || null;
     this.drawOverlay();
   }
 
@@ -395,8 +415,15 @@ export class ScatterView {
       }
       this._clipToPlot(ctx);
       drawFocus(ctx, d, pairs, items, (i) => this._screen(i), colorOf);
+      if (this.query) {
+        const rings = (this.query.rings || []).filter((r) => r.item >= 0 && r.item < d.n);
+        const drawn = drawQuery(ctx, { ...this.query, rings }, (x, y) => this._dataToStage(x, y), (i) => this._screen(i),
+          { left: PAD.left, top: PAD.top, side: this.plot });
+        this.root.dataset.query = JSON.stringify({ label: this.query.label || "", star: drawn.star && drawn.star.map((v) => Math.round(v)), offView: drawn.offView, arrows: drawn.arrows, rings: drawn.rings });
+      }
       ctx.restore();
     }
+    if (!this.query) delete this.root.dataset.query;
     // A selection too large to mark point by point: where its items are now (any projection,
     // zoom or pan) stays clear and outlined, the rest is veiled (as the renderer fades the
     // points outside a smaller selection); and the box / lasso that made it, while its
