@@ -439,3 +439,12 @@ def test_audio_clusters_get_a_sound_portrait():
     ex = am.Explorer(emb, dataset=ds, cluster=True, cluster_by="audio", cluster_k=3)
     assert [p["kind"] for p in ex.cluster_portraits] == ["audio"] * 3
     assert json.dumps(ex.cluster_portraits)  # small JSON, no audio in the state
+
+
+def test_save_html_carries_the_query_of_every_precomputed_state(explorer):
+    explorer.query("a large red circle", k=5)
+    info = static_export(explorer)
+    closed = info["states"]["10"]["query_result"]  # "close the gap" ticked in the page
+    assert "closing the gap" in closed["note"] and len(closed["results"]["image"]) == 5
+    assert info["states"]["01"]["query_result"]["note"] == ""  # clustered, gap open
+    assert explorer.query_result["note"] == "" and not explorer.closed  # the live widget

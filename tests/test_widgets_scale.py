@@ -212,11 +212,11 @@ def test_explorer_close_gap_runs_in_the_background_and_supersedes(monkeypatch):
     slow = threading.Event()
     original = ex._mitigated
 
-    def mitigated(base):
+    def mitigated(base, row_map=None):
         calls.append(ex.closed)
         if not slow.is_set():
             slow.wait(1.0)
-        return original(base)
+        return original(base, row_map)
 
     ex._mitigated = mitigated
     ex.closed = True

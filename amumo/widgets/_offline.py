@@ -45,7 +45,7 @@ PRECOMPUTED = ("closed", "cluster")
 STATE_TRAITS = (
     "overview", "overview_size", "scale", "overviews", "scales", "order", "cluster_bounds",
     "xy", "colors", "palette", "legend", "axis_labels", "metrics", "error", "cluster_legend",
-    "failures", "calibration",
+    "failures", "calibration", "cluster_portraits", "query_result",
 )
 
 

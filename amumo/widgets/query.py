@@ -67,9 +67,13 @@ class QueryMixin(traitlets.HasTraits):
 
     # ------------------------------------------------------------------ encoder
     def _query_encoder(self) -> Any:
-        """The encoder of the shown model, or None."""
+        """The encoder of the shown model (the one encoder of a one-model Explorer, whatever
+        its name), or None."""
         encoders = getattr(self, "_encoders", {}) or {}
-        return encoders.get(getattr(self, "_current_model", None))
+        found = encoders.get(getattr(self, "_current_model", None))
+        if found is None and len(encoders) == 1 and len(getattr(self, "_models", {})) == 1:
+            found = next(iter(encoders.values()))
+        return found
 
     def _modality_of_kind(self, kind: str) -> str | None:
         """The first shown modality of ``kind`` ("text", "image") the encoder can encode."""
