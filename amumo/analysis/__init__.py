@@ -26,9 +26,16 @@ from amumo.analysis.metrics import (
 )
 from amumo.analysis.mitigate import MITIGATIONS, gap_report, mitigate
 from amumo.analysis.neighbours import failed_retrievals, neighbours
-from amumo.analysis.projection import PROJECTION_METHODS, clear_projection_cache, project
+from amumo.analysis.projection import (
+    PROJECTION_METHODS,
+    clear_projection_cache,
+    place_rows,
+    project,
+)
 from amumo.analysis.retrieval import recall_at_k
-from amumo.analysis.similarity import CLUSTER_METHODS, cluster_order, similarity
+from amumo.analysis.row_map import RowMap
+from amumo.analysis.search import search, top_k
+from amumo.analysis.similarity import CLUSTER_METHODS, cluster_medoids, cluster_order, similarity
 from amumo.analysis.stats import GapStats
 
 __all__ = [
@@ -71,6 +78,11 @@ __all__ = [
     "cluster_order",
     "CLUSTER_METHODS",
     "project",
+    "place_rows",
+    "search",
+    "top_k",
+    "RowMap",
+    "cluster_medoids",
     "PROJECTION_METHODS",
     "clear_projection_cache",
 ]

@@ -25,6 +25,7 @@ ex
 
 
 def _cell_center(page, heatmap, row: int, col: int) -> tuple[float, float]:
+    heatmap.scroll_into_view_if_needed()  # a cell run just before may have scrolled it away
     view = heatmap.locator(".amumo-heatmap-view")
     geo = json.loads(view.get_attribute("data-geometry"))
     n = int(view.get_attribute("data-n"))
