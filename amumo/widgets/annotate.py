@@ -305,6 +305,8 @@ class AnnotationMixin(traitlets.HasTraits):
             if item.get("label") == "(missing)" and k < len(palette):
                 palette[k] = UNLABELLED_COLOR
                 items[k] = {**item, "label": "unlabelled", "color": UNLABELLED_COLOR}
+        # the labels first, the pairs without one last (each item carries its own colour)
+        items.sort(key=lambda item: item.get("label") == "unlabelled")
         with self.hold_sync():
             self.palette = palette
             self.legend = {**legend, "items": items}

@@ -234,6 +234,10 @@ def test_lasso_label_colour_by_the_label_and_undo(
     assert "unlabelled" in legend.inner_text()
     assert run_cell(page, "print(ex.color_by)").strip() == "annotation"
     _shot(screenshot, page, root.locator(".amumo-grid"), "labelled")
+    page.set_viewport_size({"width": 2100, "height": 1400})  # the wide layout: a side column
+    page.wait_for_timeout(400)
+    _shot(screenshot, page, root.locator(".amumo-grid"), "labelled-wide")
+    page.set_viewport_size({"width": 1600, "height": 1400})
 
     # Show only the labelled pairs, then all again.
     panel.locator("select.amumo-label-filter").select_option(label="upper left")
