@@ -19,8 +19,8 @@ class GapMatrix(AmumoWidget):
     """The M × M table of :func:`amumo.gap_matrix`, shaded by value, with a metric picker.
 
     Off-diagonal cells are shaded from light blue (the smallest gap in the table) to
-    dark blue (the largest), so close values stay distinguishable; hovering shows the exact value, clicking a cell sets :attr:`picked`
-    (link it to an Explorer's ``gap_pair`` with
+    dark blue (the largest), so close values stay distinguishable; hovering shows the
+    exact value, clicking a cell sets :attr:`picked` (link it to an Explorer's ``gap_pair`` with
     ``traitlets.dlink((gm, "picked"), (ex, "gap_pair"))``).
 
     Parameters
