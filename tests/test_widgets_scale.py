@@ -321,9 +321,9 @@ def test_close_gap_click_stops_the_failures_search_of_the_old_pictures(monkeypat
     assert started.wait(10)
     original, seen = ex._mitigated, []
 
-    def mitigated(base):  # the shift waits for the old search to stop (at most 3 s)
+    def mitigated(base, row_map=None):  # the shift waits for the old search to stop (<= 3 s)
         seen.append(stopped.wait(3))
-        return original(base)
+        return original(base, row_map)
 
     ex._mitigated = mitigated
     ex.closed = True
