@@ -134,6 +134,68 @@ def generate(path: Path, n: int, seed: int = 0, dtype: str = "float32") -> Path:
     return path
 
 
+_TOPICS = (
+    ("dog", "puppy", "terrier", "retriever"), ("cat", "kitten", "tabby", "siamese"),
+    ("bus", "truck", "train", "tram"), ("pizza", "sandwich", "salad", "cake"),
+    ("surfer", "skier", "skateboarder", "cyclist"), ("bird", "gull", "pigeon", "heron"),
+    ("kitchen", "bathroom", "bedroom", "office"), ("boat", "ferry", "canoe", "yacht"),
+)
+_ADJECTIVES = ("small", "large", "red", "white", "black", "old", "young", "busy")
+_PLACES = ("on a street", "in a park", "near the water", "in a room", "on a table",
+           "at night", "under a tree", "in the snow")
+
+
+def captions(z: np.ndarray) -> list[str]:
+    """Short synthetic captions of the pairs with latents ``z`` (one per row): the topic
+    word follows the largest of the first 8 latent coordinates, so clusters of pairs get
+    distinct words (cluster names, caption filter and previews have something to show)."""
+    topic = np.argmax(z[:, :8], axis=1)
+    word = (np.abs(z[:, 8]) * 2).astype(int) % 4
+    adjective = (np.abs(z[:, 9]) * 5).astype(int) % len(_ADJECTIVES)
+    place = np.argmax(z[:, 10:18], axis=1)
+    return [f"a {_ADJECTIVES[a]} {_TOPICS[t][w]} {_PLACES[p]}"
+            for t, w, a, p in zip(topic, word, adjective, place, strict=True)]
+
+
+def generate_shards(folder: Path, n: int, seed: int = 0, dtype: str = "float16",
+                    shards: int = 1) -> Path:
+    """The pairs of :func:`generate` (same rows) as a shard folder with a ``caption`` meta
+    column, written block by block with :class:`amumo.embeddings.shard_writer.ShardWriter`
+    (memory: one block), ``shards`` shards of nearly equal size, then the manifest (no
+    consolidated copy: time that separately, see the ``consolidate`` column)."""
+    from amumo.embeddings.shard_writer import ShardWriter
+    from amumo.embeddings.shards import write_manifest
+
+    dirs = _directions(seed)
+    rngs = {m: np.random.default_rng([seed, 1 + i]) for i, m in enumerate(("image", "text"))}
+    tmp = folder.with_name(folder.name + ".tmp")
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)
+    edges = [n * i // shards for i in range(shards + 1)]
+    start = 0
+    for shard in range(shards):
+        with ShardWriter(tmp, shard, ("image", "text"), DIM, dtype=dtype,
+                         provenance={"generator": "benchmarks/scale.py", "seed": seed}) as out:
+            while start < edges[shard + 1]:
+                # GEN_BLOCK blocks as in generate(): the same latents and noise streams
+                rows = min(GEN_BLOCK, n - start, edges[shard + 1] - start)
+                z = np.random.default_rng([seed, 0, start]).normal(size=(rows, DIM))
+                block = {}
+                for name in ("image", "text"):
+                    x = (z * 0.01326 + 0.405 * dirs["cone"] + 0.58 * dirs[name]
+                         + rngs[name].normal(size=(rows, DIM)) * 0.0283)
+                    x /= np.linalg.norm(x, axis=1, keepdims=True)
+                    block[name] = x.astype(np.float32)
+                out.append(block, meta={"caption": captions(z)})
+                start += rows
+    write_manifest(tmp, provenance={"generator": "benchmarks/scale.py", "seed": seed},
+                   consolidate=False)
+    os.replace(tmp, folder)
+    return folder
+
+
 # ---------------------------------------------------------------------------- columns
 def _timed(func: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()

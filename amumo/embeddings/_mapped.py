@@ -226,14 +226,66 @@ def _copy_key(source: RowSource) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
+#: Values of ``check=`` (Embeddings.load / open): "auto" scans files below
+#: :data:`amumo.embeddings._checked.DEFER_BYTES` per modality when they are opened and
+#: checks larger ones as their rows are first read; "full" always scans at open.
+CHECKS = ("auto", "full")
+
+
+def check_option(check: Any) -> str:
+    """``check`` if it is one of :data:`CHECKS`, else a ValueError saying what to pass."""
+    if check not in CHECKS:
+        raise ValueError(
+            f"check={check!r} must be 'auto' (scan files below 1 GiB per modality when "
+            "opened, check larger ones as their rows are first read) or 'full' (scan every "
+            "row when opened)."
+        )
+    return check
+
+
+def unit_norms(n: int) -> np.ndarray:
+    """Read-only norms of rows stored unit length (1.0 each; no memory per row)."""
+    return np.broadcast_to(np.float64(1.0), (int(n),))
+
+
+def deferred_map(
+    name: str, source: RowSource, cache_dir: Any, check: str = "auto"
+) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """The rows mapped as they are with their check deferred to the first reads (see
+    :mod:`amumo.embeddings._checked`), or None when they must be scanned now: ``check``
+    is "full", the modality is below ``DEFER_BYTES``, the dtype is not a storage dtype,
+    or a row of the sample read now is bad."""
+    from amumo.embeddings import _checked
+    from amumo.embeddings._rows import unit_tolerance
+
+    n, d = source.shape
+    stored = np.dtype(np.float16 if source.dtype == np.float16 else np.float32)
+    if check_option(check) == "full" or source.fortran or source.dtype != stored or \
+            n * d * stored.itemsize < _checked.DEFER_BYTES:
+        return None
+    key = _checked.identity_key(source.path, source.offset, source.shape, source.dtype)
+    if _checked.is_recorded(cache_dir, key):
+        return source.memmap(), {"mapped": "source", "checked": "earlier (cache record)"}
+    if not _checked.sample_is_clean(source.path, source.offset, source.shape, source.dtype,
+                                    unit_tolerance(stored)):
+        return None
+    mapped = source.memmap()
+    _checked.watch(mapped, name, source.label, cache_dir=cache_dir, key=key)
+    return mapped, {"mapped": "source", "checked": "as rows are first read"}
+
+
 def map_rows(
-    name: str, source: RowSource, cache_dir: str | os.PathLike[str] | None = None
+    name: str, source: RowSource, cache_dir: str | os.PathLike[str] | None = None,
+    check: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Memory-map one modality: ``(unit float32 / float16 rows, norms float64, info)``.
 
-    See the module docstring for the scan / zero-copy / normalised-copy rules.
+    See the module docstring for the scan / zero-copy / normalised-copy rules;
+    ``check`` (:data:`CHECKS`) for when the rows are scanned.
     ``info`` says which happened (``{"mapped": "source"}`` or
-    ``{"mapped": "normalised copy", "copy": path}``).
+    ``{"mapped": "normalised copy", "copy": path}``, and ``"checked"`` when the check was
+    deferred to the first reads). Deferred rows report norms of 1 (they are unit length
+    within the storage tolerance, or the first read raises).
     """
     from amumo.embeddings.cache import resolve_cache_dir
 
@@ -247,6 +299,10 @@ def map_rows(
         norms = np.load(norms_path)
         if unit.shape == (n, d) and norms.shape == (n,):
             return unit, norms, {"mapped": "normalised copy", "copy": str(copy_path)}
+
+    deferred = deferred_map(name, source, cache_dir, check)
+    if deferred is not None:
+        return deferred[0], unit_norms(n), deferred[1]
 
     scan = RowScan(name, n)
     with open(source.path, "rb") as handle:

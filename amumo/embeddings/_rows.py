@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from amumo.embeddings._checked import verify_gathered, verify_rows
 from amumo.embeddings._map_guard import check_mapped, check_mapping, memmap_of
 
 __all__ = [
@@ -286,6 +287,13 @@ def release_rows(array: np.ndarray, rows: slice | None = None) -> None:
     """
     import mmap
 
+    if not isinstance(array, np.ndarray):  # rows computed on read (amumo.embeddings._lazy)
+        release = getattr(array, "release", None)
+        if release is not None:
+            release(rows)
+        return
+    if rows is not None:  # a very large file: its rows are checked by the first pass
+        verify_rows(array, rows)
     if not hasattr(mmap, "MADV_DONTNEED") or not array.flags.c_contiguous:
         check_mapped(array)  # no pages to drop, but the next block must still be readable
         return
@@ -318,12 +326,16 @@ def take_rows(array: np.ndarray, index: np.ndarray, dtype: Any = None,
     and the mapping's pages dropped after each chunk (:func:`release_rows`).
     """
     index = np.asarray(index)
+    if not isinstance(array, np.ndarray):  # rows computed on read (amumo.embeddings._lazy)
+        rows = array.take(index)
+        return rows if dtype is None else rows.astype(dtype, copy=False)
     out = np.empty((len(index),) + array.shape[1:], dtype=array.dtype if dtype is None else dtype)
     mapped = _mapping(array) is not None
     step = chunk if mapped else max(1, len(index))
     for start in range(0, len(index), step):
         out[start : start + step] = array[index[start : start + step]]
         if mapped:
+            verify_gathered(array, index[start : start + step], out[start : start + step])
             release_rows(array)
     return out
 

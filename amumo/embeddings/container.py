@@ -62,6 +62,25 @@ def _normalise_meta(meta: Any, n: int) -> pd.DataFrame:
     return frame
 
 
+def _stored_identity(array: Any) -> str | None:
+    """A stand-in for the bytes of a very large memory-mapped modality, or of rows computed
+    on read; None for arrays whose bytes are hashed."""
+    describe = getattr(array, "identity", None)
+    if callable(describe) and not isinstance(array, np.ndarray):
+        return str(describe())
+    from amumo.embeddings._checked import DEFER_BYTES, identity_key
+
+    if not isinstance(array, np.memmap) or array.nbytes < DEFER_BYTES or \
+            not getattr(array, "filename", None):
+        return None
+    base = array
+    while isinstance(getattr(base, "base", None), np.memmap):
+        base = base.base
+    start = array.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    return "file:" + identity_key(base.filename, int(base.offset) + int(start), array.shape,
+                                  array.dtype)
+
+
 class Embeddings:
     """Paired embeddings of two or more modalities.
 
@@ -312,14 +331,22 @@ class Embeddings:
         Each modality's bytes are hashed on their own, block by block (no whole copy),
         and the digests combined; above 64 MB the modalities are hashed in parallel
         threads (hashlib releases the GIL: 1 s instead of 2 s for a million pairs on two
-        cores).
+        cores). A modality memory-mapped from a file of 1 GiB or more is identified by
+        the file instead (path, device, inode, size, modification and status-change
+        times: :func:`amumo.embeddings._checked.identity_key`), not read whole (10 s per
+        modality at ten million pairs); rows computed on read
+        (:mod:`amumo.embeddings._lazy`) by their source and transformation.
         """
         if self._fingerprint is None:
             names = list(self.modalities)
 
             def modality_digest(name: str) -> bytes:
                 part = hashlib.sha1()
-                hash_rows(part, self._arrays[name])
+                identity = _stored_identity(self._arrays[name])
+                if identity is not None:  # a very large file, or rows computed on read
+                    part.update(identity.encode())
+                else:
+                    hash_rows(part, self._arrays[name])
                 return part.digest()
 
             size = sum(self._arrays[name].nbytes for name in names)
@@ -422,6 +449,7 @@ class Embeddings:
         *,
         mmap: bool | None = None,
         cache_dir: str | Path | None = None,
+        check: str = "auto",
     ) -> Embeddings:
         """Read amumo's ``.npz`` or a Mind-the-Gap ``(M, N, D)`` ``.npy`` file.
 
@@ -443,6 +471,16 @@ class Embeddings:
         cache_dir : str or Path, optional
             Where normalised copies go; default ``$AMUMO_CACHE_DIR`` or the user
             cache dir (:func:`amumo.embeddings.default_cache_dir`).
+        check : {"auto", "full"}, default "auto"
+            When memory-mapped rows are checked (NaN / Inf, zero, not unit length).
+            ``"auto"``: modalities under 1 GiB are scanned when opened; larger ones are
+            sampled when opened and every other row is checked by the first pass that
+            reads it, which raises :class:`~amumo.embeddings._checked.InvalidRowsError`
+            for a bad row before giving any result (ten million 512-d float16 pairs then
+            open in a second instead of half a minute; a later open of the unchanged
+            file knows they were checked). ``"full"``: scan every row now (and write a
+            normalised copy of rows that are not unit length). See
+            :mod:`amumo.embeddings._checked`.
 
         Examples
         --------
@@ -453,7 +491,7 @@ class Embeddings:
         """
         from amumo.embeddings.io import load
 
-        return load(path, modalities=modalities, mmap=mmap, cache_dir=cache_dir)
+        return load(path, modalities=modalities, mmap=mmap, cache_dir=cache_dir, check=check)
 
     @classmethod
     def open(
@@ -465,6 +503,7 @@ class Embeddings:
         cache_dir: str | Path | None = None,
         metadata: str | Path | None = None,
         meta_columns: Sequence[str] | None = None,
+        check: str = "auto",
     ) -> Embeddings:
         """Open a folder of shards or a clip-retrieval output as one memory-mapped Embeddings.
 
@@ -493,6 +532,10 @@ class Embeddings:
         metadata, meta_columns : optional
             clip-retrieval folders only: the ``metadata_K.parquet`` folder when it is
             not ``folder/metadata``, and the metadata columns to read (default all).
+        check : {"auto", "full"}, default "auto"
+            Shard folders: when the rows of shard files of 1 GiB or more per modality are
+            checked (as in :meth:`load`: sampled now and checked as they are first read,
+            or ``"full"``: every row now).
 
         Examples
         --------
@@ -519,7 +562,8 @@ class Embeddings:
                 f"metadata= and meta_columns= apply to clip-retrieval folders (img_emb/, "
                 f"text_emb/); {folder} is a shard folder, whose meta is in its shards."
             )
-        return open_shards(folder, consolidate=consolidate, verify=verify, cache_dir=cache_dir)
+        return open_shards(folder, consolidate=consolidate, verify=verify, cache_dir=cache_dir,
+                           check=check)
 
     def to_json_meta(self) -> str:
         """The meta table as JSON (``orient="split"``), as stored in ``.npz`` files."""

@@ -82,20 +82,25 @@ def _sniff(path: Path) -> str:
 
 def _mapped_embeddings(
     path: Path, sources: dict, names: Sequence[str], cache_dir: Any, loaded: dict | None = None,
-    meta: Any = None, provenance: dict | None = None,
+    meta: Any = None, provenance: dict | None = None, check: str = "auto",
 ) -> Embeddings:
     """Embeddings whose modalities are memory-mapped (``sources``) or already in ``loaded``."""
 
     units: dict[str, np.ndarray] = {}
     norms: dict[str, np.ndarray] = {}
     mapped: dict[str, str] = {}
+    checked: dict[str, str] = {}
     for name in names:
         if name in sources:
-            units[name], norms[name], info = map_rows(name, sources[name], cache_dir)
+            units[name], norms[name], info = map_rows(name, sources[name], cache_dir, check)
             mapped[name] = info.get("copy", "source")
+            if "checked" in info:
+                checked[name] = info["checked"]
         else:  # compressed member: read into memory, normalised block by block
             units[name], norms[name] = normalise_rows(name, np.asarray((loaded or {})[name]))
     prov = {**(provenance or {}), "mmap": mapped}
+    if checked:  # rows of very large files are checked as they are first read
+        prov["rows_checked"] = checked
     emb = Embeddings.from_arrays(units, meta=meta, provenance=prov, normalized=True)
     for name in names:
         norms[name].setflags(write=False)
@@ -104,7 +109,8 @@ def _mapped_embeddings(
 
 
 def _load_npy(
-    path: Path, modalities: Sequence[str] | None, mmap: bool = False, cache_dir: Any = None
+    path: Path, modalities: Sequence[str] | None, mmap: bool = False, cache_dir: Any = None,
+    check: str = "auto",
 ) -> Embeddings:
     if mmap:
         names = tuple(modalities) if modalities is not None else ("image", "text")
@@ -113,7 +119,8 @@ def _load_npy(
         sources = npy_source(path, names)
         if sources:
             provenance = {"source_file": str(path), "format": "mind-the-gap .npy (M, N, D)"}
-            return _mapped_embeddings(path, sources, names, cache_dir, provenance=provenance)
+            return _mapped_embeddings(path, sources, names, cache_dir, provenance=provenance,
+                                      check=check)
     read_npy_layout(path)  # a header claiming 37 TiB, D = 0 or timedelta: refused before np.load
     try:
         stacked = np.load(path, allow_pickle=False)
@@ -190,7 +197,8 @@ def _check_members(
 
 
 def _load_npz(
-    path: Path, modalities: Sequence[str] | None, mmap: bool = False, cache_dir: Any = None
+    path: Path, modalities: Sequence[str] | None, mmap: bool = False, cache_dir: Any = None,
+    check: str = "auto",
 ) -> Embeddings:
     members = check_npz_members(path)  # malformed or forged .npy headers, before allocating
     try:
@@ -245,7 +253,8 @@ def _load_npz(
     else:
         meta = None
     if sources:
-        emb = _mapped_embeddings(path, sources, names, cache_dir, arrays, meta, provenance)
+        emb = _mapped_embeddings(path, sources, names, cache_dir, arrays, meta, provenance,
+                                 check)
     else:
         emb = Embeddings.from_arrays(arrays, meta=meta, provenance=provenance)
     # The stored rows are unit length already; keep the raw norms that came with them.
@@ -284,8 +293,12 @@ def load(
     *,
     mmap: bool | None = None,
     cache_dir: str | Path | None = None,
+    check: str = "auto",
 ) -> Embeddings:
     """Load embeddings from ``path``. See :meth:`Embeddings.load`."""
+    from amumo.embeddings._mapped import check_option
+
+    check = check_option(check)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; check the path.")
@@ -298,5 +311,5 @@ def load(
     kind = _sniff(path)
     use_mmap = path.stat().st_size >= MMAP_AUTO_BYTES if mmap is None else mmap
     if kind == "npy":
-        return _load_npy(path, modalities, use_mmap, cache_dir)
-    return _load_npz(path, modalities, use_mmap, cache_dir)
+        return _load_npy(path, modalities, use_mmap, cache_dir, check)
+    return _load_npz(path, modalities, use_mmap, cache_dir, check)
