@@ -19,6 +19,8 @@ from amumo._util import map_in_threads
 from amumo.analysis._checks import check_embeddings, check_finite, check_pairs
 from amumo.analysis.row_map import RowMap
 from amumo.embeddings import _rows
+from amumo.embeddings import _lazy, _rows
+from amumo.embeddings._lazy import LazyRows, Step, is_lazy
 from amumo.embeddings._rows import empty_rows, release_rows, row_blocks, unit_rows_or_fail
 from amumo.embeddings.container import Embeddings
 
@@ -44,18 +46,56 @@ def _centroid(rows: np.ndarray) -> np.ndarray:
     return total / max(1, len(rows))
 
 
+def _moved_centroid(rows: Any) -> np.ndarray:
+    """Float64 mean of rows computed when read, summed in :data:`MOVE_BLOCK` blocks as
+    :func:`_moved` sums the rows it stores, so lazy and eager close_gap take the same
+    steps to the last bit."""
+    n = len(rows)
+    total = np.zeros(rows.shape[1])
+    released = 0
+    for start in range(0, n, MOVE_BLOCK):
+        stop = min(n, start + MOVE_BLOCK)
+        total += rows[start:stop].sum(axis=0, dtype=np.float64)
+        if stop - released >= _rows.ROW_BLOCK or stop == n:
+            release_rows(rows, slice(released, stop))
+            released = stop
+    return total / max(1, n)
+
+
 def _centroid_gap(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _centroid(x) - _centroid(y)
 
 
-def _unit(rows: np.ndarray, lam: float | None = None, start: int = 0) -> np.ndarray:
-    where = f"shifting by lam={lam:g}" if lam is not None else "the shift along the gap"
-    return unit_rows_or_fail(rows, start, lambda count, first: (
+def _where(lam: float | None) -> str:
+    return f"shifting by lam={lam:g}" if lam is not None else "the shift along the gap"
+
+
+def _zero_rows(lam: float | None) -> Callable[[int, int], str]:
+    where = _where(lam)
+    return lambda count, first: (
         f"{where} moves {count} row(s) (first: {first}) "
         "exactly onto the origin, where they have no direction (e.g. a single pair "
         "whose items are antipodal: its gap cannot be closed by a shift). Remove those "
         "pairs or use another lam."
-    ))
+    )
+
+
+def _unit(rows: np.ndarray, lam: float | None = None, start: int = 0) -> np.ndarray:
+    return unit_rows_or_fail(rows, start, _zero_rows(lam))
+
+
+def lazy_result(emb: Embeddings, names: Sequence[str], lazy: bool | None) -> bool:
+    """Whether the moved rows of ``names`` are kept as rows computed on read
+    (:class:`~amumo.embeddings._lazy.LazyRows`): ``lazy`` if given, else when their float32
+    copy would exceed :data:`amumo.embeddings._lazy.LAZY_BYTES` (5 GiB), or when the rows
+    are already computed on read."""
+    if lazy is not None:
+        if not isinstance(lazy, bool):
+            raise TypeError(f"lazy={lazy!r} must be True, False or None (by size).")
+        return lazy
+    if any(is_lazy(emb[m]) for m in names):
+        return True
+    return len(emb) * emb.dim * 4 * len(names) > _lazy.LAZY_BYTES
 
 
 def _moved(
@@ -69,7 +109,9 @@ def _moved(
     never a float64 copy of the whole array. Each block of :data:`MOVE_BLOCK` rows
     (1 MiB at D = 512) is written straight into ``out``, normalised there and summed
     while it is still in the core's cache: one read of the source and one write of the
-    result per pass (the pass is bound by memory bandwidth).
+    result per pass (the pass is bound by memory bandwidth). The arithmetic is that of
+    :func:`amumo.embeddings._lazy.shift_block` (what LazyRows applies when rows are read),
+    step for step, so both give the same float32 rows.
     """
     n, d = rows.shape
     if out is None:
@@ -177,7 +219,7 @@ def shift_arrays(
 
 def shift(
     emb: Embeddings, lam: float, a: str | None = None, b: str | None = None, *,
-    row_map: RowMap | None = None,
+    row_map: RowMap | None = None, lazy: bool | None = None,
 ) -> Embeddings:
     """Shift modalities ``a`` and ``b`` toward each other along the gap by ``λ``.
 
@@ -196,6 +238,11 @@ def shift(
     row_map : RowMap, optional
         Receives the step (:mod:`amumo.analysis.row_map`), so that other rows (a typed
         query) can be moved the same way.
+    lazy : bool, optional
+        Keep the moved rows as rows computed when read
+        (:class:`~amumo.embeddings._lazy.LazyRows`: the same float32 values, no copy)
+        instead of a float32 copy. Default: when that copy would exceed 5 GiB
+        (:data:`amumo.embeddings._lazy.LAZY_BYTES`), e.g. ten million pairs.
 
     Examples
     --------
@@ -215,9 +262,13 @@ def shift(
     if row_map is not None:
         row_map.add({a: (s, -step), b: (s, step)})
     arrays = {m: emb[m] for m in emb.modalities}
-    moved = _per_modality(lambda rows, offset: _moved(rows, offset, s, lam)[0],
-                          [emb[a], emb[b]], [-step, step])
-    arrays[a], arrays[b] = moved
+    if lazy_result(emb, (a, b), lazy):
+        arrays[a], arrays[b] = (LazyRows(emb[m], [Step("shift", offset, s, _where(lam))])
+                                for m, offset in ((a, -step), (b, step)))
+    else:
+        moved = _per_modality(lambda rows, offset: _moved(rows, offset, s, lam)[0],
+                              [emb[a], emb[b]], [-step, step])
+        arrays[a], arrays[b] = moved
     history = list(emb.provenance.get("gap_shifts", [])) + [{"lam": lam, "a": a, "b": b}]
     return emb._derive(arrays, normalized=True, gap_shifts=history)
 
@@ -231,6 +282,8 @@ def close_gap(
     tol: float = 1e-3,
     max_iter: int = 100,
     row_map: RowMap | None = None,
+    lazy: bool | None = None,
+    progress: Callable[[float], object] | None = None,
 ) -> Embeddings:
     """Move modality centroids to their common mean until every gap is below ``tol``.
 
@@ -258,6 +311,13 @@ def close_gap(
     row_map : RowMap, optional
         Receives every step (:mod:`amumo.analysis.row_map`), so that other rows (a
         typed query) can be moved the same way.
+    lazy : bool, optional
+        Keep the moved rows as rows computed when read (the same float32 values, no
+        copy; each step is then one pass that sums the rows it would have written).
+        Default: when their float32 copy would exceed 5 GiB
+        (:data:`amumo.embeddings._lazy.LAZY_BYTES`).
+    progress : callable, optional
+        ``progress(fraction)`` after each step (each step is one pass over the rows).
 
     Raises
     ------
@@ -286,6 +346,7 @@ def close_gap(
     # The centroids are those of the float32 rows that are finally stored.
     rows = [emb[m] for m in names]
     n = len(emb)
+    lazy = lazy_result(emb, names, lazy)
     centroids = _per_modality(_centroid, rows)
     before = _largest_gap(centroids)
     remaining = before
@@ -295,16 +356,24 @@ def close_gap(
         common = np.mean(centroids, axis=0)
         if row_map is not None:
             row_map.add({m: (1.0, common - c) for m, c in zip(names, centroids, strict=True)})
-        # After step 1 the rows are our own float32 buffers: moved in place.
-        targets = [None] * len(rows) if iterations == 0 else rows
-        results = _per_modality(
-            lambda r, offset, out: _moved(r, offset, out=out),
-            rows, [common - c for c in centroids], targets,
-        )
-        rows = [new for new, _ in results]
-        centroids = [total / n for _, total in results]
+        if lazy:  # one more step on read; this pass only sums what it would have stored
+            rows = [LazyRows(r, [Step("shift", common - c)]) for r, c in zip(rows, centroids,
+                                                                            strict=True)]
+            centroids = _per_modality(_moved_centroid, rows)
+        else:
+            # After step 1 the rows are our own float32 buffers: moved in place.
+            targets = [None] * len(rows) if iterations == 0 else rows
+            results = _per_modality(
+                lambda r, offset, out: _moved(r, offset, out=out),
+                rows, [common - c for c in centroids], targets,
+            )
+            rows = [new for new, _ in results]
+            centroids = [total / n for _, total in results]
         iterations += 1
         remaining = _largest_gap(centroids)
+        if progress is not None:
+            progress(min(1.0, iterations / max(1.0, iterations + np.log10(
+                max(remaining, target) / target))))
     if remaining >= tol:
         raise RuntimeError(
             f"close_gap stopped after max_iter={max_iter} shifts with a remaining gap of "

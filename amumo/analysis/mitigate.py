@@ -28,11 +28,12 @@ import numpy as np
 import pandas as pd
 
 from amumo.analysis._checks import check_embeddings, check_finite
-from amumo.analysis.gap import shift
+from amumo.analysis.gap import lazy_result, shift
 from amumo.analysis.gap_measures import gap_summary
 from amumo.analysis.row_map import RowMap
 from amumo.embeddings import _rows
-from amumo.embeddings._rows import row_blocks, unit_rows_or_fail
+from amumo.embeddings._lazy import LazyRows, Step, affine_block
+from amumo.embeddings._rows import release_rows, row_blocks
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["mitigate", "MITIGATIONS", "gap_report"]
@@ -48,6 +49,7 @@ def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         block = np.asarray(x[rows], dtype=np.float64)
         total += block.sum(axis=0)
         squares += np.einsum("ij,ij->j", block, block)
+        release_rows(x, rows)
     mean = total / len(x)
     return mean, np.sqrt(np.clip(squares / len(x) - mean * mean, 0.0, None))
 
@@ -60,40 +62,44 @@ def _affine_unit(
     out = np.empty(x.shape, dtype=np.float32)
     for rows in row_blocks(len(x), _rows.ROW_BLOCK):
         start = rows.start
-        block = np.asarray(x[rows], dtype=np.float64) - offset
-        if scale is not None:
-            block /= scale
-        out[start:start + len(block)] = unit_rows_or_fail(
-            block, start, lambda count, first: (
-                f"method={method!r} maps {count} row(s) of {name!r} to zero (e.g. pair "
-                f"{first}); lower strength."
-            ),
-        )
+        # the arithmetic of LazyRows' "affine" step (one home: amumo.embeddings._lazy)
+        out[rows] = affine_block(x[rows], offset, scale, start, lambda count, first: (
+            f"method={method!r} maps {count} row(s) of {name!r} to zero (e.g. pair "
+            f"{first}); lower strength."
+        ))
+        release_rows(x, rows)  # memory-mapped input: RSS of one block
     return out
 
 
 def _transform(
-    emb: Embeddings, method: str, strength: float, row_map: RowMap | None = None
-) -> dict[str, np.ndarray]:
+    emb: Embeddings, method: str, strength: float, row_map: RowMap | None = None,
+    lazy: bool = False,
+) -> dict[str, Any]:
     """Float32 unit rows of every modality after ``method`` (see the module description);
-    the step each modality took goes into ``row_map`` (x ← unit(x / scale + offset))."""
+    ``lazy``: rows computed when read (:class:`~amumo.embeddings._lazy.LazyRows`). The step
+    each modality took goes into ``row_map`` (x ← unit(x / scale + offset))."""
     moments = {m: _moments(emb[m]) for m in emb.modalities}
     out = {}
     moves: dict[str, tuple[Any, np.ndarray]] = {}
+
+    def mapped(m: str, offset: np.ndarray, scale: np.ndarray | None) -> Any:
+        divisor = 1.0 if scale is None else scale
+        moves[m] = (divisor, -offset / divisor)
+        if lazy:
+            where = f"method={method!r} on {m!r}"
+            return LazyRows(emb[m], [Step("affine", offset, scale, where)])
+        return _affine_unit(m, emb[m], offset, scale, method)
+
     if method == "shift":  # every centroid moves λ of the way to the mean of the centroids
         common = np.mean([mean for mean, _ in moments.values()], axis=0)
         for m, (mean, _) in moments.items():
-            offset = -strength * (common - mean)
-            out[m] = _affine_unit(m, emb[m], offset, None, method)
-            moves[m] = (1.0, -offset)
+            out[m] = mapped(m, -strength * (common - mean), None)
     else:
         for m, (mean, std) in moments.items():
             scale = None
             if method == "standardize":
                 scale = np.where(std > 0, std, 1.0) ** strength  # a constant dimension stays
-            out[m] = _affine_unit(m, emb[m], strength * mean, scale, method)
-            divisor = 1.0 if scale is None else scale
-            moves[m] = (divisor, -strength * mean / divisor)
+            out[m] = mapped(m, strength * mean, scale)
     if row_map is not None:
         row_map.add(moves)
     return out
@@ -108,6 +114,7 @@ def mitigate(
     *,
     report: bool = True,
     row_map: RowMap | None = None,
+    lazy: bool | None = None,
 ) -> Embeddings:
     """Reduce the modality gap post hoc with ``method`` and record the effect.
 
@@ -127,6 +134,9 @@ def mitigate(
         Store ``before`` and ``after`` (:func:`amumo.gap_summary`, with
         recall@1) in ``result.provenance["mitigation"]``. Show them side by
         side with :func:`gap_report`.
+    lazy : bool, optional
+        Keep the new rows as rows computed when read (the same float32 values, no copy);
+        default when their float32 copy would exceed 5 GiB (see :func:`amumo.shift`).
 
     Returns
     -------
@@ -160,11 +170,12 @@ def mitigate(
         )
     pa, pb = emb.pair_modalities(a, b)
     if method == "shift" and (len(emb.modalities) == 2 or a is not None or b is not None):
-        result = shift(emb, strength, pa, pb, row_map=row_map)
+        result = shift(emb, strength, pa, pb, row_map=row_map, lazy=lazy)
         if result is emb:
             result = emb._derive({m: emb[m] for m in emb.modalities})
     else:
-        result = emb._derive(_transform(emb, method, strength, row_map), normalized=True)
+        lazy = lazy_result(emb, emb.modalities, lazy)
+        result = emb._derive(_transform(emb, method, strength, row_map, lazy), normalized=True)
     info: dict[str, Any] = {"method": method, "strength": strength, "a": pa, "b": pb}
     if report:
         info["before"] = gap_summary(emb, pa, pb)

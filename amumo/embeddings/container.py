@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from amumo._util import map_in_threads
+from amumo.embeddings._lazy import is_lazy
 from amumo.embeddings._map_guard import check_mapped
 from amumo.embeddings._rows import hash_rows, take_rows
 from amumo.embeddings._validate import check_modality_array, normalise_rows
@@ -243,6 +244,9 @@ class Embeddings:
                 continue
             if normalized and isinstance(a, np.ndarray) and a.dtype == np.float32:
                 a.setflags(write=False)
+                stored[name] = a
+                continue
+            if is_lazy(a):  # rows computed when read (too large to copy): kept as they are
                 stored[name] = a
                 continue
             unit = normalise_rows(name, np.asarray(a), derived=True)[0]
