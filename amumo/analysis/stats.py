@@ -68,7 +68,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,7 @@ import numpy as np
 
 from amumo._util import map_in_threads
 from amumo.analysis._checks import check_embeddings
+from amumo.analysis._progress import Hook
 from amumo.embeddings import _rows
 from amumo.embeddings._rows import release_rows
 from amumo.embeddings.container import Embeddings
@@ -198,12 +200,19 @@ class GapStats:
                 f"{self.modalities} and D={self.dim}; sums of different layouts cannot be added."
             )
 
-    def update(self, emb: Embeddings, modalities: Sequence[str] | None = None) -> GapStats:
+    def update(
+        self, emb: Embeddings, modalities: Sequence[str] | None = None, *,
+        progress: Callable[[float], object] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> GapStats:
         """Add the pairs of ``emb`` (in blocks of rows; memory-mapped input is read once).
 
         ``modalities`` restricts the sums to those modalities (default all): a view
         such as :func:`amumo.rmg` on ``a``, ``b`` reads only those two. An empty
-        ``emb`` (an empty shard) adds nothing.
+        ``emb`` (an empty shard) adds nothing. ``progress(fraction)`` is called as rows
+        are summed (a streaming pass over ten million pairs takes a minute);
+        ``should_stop()`` returning True stops between blocks with
+        :class:`amumo.analysis.retrieval.Cancelled`, adding nothing.
 
         From :data:`PARALLEL_ROWS` pairs the rows are split into one range per core,
         each summed in its own thread into its own sums, and the ranges' sums are added
@@ -230,12 +239,25 @@ class GapStats:
         parts = max(1, min(os.cpu_count() or 1, 4)) if n >= PARALLEL_ROWS else 1
         bounds = np.linspace(0, n, parts + 1).astype(int)
         ranges = [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-        for part in map_in_threads(lambda r: self._range_sums(emb, *r), ranges,
-                                   parallel=parts > 1, name="amumo-stats"):
+        report = None
+        if progress is not None or should_stop is not None:
+            hook, lock, done = Hook(progress, should_stop), threading.Lock(), [0]
+
+            def report(rows: int) -> None:  # from any range's thread, in order of arrival
+                with lock:
+                    done[0] += rows
+                    hook.step(done[0] / max(1, n))  # raises Cancelled when asked to stop
+
+            report(0)
+        # every range first, then the merge: a stopped pass adds nothing
+        sums = map_in_threads(lambda r: self._range_sums(emb, *r, report=report), ranges,
+                              parallel=parts > 1, name="amumo-stats")
+        for part in sums:
             self.merge(part)
         return self
 
-    def _range_sums(self, emb: Embeddings, first: int, stop: int) -> GapStats:
+    def _range_sums(self, emb: Embeddings, first: int, stop: int,
+                    report: Callable[[int], None] | None = None) -> GapStats:
         """A new GapStats holding the sums of rows ``first … stop − 1`` of ``emb``.
 
         Each block of rows is cast to float64 into reused buffers that fit a core's cache
@@ -269,16 +291,44 @@ class GapStats:
             if end - released >= RELEASE_ROWS or end == stop:
                 for m in names:  # memory-mapped input: keep RSS at a few blocks
                     release_rows(emb[m], slice(released, end))
+                if report is not None:
+                    report(end - released)
                 released = end
         out.n = stop - first
         return out
 
+    def _add_arrays(self, blocks: dict[str, np.ndarray]) -> None:
+        """Add the sums of float64 blocks of rows (the same pairs in every modality), as
+        :meth:`_range_sums` adds each of its blocks."""
+        for m, block in blocks.items():
+            self._sum[m] += block.sum(axis=0)
+            self._sumsq[m] += float(np.einsum("ij,ij->", block, block))
+        for a, b in self._dot:
+            x, y = blocks[a], blocks[b]
+            self._dot[(a, b)] += float(np.einsum("ij,ij->", x, y))
+            gap = x - y
+            sq = np.einsum("ij,ij->i", gap, gap)
+            self._dist2[(a, b)] += float(sq.sum())
+            self._dist[(a, b)] += float(np.sqrt(sq).sum())
+
+    @staticmethod
+    def consumer(modalities: Sequence[str], dim: int) -> Any:
+        """A consumer of :class:`amumo.analysis.streaming.RowPass` (blocks of every modality
+        in ``modalities``, in that order) that returns their GapStats: the sums of a pass
+        that also feeds other results."""
+        return _StatsConsumer(tuple(modalities), int(dim))
+
     def update_shards(self, folder: str | Path) -> GapStats:
-        """Add every shard of a shard folder (:mod:`amumo.embeddings.shards`), zero-copy."""
+        """Add every shard of a shard folder (:mod:`amumo.embeddings.shards`), zero-copy.
+
+        Each shard is summed on its own and the sums merged in shard order, as
+        :func:`amumo.scale.stats.shard_stats` does with one Ray task per shard: both give
+        the same numbers to the last bit.
+        """
         from amumo.embeddings.shards import iter_shards
 
         for shard in iter_shards(folder):
-            self.update(shard)
+            self.merge(GapStats(block=self.block).update(shard, self.modalities))
         return self
 
     def merge(self, other: GapStats) -> GapStats:
@@ -467,6 +517,29 @@ class GapStats:
 
     def __repr__(self) -> str:
         return f"GapStats(n={self.n}, modalities={self.modalities}, dim={self.dim})"
+
+
+class _StatsConsumer:
+    """GapStats of the blocks of a RowPass (see :meth:`GapStats.consumer`)."""
+
+    def __init__(self, modalities: tuple[str, ...], dim: int) -> None:
+        self.modalities, self.dim = modalities, dim
+
+    def part(self) -> GapStats:
+        stats = GapStats()
+        stats._init(self.modalities, self.dim)
+        return stats
+
+    def add(self, state: GapStats, rows: slice, blocks: list[np.ndarray]) -> None:
+        state._add_arrays({m: np.asarray(b, dtype=np.float64)
+                           for m, b in zip(self.modalities, blocks, strict=True)})
+        state.n += rows.stop - rows.start
+
+    def merge(self, states: list[GapStats]) -> GapStats:
+        out = GapStats()
+        for state in states:  # range order
+            out.merge(state)
+        return out
 
 
 # ---------------------------------------------------------------------- state checks
