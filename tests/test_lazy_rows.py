@@ -90,3 +90,24 @@ def test_size_decides_by_default(mapped, monkeypatch):
     monkeypatch.setattr(_lazy, "LAZY_BYTES", 1000)
     assert isinstance(am.close_gap(mapped)["image"], LazyRows)
     assert isinstance(am.shift(mapped, 0.3)["text"], LazyRows)
+
+
+def test_close_gap_estimated_on_a_sample_then_checked(mapped):
+    exact = am.GapStats().update(mapped)
+    known = {m: exact.mean(m) for m in mapped.modalities}
+    checked = am.close_gap(mapped, lazy=True, sample=300, centroids=known)
+    info = checked.provenance["close_gap"]
+    assert info["estimated"] is False and info["gap_after"] < 1e-3
+    assert am.gap_distance(checked) == pytest.approx(info["gap_after"], abs=1e-12)
+    quick = am.close_gap(mapped, lazy=True, sample=300, centroids=known, verify=False)
+    assert quick.provenance["close_gap"]["estimated"] is True
+    assert am.gap_distance(quick) < 0.05  # 300 pairs: a rough estimate, checked later
+    # the whole data as the "sample": the control variate gives the exact centroids
+    whole = am.close_gap(mapped, lazy=True, sample=len(mapped), centroids=known, verify=False)
+    assert am.gap_distance(whole) == pytest.approx(whole.provenance["close_gap"]["gap_after"],
+                                                   abs=1e-6)
+    with pytest.raises(ValueError, match="lazy=True"):
+        am.close_gap(mapped, lazy=False, sample=300)
+    shifted = am.shift(mapped, 0.4, lazy=True, centroids=known)
+    plain = am.shift(mapped, 0.4, lazy=True)
+    assert np.allclose(np.asarray(shifted["image"]), np.asarray(plain["image"]), atol=1e-6)

@@ -10,7 +10,7 @@ what happens when every embedding is moved along it and re-normalised:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -18,10 +18,15 @@ import numpy as np
 from amumo._util import map_in_threads
 from amumo.analysis._checks import check_embeddings, check_finite, check_pairs
 from amumo.analysis.row_map import RowMap
-from amumo.embeddings import _rows
 from amumo.embeddings import _lazy, _rows
-from amumo.embeddings._lazy import LazyRows, Step, is_lazy
-from amumo.embeddings._rows import empty_rows, release_rows, row_blocks, unit_rows_or_fail
+from amumo.embeddings._lazy import LazyRows, Step, is_lazy, shift_block
+from amumo.embeddings._rows import (
+    empty_rows,
+    release_rows,
+    row_blocks,
+    take_rows,
+    unit_rows_or_fail,
+)
 from amumo.embeddings.container import Embeddings
 
 __all__ = ["gap_vector", "gap_distance", "shift", "close_gap", "shift_arrays"]
@@ -220,6 +225,7 @@ def shift_arrays(
 def shift(
     emb: Embeddings, lam: float, a: str | None = None, b: str | None = None, *,
     row_map: RowMap | None = None, lazy: bool | None = None,
+    centroids: Mapping[str, np.ndarray] | None = None,
 ) -> Embeddings:
     """Shift modalities ``a`` and ``b`` toward each other along the gap by ``λ``.
 
@@ -243,6 +249,8 @@ def shift(
         (:class:`~amumo.embeddings._lazy.LazyRows`: the same float32 values, no copy)
         instead of a float32 copy. Default: when that copy would exceed 5 GiB
         (:data:`amumo.embeddings._lazy.LAZY_BYTES`), e.g. ten million pairs.
+    centroids : dict of str to ndarray, optional
+        The exact centroids of ``a`` and ``b`` when already known (saves a pass).
 
     Examples
     --------
@@ -258,7 +266,11 @@ def shift(
         return emb
     # As shift_arrays, but in blocks of rows straight into float32 (no float64 copies).
     s = max(1.0, abs(float(lam)))
-    step = (float(lam) / s / 2.0) * _centroid_gap(emb[a], emb[b])
+    if centroids is not None:
+        delta = np.asarray(centroids[a], np.float64) - np.asarray(centroids[b], np.float64)
+    else:
+        delta = _centroid_gap(emb[a], emb[b])
+    step = (float(lam) / s / 2.0) * delta
     if row_map is not None:
         row_map.add({a: (s, -step), b: (s, step)})
     arrays = {m: emb[m] for m in emb.modalities}
@@ -284,6 +296,10 @@ def close_gap(
     row_map: RowMap | None = None,
     lazy: bool | None = None,
     progress: Callable[[float], object] | None = None,
+    centroids: Mapping[str, np.ndarray] | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    verify: bool = True,
 ) -> Embeddings:
     """Move modality centroids to their common mean until every gap is below ``tol``.
 
@@ -318,6 +334,25 @@ def close_gap(
         (:data:`amumo.embeddings._lazy.LAZY_BYTES`).
     progress : callable, optional
         ``progress(fraction)`` after each step (each step is one pass over the rows).
+    centroids : dict of str to ndarray, optional
+        The exact centroids of the moved modalities when already known (e.g.
+        ``GapStats.mean(m)`` of an earlier pass): saves the first pass.
+    sample : int, optional
+        Rows computed when read only (``lazy``): estimate the steps on a seeded
+        sample of this many pairs (runs of consecutive pairs,
+        :func:`amumo.analysis.streaming.spread_sample`) instead of one pass over all
+        rows per step. Each step's centroid is the exact centroid before it plus the
+        sample's mean change of the rows (a control variate: the change varies far
+        less than the rows, so 100,000 pairs estimate it to ~1e-4), then one exact
+        pass checks the remaining gap (``verify``) and further exact steps follow if it
+        is not below ``tol``. Ten million pairs: one pass instead of three or more.
+    seed : int, default 0
+        Seed of ``sample``.
+    verify : bool, default True
+        With ``sample``: check the remaining gap with one exact pass. ``False`` returns
+        at once with an estimated ``gap_after`` (``provenance["close_gap"]["estimated"]``
+        is True) for a caller that reads every row anyway and checks it there (the
+        Explorer's streamed views).
 
     Raises
     ------
@@ -347,12 +382,33 @@ def close_gap(
     rows = [emb[m] for m in names]
     n = len(emb)
     lazy = lazy_result(emb, names, lazy)
-    centroids = _per_modality(_centroid, rows)
+    if sample is not None and not lazy:
+        raise ValueError("sample= estimates the steps of rows computed when read; pass "
+                         "lazy=True (or leave lazy=None for very large embeddings).")
+    if centroids is not None:
+        missing = [m for m in names if m not in centroids]
+        if missing:
+            raise ValueError(f"centroids lacks {missing}; give one per moved modality.")
+        centroids = [np.asarray(centroids[m], dtype=np.float64) for m in names]
+        if any(c.shape != (emb.dim,) for c in centroids):
+            raise ValueError(f"centroids must be vectors of length D = {emb.dim}.")
+    else:
+        centroids = _per_modality(_centroid, rows)
     before = _largest_gap(centroids)
     remaining = before
     iterations = 0
     target = tol * 0.5  # aim a little below tol to leave room for rounding
-    while remaining >= target and iterations < int(max_iter):
+    estimated = False
+    if sample is not None and remaining >= target:
+        rows, centroids, iterations = _sampled_steps(emb, names, rows, centroids, target,
+                                                     int(max_iter), int(sample), seed, row_map)
+        remaining = _largest_gap(centroids)
+        estimated = True
+        if verify:
+            centroids = _per_modality(_centroid, rows)
+            remaining = _largest_gap(centroids)
+            estimated = False
+    while remaining >= target and iterations < int(max_iter) and not estimated:
         common = np.mean(centroids, axis=0)
         if row_map is not None:
             row_map.add({m: (1.0, common - c) for m, c in zip(names, centroids, strict=True)})
@@ -388,9 +444,39 @@ def close_gap(
         "gap_after": remaining,
         "tol": tol,
     }
+    if sample is not None:
+        info["sample"] = int(sample)
+        info["estimated"] = estimated
     if len(names) == 2:
         info["a"], info["b"] = names
     return emb._derive(arrays, normalized=True, close_gap=info)
+
+
+def _sampled_steps(
+    emb: Embeddings, names: Sequence[str], rows: list[Any], centroids: list[np.ndarray],
+    target: float, max_iter: int, size: int, seed: int, row_map: RowMap | None = None,
+) -> tuple[list[Any], list[np.ndarray], int]:
+    """close_gap's steps estimated on a sample (see ``sample=``): the rows with the steps
+    appended (computed when read), the estimated centroids and the number of steps."""
+    from amumo.analysis.streaming import spread_sample
+
+    index = spread_sample(len(emb), size, seed)
+    current = [take_rows(r, index, np.float32) for r in rows]
+    estimate = [np.array(c, dtype=np.float64) for c in centroids]
+    steps = 0
+    while _largest_gap(estimate) >= target and steps < max_iter:
+        common = np.mean(estimate, axis=0)
+        if row_map is not None:
+            row_map.add({m: (1.0, common - c) for m, c in zip(names, estimate, strict=True)})
+        for k in range(len(rows)):
+            offset = common - estimate[k]
+            moved = shift_block(current[k], offset)
+            # exact centroid before the step + the sample's mean change (control variate)
+            estimate[k] = estimate[k] + (moved.astype(np.float64) - current[k]).mean(axis=0)
+            current[k] = moved
+            rows[k] = LazyRows(rows[k], [Step("shift", offset)])
+        steps += 1
+    return rows, estimate, steps
 
 
 def _closing_modalities(
