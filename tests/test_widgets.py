@@ -473,7 +473,7 @@ def test_request_handlers_are_marked_and_named_apart_from_observers(coco):
     from amumo.widgets._base import request as handles
 
     served = {Explorer: {"item", "texts", "window", "cell", "neighbours", "cancel_projection",
-                         "query", "clear_query", "annotate", "undo_annotation"},
+                         "query", "clear_query", "annotate", "undo_annotation", "viewport"},
               Heatmap: {"item", "texts", "window", "cell"},
               Comparer: {"item", "texts", "window", "cell"},
               Scatter: {"item", "texts", "cancel_projection"}, Preview: {"item", "texts"}}

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from amumo.analysis._checks import check_pairs
-from amumo.analysis._progress import Cancelled
+from amumo.analysis._progress import Cancelled, Hook
 from amumo.analysis.retrieval import recall_at_k, retrieval_metrics
 from amumo.analysis.stats import GapStats
 from amumo.embeddings import _rows
@@ -44,6 +44,7 @@ def gap_metrics(
     seed: int = 0,
     should_stop: Callable[[], bool] | None = None,
     groups: np.ndarray | None = None,
+    progress: Callable[[float], object] | None = None,
 ) -> dict[str, float]:
     """The numbers of the metrics panel for modalities ``a``, ``b`` (default the first
     two), in memory ``O(N·D)`` at any N.
@@ -58,7 +59,8 @@ def gap_metrics(
     (:class:`amumo.analysis.retrieval.Cancelled`). ``groups`` (one label per pair,
     e.g. the level of an augmentation): recall and InfoNCE come from
     :func:`grouped_retrieval`, so that a caption repeated once per level is not its
-    own copies' negative.
+    own copies' negative. ``progress(fraction)`` reports the sums' pass (the first
+    third) and the retrieval (the rest).
 
     Examples
     --------
@@ -69,12 +71,18 @@ def gap_metrics(
     """
     emb = check_pairs(emb)
     a, b = emb.pair_modalities(a, b)
-    sums = GapStats().update(emb).metrics(a, b)
+    hook = Hook(progress, should_stop)
+    if progress is None:
+        sums = GapStats().update(emb).metrics(a, b)
+    else:
+        sums = GapStats().update(emb, progress=hook.sub(0.0, 1 / 3).step,
+                                 should_stop=should_stop).metrics(a, b)
     if should_stop is not None and should_stop():
         raise Cancelled
     if groups is None:
         ranked = retrieval_metrics(
-            emb, a, b, temperature, ks=(1,), sample=sample, seed=seed, should_stop=should_stop
+            emb, a, b, temperature, ks=(1,), sample=sample, seed=seed, should_stop=should_stop,
+            progress=None if progress is None else hook.sub(1 / 3, 2 / 3).step,
         )
     else:
         ranked = grouped_retrieval(emb, groups, a, b, temperature, should_stop=should_stop)

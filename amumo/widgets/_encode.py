@@ -48,6 +48,9 @@ MAX_CATEGORIES = 24
 ID_SHARE = 0.9
 ID_MIN_VALUES = 10
 _SEPARATOR = "\u001e"
+#: Rows a column's distinct values are counted on first (ten million captions would take
+#: seconds and a GB to count; a column with too many values shows it within these).
+_PEEK_ROWS = 10_000
 _TEXT_COLUMNS = ("caption", "text", "label", "title", "name", "class", "category")
 
 
@@ -110,6 +113,8 @@ def colorable(meta: pd.DataFrame, column: str) -> bool:
     series = meta[column]
     if _is_numeric(series):
         return bool(series.notna().any())
+    if series.iloc[:_PEEK_ROWS].nunique(dropna=True) > MAX_CATEGORIES:
+        return False  # captions: decided on the first rows, not by counting ten million
     return series.nunique(dropna=True) <= MAX_CATEGORIES
 
 

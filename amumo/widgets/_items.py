@@ -199,6 +199,16 @@ class ItemsMixin(traitlets.HasTraits):
             media[modality] = has_media
         return kinds, media
 
+    def _shown_meta(self) -> pd.DataFrame:
+        """The meta rows of the shown pairs (the table itself when every pair is shown: no
+        copy of ten million rows)."""
+        ids = self._ids
+        if len(ids) == len(self._table) and (len(ids) == 0 or (ids[0] == 0 and ids[-1] ==
+                                                               len(ids) - 1)):
+            return self._table.reset_index(drop=True) if not isinstance(
+                self._table.index, pd.RangeIndex) else self._table
+        return self._table.iloc[ids].reset_index(drop=True)
+
     def _pair_texts(self, ids: np.ndarray) -> list[Any]:
         if self._text_column is None:
             return [""] * len(ids)

@@ -18,6 +18,7 @@ from amumo.embeddings.container import Embeddings
 
 __all__ = [
     "DisplayRows", "display_rows", "block_edges", "pooled", "window", "auto_scale", "quantise",
+    "OverviewSums",
 ]
 
 
@@ -161,6 +162,58 @@ def _block_sums(
             sums += member @ block
             release_rows(stored, slice(start, stop))  # memory-mapped rows: RSS of one chunk
     return sums
+
+
+class OverviewSums:
+    """Consumer of :class:`amumo.analysis.streaming.RowPass`: the overview of
+    :func:`pooled` built in a pass that also serves other views (ten million pairs are
+    read once for the overview and the scatter coordinates together).
+
+    Each stored row (modality ``k``, pair ``i``) is added to the display block it is drawn
+    in (pair order, or ``order`` as in :func:`display_rows`), one sparse 0/1 product per
+    block of rows; :meth:`merge` turns the block sums into the ``(P, P)`` overview.
+    """
+
+    def __init__(self, n: int, n_modalities: int, size: int,
+                 order: np.ndarray | None = None) -> None:
+        total = n * n_modalities
+        self.n, self.m = int(n), int(n_modalities)
+        self.edges = block_edges(total, size)
+        slot = np.arange(n, dtype=np.int64)
+        if order is not None:
+            slot = np.empty(n, dtype=np.int64)
+            slot[np.asarray(order, dtype=np.int64)] = np.arange(n, dtype=np.int64)
+        self.owner = [
+            (np.searchsorted(self.edges, k * n + slot, side="right") - 1).astype(np.int32)
+            for k in range(n_modalities)
+        ]
+        self.dim: int | None = None
+
+    def part(self) -> dict[str, Any]:
+        return {"sums": None}
+
+    def add(self, state: dict[str, Any], k: int, rows: slice, block: np.ndarray) -> None:
+        from scipy import sparse
+
+        if state["sums"] is None:
+            state["sums"] = np.zeros((len(self.edges) - 1, block.shape[1]))
+        count = rows.stop - rows.start
+        member = sparse.csr_matrix(
+            (np.ones(count, dtype=np.float32), (self.owner[k][rows], np.arange(count))),
+            shape=(len(self.edges) - 1, count),
+        )
+        state["sums"] += member @ block
+
+    def merge(self, states: list[dict[str, Any]]) -> np.ndarray:
+        sums = None
+        for state in states:  # range order
+            if state["sums"] is not None:
+                sums = state["sums"] if sums is None else sums + state["sums"]
+        assert sums is not None
+        means = sums / np.diff(self.edges)[:, None]
+        out = (means @ means.T).astype(np.float32)
+        np.clip(out, -1.0, 1.0, out=out)
+        return out
 
 
 def window(rows: np.ndarray, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:

@@ -27,6 +27,7 @@ from amumo.widgets._base import (
 )
 from amumo.widgets._gap_pair import GapPairMixin, pair_matrix
 from amumo.widgets._items import ItemsMixin, check_dataset, check_embeddings_arg
+from amumo.widgets._streamed import StreamedViewsMixin
 from amumo.widgets.annotate import AnnotationMixin
 from amumo.widgets.heatmap import HeatmapMixin
 from amumo.widgets.query import QueryMixin
@@ -107,8 +108,8 @@ def _metric_rows(
 
 
 class Explorer(
-    QueryMixin, AnnotationMixin, ScienceMixin, GapPairMixin, HeatmapMixin, ScatterMixin,
-    ItemsMixin, AmumoWidget,
+    StreamedViewsMixin, QueryMixin, AnnotationMixin, ScienceMixin, GapPairMixin, HeatmapMixin,
+    ScatterMixin, ItemsMixin, AmumoWidget,
 ):
     """The composed modality-gap explorer.
 
@@ -498,6 +499,9 @@ class Explorer(
 
     @one_blas_thread
     def _update_views(self) -> None:
+        if self._streaming():  # more pairs than memory: one pass, then the panels
+            self._stream_views(then=self._stream_then)
+            return
         with self.hold_sync():
             self._update_heatmap()
             self._update_projection()
@@ -529,13 +533,27 @@ class Explorer(
         ma, mb = self._gap_pair_now()
         groups = self._metric_groups()
 
+        streaming = self._streaming()
+
+        def progress(part: float, share: float) -> Callable[[float], None]:
+            def report(fraction: float) -> None:  # "computing… 35 %" (streamed sizes)
+                step = int((part + share * fraction) * 50)
+                if step != getattr(self, "_metrics_step", None):
+                    self._metrics_step = step
+                    self.busy = {**self.busy, "metrics": f"computing… {step * 2} %"}
+            return report
+
         def compute(cancelled: Callable[[], bool]) -> tuple[dict, dict]:
             # Blocked / sampled above 10k pairs; a newer request stops this one early.
+            both = before is None and current is not base
             b = before if before is not None else gap_metrics(
-                base, temperature, ma, mb, should_stop=cancelled, groups=groups
+                base, temperature, ma, mb, should_stop=cancelled, groups=groups,
+                progress=progress(0.0, 0.5 if both else 1.0) if streaming else None,
             )
             a = b if current is base else gap_metrics(
-                current, temperature, ma, mb, should_stop=cancelled, groups=groups
+                current, temperature, ma, mb, should_stop=cancelled, groups=groups,
+                progress=progress(0.5 if both else 0.0, 0.5 if both else 1.0)
+                if streaming else None,
             )
             return b, a
 
@@ -665,8 +683,7 @@ class Explorer(
 def _color_options_for(widget: Explorer) -> list[str]:
     from amumo.widgets._encode import color_options
 
-    options = color_options(widget._table.iloc[widget._ids].reset_index(drop=True),
-                            keep=[widget.color_by])
+    options = color_options(widget._shown_meta(), keep=[widget.color_by])
     # Label columns are always offered (even one label on one pair colours usefully).
     extra = [c for c in sorted(widget._annotation_columns())
              if c in widget._table.columns and c not in options]

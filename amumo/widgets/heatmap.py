@@ -27,6 +27,9 @@ __all__ = ["Heatmap", "HeatmapMixin", "COLORMAPS", "pair_clusters"]
 COLORMAPS = ("viridis", "magma", "cividis", "rdbu", "greys")
 #: Captions per cluster (a seeded sample of larger clusters) that name it (c-TF-IDF).
 NAMED_CAPTIONS = 2000
+#: Above this many shown pairs, cluster names read only the captions they are made from
+#: (NAMED_CAPTIONS seeded per cluster) instead of every caption (ten million strings).
+SAMPLED_NAMES_ABOVE = 200_000
 #: Largest window (cells per side) the browser may ask for at once.
 MAX_WINDOW = 1024
 
@@ -195,15 +198,29 @@ class ClusterTraits(traitlets.HasTraits):
         background job."""
         base, method, k = self._base, self.cluster_method, self.cluster_k
         by = self.cluster_by if self.cluster_by in base.modalities else "all"
-        texts = self._pair_texts(self._ids) if hasattr(self, "_pair_texts") else []
         ids = np.asarray(getattr(self, "_ids", np.arange(len(base))))
+        seed = getattr(self, "seed", 0)
+        has_texts = hasattr(self, "_pair_texts")
+        # every caption up to SAMPLED_NAMES_ABOVE pairs; above, only those that name
+        texts = self._pair_texts(ids) if has_texts and len(ids) <= SAMPLED_NAMES_ABOVE else []
         portrait = self._portrait_modality(by)
 
         def compute() -> tuple[np.ndarray, np.ndarray, list[str], list[dict]]:
             order, labels = pair_clusters(base, method, k, by)
-            names = (
-                cluster_names(texts, labels, max_per_cluster=NAMED_CAPTIONS) if any(texts) else []
-            )
+            if has_texts and len(ids) > SAMPLED_NAMES_ABOVE:
+                rng = np.random.default_rng(seed)
+                picked = np.sort(np.concatenate([
+                    rng.choice(members, size=min(len(members), NAMED_CAPTIONS), replace=False)
+                    for members in (np.flatnonzero(labels == c) for c in np.unique(labels))
+                ]))
+                some = self._pair_texts(ids[picked])
+                names = cluster_names(some, labels[picked], max_per_cluster=NAMED_CAPTIONS) \
+                    if any(some) else []
+            else:
+                names = (
+                    cluster_names(texts, labels, max_per_cluster=NAMED_CAPTIONS) if any(texts)
+                    else []
+                )
             count = int(labels.max()) + 1
             names = [names[c] if c < len(names) and names[c] else f"cluster {c + 1}"
                      for c in range(count)]
@@ -308,9 +325,18 @@ class HeatmapMixin(ClusterTraits, ColourTraits):
     @one_blas_thread
     def _update_heatmap(self) -> None:
         """Recompute the overview of ``self._emb`` in the current order and send it."""
+        streaming = getattr(self, "_streaming", None)
+        if streaming is not None and streaming():  # more pairs than memory: one pass
+            if not self._requantise_overview():
+                self._stream_views(coords=False)
+            return
         rows = display_rows(self._emb, self._cluster_order)
         self._rows = rows
         over = pooled(rows, self.max_overview)
+        self._send_overview(over, rows)
+
+    def _send_overview(self, over: np.ndarray, rows: Any) -> None:
+        """Colour range, quantised overview, order and cluster boundaries to the browser."""
         auto_lo, auto_hi = self._auto_range(over, rows)
         lo = float(self.vmin) if self.vmin is not None else auto_lo
         hi = float(self.vmax) if self.vmax is not None else auto_hi

@@ -143,8 +143,7 @@ class ScatterMixin(ClusterTraits):
         self._coords: np.ndarray | None = None
         self._coords_method: str | None = None
         self._cluster_labels: np.ndarray | None = getattr(self, "_cluster_labels", None)
-        meta = self._table.iloc[self._ids].reset_index(drop=True)
-        self.color_options = color_options(meta, keep=[self.color_by])
+        self.color_options = color_options(self._shown_meta(), keep=[self.color_by])
         if self.color_by not in self.color_options:
             raise ValueError(
                 f"color_by={self.color_by!r} is not available; choose one of {self.color_options}."
@@ -160,9 +159,16 @@ class ScatterMixin(ClusterTraits):
         emb, method, seed, fit_on = self._emb, self.projection, self.seed, self.fit_on
         if method in ("pca", "gap"):
             self._cancel_job("projection")  # a UMAP / t-SNE still running is not wanted now
-        if method == "gap" and self._set_gap_coords(emb):
+        streaming = getattr(self, "_streaming", None)
+        if streaming is not None and streaming() and (method in ("pca", "gap")
+                                                      or self._coords is None):
+            self._stream_views(overview=False)  # frame on a sample, every row in one pass
+            if method in ("pca", "gap"):
+                return
+        elif method == "gap" and self._set_gap_coords(emb):
             return
-        if method in ("pca", "gap") or self._coords is None:
+        if not (streaming is not None and streaming()) and (
+                method in ("pca", "gap") or self._coords is None):
             # PCA is instant; it is also the placeholder while UMAP / t-SNE compute.
             k = min(PCA_COMPONENTS, emb.dim, len(emb) * len(emb.modalities))
             options: dict[str, Any] = {"solver": "auto"}  # project() picks the PCA solver
@@ -352,13 +358,14 @@ class ScatterMixin(ClusterTraits):
             if self._cluster_labels is not None:
                 return
             by = "modality"  # until the background clustering finishes
-        meta = self._table.iloc[self._ids].reset_index(drop=True)
+        meta = self._shown_meta() if by not in ("modality", "cluster") else None
         codes, palette, legend = color_codes(
             by, self._base.modalities, len(self._ids), meta, self._cluster_labels
         )
         if by == "cluster":
             legend = self._named_legend(legend)  # "2 · toilet | bathroom | sink"
         rows = self._drawn_rows()
+        self._all_codes = codes  # every item's code: zoomed-in views send theirs
         with self.hold_sync():
             self.colors = codes if rows is None else np.asarray(codes)[rows]
             self.palette = palette

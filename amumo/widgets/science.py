@@ -45,6 +45,9 @@ TEXT_LIMIT = 140
 EXACT_HOVER_LIMIT = 200_000
 #: Sampled cosines per histogram of the calibration panel.
 CALIBRATION_SAMPLES = 10_000
+#: Fewest queries of the failed-retrievals table: ~2e8 query-candidate products at most
+#: (200 queries at a million pairs, 20 at ten million: each ranks against all candidates).
+FAILURE_QUERIES_MIN = 20
 
 
 class ScienceMixin(traitlets.HasTraits):
@@ -103,6 +106,11 @@ class ScienceMixin(traitlets.HasTraits):
         """The shown embeddings: closed, shifted by ``lam`` or mitigated by ``strength``;
         ``row_map`` receives the map each modality's rows took (a query is moved by it)."""
         a, b = self._pair_now(base)
+        streamed = getattr(self, "_stream_mitigated", None)
+        if streamed is not None:  # more pairs than memory (widgets/_streamed.py)
+            emb = streamed(base)
+            if emb is not None:
+                return emb
         if getattr(self, "closed", False):
             return close_gap(base, a, b, row_map=row_map)
         if self.mitigation == "shift":
@@ -210,7 +218,7 @@ class ScienceMixin(traitlets.HasTraits):
                 metrics_job.join()
             # ~2e8 query-candidate products at most: every query up to 2,000 pairs, a
             # seeded sample of 2,000 → 200 queries (95 % interval shown) beyond.
-            queries = int(np.clip(200_000_000 // len(emb), 200, 2000))
+            queries = int(np.clip(200_000_000 // len(emb), FAILURE_QUERIES_MIN, 2000))
             table, summary = failed_retrievals(
                 emb, a, b, max_rows=40, max_queries=queries, seed=seed, should_stop=cancelled
             )
