@@ -1,7 +1,7 @@
 // Requests the views send to the kernel (custom messages through Rpc): a window of exact
 // heatmap cells, one cell, one item (thumbnail, meta row, media), the texts of a few pairs.
 
-import { f32 } from "./util.js";
+import { f32, i32, u8 } from "./util.js";
 
 export function requestWindow(rpc, extra = {}) {
   return ({ r0, r1, c0, c1 }) =>
@@ -38,5 +38,15 @@ export function requestTexts(rpc) {
     rpc.call({ type: "texts", pairs: ids }).then(({ msg }) => {
       if (msg.error) throw new Error(msg.error);
       return msg.texts || [];
+    });
+}
+
+/** requestViewport(window) -> Promise of the pairs in a zoomed-in window that the drawn
+ * sample leaves out (the kernel's `viewport` request, widgets/_streamed.py). */
+export function requestViewport(rpc) {
+  return ({ x0, x1, y0, y1 }) =>
+    rpc.call({ type: "viewport", x0, x1, y0, y1 }).then(({ msg, buffers }) => {
+      if (msg.error) throw new Error(msg.error);
+      return { pairs: i32(buffers[0]), xy: f32(buffers[1]), codes: u8(buffers[2]), inView: msg.in_view, budget: msg.budget };
     });
 }

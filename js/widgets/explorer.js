@@ -179,7 +179,7 @@ export default {
       syncError();
       model.on("change:error", syncError);
       const hp = heatmapPanel(model, rpc, bus, items, { title: "Similarity", maxSide: 560 });
-      const sp = scatterPanel(model, rpc, bus, items, { title: "Projection", maxSide: 560 });
+      const sp = scatterPanel(model, rpc, bus, items, { title: "Projection", maxSide: 560, viewport: true });
       const pp = previewPanel(model, rpc, bus, items);
       const sel = selectionPanel(model, rpc, bus, items);
       const mp = metricsPanel(model);

@@ -2,6 +2,7 @@
 
 import { createScatterView } from "../scatter/index.js";
 import { scatterData } from "../decode.js";
+import { requestViewport } from "../requests.js";
 import { h, bind, setOptions, watch } from "../util.js";
 import { joinScatter } from "../link/views.js";
 import { panel, labelled, iconButton } from "./frame.js";
@@ -57,6 +58,7 @@ export function scatterPanel(model, rpc, bus, items, opts = {}) {
   const view = createScatterView(p.body, {
     onHover: (info) => (info ? bus.pairHover(info, view) : bus.clearHover(view)),
     onSelect: (pairs) => bus.select(pairs, view),
+    onViewport: opts.viewport ? requestViewport(rpc) : null,
     maxSide: opts.maxSide,
     portrait: portraitMaker(model, rpc, items, 22),
   });

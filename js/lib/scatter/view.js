@@ -82,9 +82,14 @@ export class ScatterView {
    *   sample: Int32Array of the shown pairs drawn (max_points) or empty for all} (see data.js)
    */
   setData(data) {
-    const old = this.data;
+    const old = this.base || this.data; // the last data from the kernel, without zoomed-in pairs
+    const zoomed = !!this.zoom;
+    this.raw = data; // the drawn sample as the kernel sent it (zoomed-in pairs come on top)
+    this.zoom = null;
+    this.viewportToken = (this.viewportToken || 0) + 1;
     const d = prepareData(data);
     this.data = d;
+    this.base = d;
     this.root.dataset.xySum = xySum(d.xy).toFixed(6);
     this.root.dataset.n = String(d.n);
     const sameShape = old && old.n === d.n && old.M === d.M;
@@ -100,6 +105,7 @@ export class ScatterView {
     if (!this.plot) this.layout();
     const moved = sameShape && !sameCoords(old.xy, d.xy);
     this._upload({ transition: moved && d.n <= TRANSITION_LIMIT, resetCamera: !keepView, moved });
+    if (keepView && zoomed) this._askViewport(); // new coordinates or colours: the view's pairs again
   }
 
   /** Hand the points to the renderer; axes, lines and overlay follow once they are drawn. */
@@ -253,7 +259,59 @@ export class ScatterView {
 
   resetView() {
     this.userView = false;
+    if (this.zoom) this._setZoom(null);
     this.renderer.resetView();
+  }
+
+  // ---------------------------------------------------------------- zoom
+  /** The camera settled on a zoomed-in window of a drawn sample: ask the kernel for the
+   * pairs in view that are not drawn (opts.onViewport(window) -> Promise of {pairs:
+   * Int32Array, xy: Float32Array (modality blocks), codes: Uint8Array, inView, budget}). */
+  _askViewport() {
+    const raw = this.raw, win = this.window, home = this.norm;
+    if (!raw || !raw.sample || !raw.sample.length || !win || !home || !this.opts.onViewport) return;
+    const share = ((win.x1 - win.x0) * (win.y1 - win.y0)) / ((home.x1 - home.x0) * (home.y1 - home.y0));
+    const token = ++this.viewportToken;
+    if (share > ZOOM_SHARE) {
+      if (this.zoom) this._setZoom(null);
+      return;
+    }
+    this.root.dataset.zoomAsked = String(token);
+    this.opts.onViewport(win).then((extra) => {
+      if (token === this.viewportToken && !this.disposed && this.raw === raw) this._setZoom({ ...extra, window: win });
+    }, (err) => { this.status.dataset.zoomError = String(err); });
+  }
+
+  /** Draw the drawn sample plus the zoomed-in pairs `zoom` (null: the sample alone). */
+  _setZoom(zoom) {
+    const raw = this.raw;
+    if (!raw) return;
+    this.zoom = zoom && zoom.pairs.length ? zoom : null;
+    let data = raw;
+    if (this.zoom) {
+      const M = raw.modalities.length, N = raw.sample.length, E = this.zoom.pairs.length;
+      const xy = new Float32Array(M * (N + E) * 2);
+      const codes = raw.codes && raw.codes.length >= M * N ? new Uint8Array(M * (N + E)) : null;
+      for (let m = 0; m < M; m++) {
+        xy.set(raw.xy.subarray(2 * m * N, 2 * (m + 1) * N), 2 * m * (N + E));
+        xy.set(this.zoom.xy.subarray(2 * m * E, 2 * (m + 1) * E), 2 * (m * (N + E) + N));
+        if (codes) {
+          codes.set(raw.codes.subarray(m * N, (m + 1) * N), m * (N + E));
+          codes.set(this.zoom.codes.subarray(m * E, (m + 1) * E), m * (N + E) + N);
+        }
+      }
+      const sample = new Int32Array(N + E);
+      sample.set(raw.sample);
+      sample.set(this.zoom.pairs, N);
+      data = { ...raw, xy, codes: codes || raw.codes, sample };
+    }
+    const d = this.zoom ? prepareData(data) : this.base;
+    d.zoom = this.zoom;
+    this.data = d;
+    this.root.dataset.n = String(d.n);
+    this.root.dataset.zoomPairs = String(this.zoom ? this.zoom.pairs.length : 0);
+    this.hoverItem = -1;
+    this._upload({ transition: false, resetCamera: false, moved: false });
   }
 
   // ---------------------------------------------------------------- hover
@@ -317,6 +375,10 @@ export class ScatterView {
     if (this.dragging || this.wheeling) this.userView = true;
     this.drawBase();
     this.drawOverlay();
+    if (this.userView && this.raw && this.raw.sample && this.raw.sample.length) {
+      clearTimeout(this.viewportTimer);
+      this.viewportTimer = setTimeout(() => this._askViewport(), VIEWPORT_DEBOUNCE_MS);
+    }
   }
 
   /** Screen position (stage pixels) of item i. */
@@ -381,7 +443,14 @@ export class ScatterView {
     if (!d) return;
     const parts = [`${d.n.toLocaleString()} points`];
     if (d.sample) {
-      parts.push(`a seeded sample of ${d.N.toLocaleString()} of ${d.Nshown.toLocaleString()} pairs (max_points); selections pick among them`);
+      const drawn = d.zoom ? d.N - d.zoom.pairs.length : d.N;
+      parts.push(`a seeded sample of ${drawn.toLocaleString()} of ${d.Nshown.toLocaleString()} pairs (max_points); selections pick among the drawn pairs`);
+      if (d.zoom) {
+        const all = d.zoom.pairs.length + drawn >= d.zoom.inView;
+        parts.push(`zoomed in: +${d.zoom.pairs.length.toLocaleString()} pairs from the kernel (${all ? "every" : "a sample of the"} ${d.zoom.inView.toLocaleString()} pairs in view)`);
+      } else {
+        parts.push("zoom in for more");
+      }
     }
     if (d.showLines && d.M > 1 && d.N > LINE_LIMIT) {
       parts.push(`pair lines for hovered${this.selected.size && this.selected.size <= LINE_LIMIT ? " and selected" : ""} pairs (over ${LINE_LIMIT.toLocaleString()} pairs)`);
@@ -509,6 +578,11 @@ export class ScatterView {
     return this.footprintCache;
   }
 }
+
+/** A zoomed-in window asks the kernel for more points once the camera has been still this
+ * long (ms), and only when it shows at most ZOOM_SHARE of the fitted window's area. */
+const VIEWPORT_DEBOUNCE_MS = 300;
+const ZOOM_SHARE = 0.5;
 
 /** Cells (CSS pixels) of a large selection's footprint, and the veil over the cells without
  * a selected item (the plot's background, rgba 251, 251, 253, 0.75, as a little-endian Uint32). */
