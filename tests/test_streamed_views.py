@@ -134,3 +134,25 @@ def test_a_closing_step_is_added_when_the_pass_finds_the_gap_open(mapped, stream
     assert info["gap_after"] < 1e-3 and not info["estimated"]
     assert info["corrections"] >= 1  # the views' pass found the estimate short
     assert am.gap_distance(ex.embeddings) < 1e-3
+
+
+def test_panel_numbers_from_one_pass_equal_three_passes(mapped, monkeypatch):
+    from amumo.analysis import summary
+
+    three = summary.gap_metrics(mapped, sample=200, seed=4)
+    monkeypatch.setattr(summary, "ONE_PASS_PAIRS", 1000)
+    seen = []
+    one = summary.gap_metrics(mapped, sample=200, seed=4, progress=seen.append)
+    assert seen[-1] == 1.0
+    assert set(one) == set(three)
+    for key, value in three.items():
+        exact_keys = ("recall@", "retrieval_")
+        tol = 0 if key.startswith(exact_keys) else 1e-9
+        assert one[key] == pytest.approx(value, abs=tol, rel=1e-9), key
+    closed = am.close_gap(mapped, lazy=True)
+    monkeypatch.setattr(summary, "ONE_PASS_PAIRS", 10**9)
+    ref = summary.gap_metrics(closed, sample=200, seed=4)
+    monkeypatch.setattr(summary, "ONE_PASS_PAIRS", 1000)
+    got = summary.gap_metrics(closed, sample=200, seed=4)
+    for key, value in ref.items():
+        assert got[key] == pytest.approx(value, abs=1e-9, rel=1e-9), key

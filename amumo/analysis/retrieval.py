@@ -69,6 +69,8 @@ __all__ = [
     "wilson_interval",
     "resolve_sample",
     "Cancelled",
+    "QueryRanks",
+    "summarise_ranks",
 ]
 
 #: ``sample="auto"`` is exact up to this many pairs.
@@ -345,6 +347,91 @@ def rank_queries(
     return forward, backward
 
 
+class QueryRanks:
+    """Consumer of :class:`amumo.analysis.streaming.RowPass`: :func:`rank_queries` of fixed
+    queries, fed one block of candidates at a time by a pass that also serves other
+    results (the metrics panel of ten million pairs: sums and both retrieval directions
+    from one read of the rows).
+
+    ``source`` / ``target`` index the query and candidate modality in the pass's
+    ``names``; ``x`` / ``y`` are those arrays (for the float64 re-check of near ties).
+    Ranks are exact as in :func:`rank_queries`; the log-sum-exp of each range is merged
+    in range order (InfoNCE to ~1e-12 of the sequential value).
+    """
+
+    def __init__(self, x: Any, y: Any, queries: np.ndarray, source: int, target: int,
+                 temperature: float, precision: str = "auto") -> None:
+        self.x, self.y = x, y
+        self.queries = np.asarray(queries, dtype=np.intp)
+        self.source, self.target = int(source), int(target)
+        self.temperature = float(temperature)
+        n, d = y.shape
+        self.dtype = _precision(precision, n)
+        self.margin = _margin(self.dtype, d)
+        self.xrows = _rows(x, self.queries)
+        self.true = _dot64(self.xrows, _rows(y, self.queries))
+        # as rank_queries: the queries scaled by 1/τ once, so the products are the logits
+        self.scale = 1.0 / self.temperature
+        self.xq = np.multiply(self.xrows, self.scale, dtype=self.dtype)
+        self.n = n
+
+    def part(self) -> _Running:
+        return _Running(len(self.queries))
+
+    def add(self, state: _Running, rows: slice, blocks: list[np.ndarray]) -> None:
+        every = slice(0, len(self.queries))
+        cands = blocks[self.target]
+        step = max(1, BLOCK_ENTRIES // max(1, len(self.queries)))
+        for start in range(0, cands.shape[0], step):
+            part = cands[start : start + step]
+            ids = np.arange(rows.start + start, rows.start + start + len(part))
+            sims = self.xq @ np.asarray(part, dtype=self.dtype).T
+            state.ranks += _count_greater(sims, self.true, self.margin, 1, self.queries, ids,
+                                          self.xrows, part, self.scale)
+            state.add_lse(sims, every, 1, np.empty_like(sims))
+
+    def merge(self, states: list[_Running]) -> QueryResult:
+        total = _Running(len(self.queries))
+        for state in states:  # range order
+            total.ranks += state.ranks
+            top = np.maximum(total.max, state.max)
+            with np.errstate(invalid="ignore"):  # -inf - -inf for an empty range
+                total.sum = (np.where(np.isfinite(total.max), total.sum * np.exp(total.max - top),
+                                      0.0)
+                             + np.where(np.isfinite(state.max),
+                                        state.sum * np.exp(state.max - top), 0.0))
+            total.max = top
+        return QueryResult(self.queries, total.ranks, total.nce(self.true, self.temperature),
+                           self.n, true_scores=self.true)
+
+
+def summarise_ranks(
+    a: str, b: str, forward: QueryResult, backward: QueryResult, ks: Sequence[int],
+    sampled: bool, confidence: float = 0.95,
+) -> dict[str, float]:
+    """The dict of :func:`retrieval_metrics` from the two directions' per-query results."""
+    m = len(forward.ranks)
+    out: dict[str, float] = {}
+    for src, dst, result in ((a, b, forward), (b, a, backward)):
+        for k in ks:
+            hits = int(np.count_nonzero(result.ranks < k))
+            key = f"recall@{k}:{src}->{dst}"
+            out[key] = hits / m
+            if sampled:
+                out[f"{key}:ci_low"], out[f"{key}:ci_high"] = wilson_interval(hits, m, confidence)
+    assert forward.nce is not None and backward.nce is not None
+    out["info_nce"] = float((forward.nce.mean() + backward.nce.mean()) / 2.0)
+    if sampled:
+        z = float(ndtri(0.5 + confidence / 2.0))
+        se = 0.5 * sqrt(forward.nce.var(ddof=1) / m + backward.nce.var(ddof=1) / m) if m > 1 \
+            else float("inf")
+        out["info_nce:ci_low"] = out["info_nce"] - z * se
+        out["info_nce:ci_high"] = out["info_nce"] + z * se
+    out["retrieval_queries"] = float(m)
+    out["retrieval_exact"] = 0.0 if sampled else 1.0
+    return out
+
+
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion.
 
@@ -465,26 +552,7 @@ def retrieval_metrics(
                                      precision=precision, hook=job[2]),
             [(x, y, hooks[0]), (y, x, hooks[1])], name="amumo-retrieval",
         )
-    m = len(forward.ranks)
-    out: dict[str, float] = {}
-    for src, dst, result in ((a, b, forward), (b, a, backward)):
-        for k in ks:
-            hits = int(np.count_nonzero(result.ranks < k))
-            key = f"recall@{k}:{src}->{dst}"
-            out[key] = hits / m
-            if count is not None:
-                out[f"{key}:ci_low"], out[f"{key}:ci_high"] = wilson_interval(hits, m, confidence)
-    assert forward.nce is not None and backward.nce is not None
-    out["info_nce"] = float((forward.nce.mean() + backward.nce.mean()) / 2.0)
-    if count is not None:
-        z = float(ndtri(0.5 + confidence / 2.0))
-        se = 0.5 * sqrt(forward.nce.var(ddof=1) / m + backward.nce.var(ddof=1) / m) if m > 1 \
-            else float("inf")
-        out["info_nce:ci_low"] = out["info_nce"] - z * se
-        out["info_nce:ci_high"] = out["info_nce"] + z * se
-    out["retrieval_queries"] = float(m)
-    out["retrieval_exact"] = 1.0 if count is None else 0.0
-    return out
+    return summarise_ranks(a, b, forward, backward, ks, count is not None, confidence)
 
 
 def recall_at_k(

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from amumo.analysis._checks import check_pairs
+from amumo.analysis._checks import check_pairs, check_temperature
 from amumo.analysis._progress import Cancelled, Hook
-from amumo.analysis.retrieval import recall_at_k, retrieval_metrics
+from amumo.analysis.retrieval import recall_at_k, resolve_sample, retrieval_metrics
 from amumo.analysis.stats import GapStats
 from amumo.embeddings import _rows
 from amumo.embeddings.container import Embeddings
@@ -30,6 +30,9 @@ __all__ = ["gap_metrics", "grouped_retrieval", "selection_metrics", "SELECTION_R
 #: Above this many selected pairs, recall@1 of a selection uses an evenly spaced sample of
 #: this many of them (the sums stay exact).
 SELECTION_RECALL_LIMIT = 4000
+#: Above this many pairs :func:`gap_metrics` reads the rows once for the sums and both
+#: retrieval directions (a sampled estimate) instead of three times.
+ONE_PASS_PAIRS = 2_000_000
 #: The O(N·D) entries of a selection's summary, in the order they are reported.
 _SUM_KEYS = ("gap_distance", "rmg", "l2i", "centroid_cosine", "paired_cosine")
 
@@ -72,14 +75,19 @@ def gap_metrics(
     emb = check_pairs(emb)
     a, b = emb.pair_modalities(a, b)
     hook = Hook(progress, should_stop)
-    if progress is None:
+    count = resolve_sample(sample, len(emb))
+    if groups is None and count is not None and len(emb) > ONE_PASS_PAIRS:
+        sums, ranked = _one_pass(emb, a, b, temperature, count, seed, progress, should_stop)
+    elif progress is None:
         sums = GapStats().update(emb).metrics(a, b)
     else:
         sums = GapStats().update(emb, progress=hook.sub(0.0, 1 / 3).step,
                                  should_stop=should_stop).metrics(a, b)
     if should_stop is not None and should_stop():
         raise Cancelled
-    if groups is None:
+    if groups is None and count is not None and len(emb) > ONE_PASS_PAIRS:
+        pass  # from the one pass above
+    elif groups is None:
         ranked = retrieval_metrics(
             emb, a, b, temperature, ks=(1,), sample=sample, seed=seed, should_stop=should_stop,
             progress=None if progress is None else hook.sub(1 / 3, 2 / 3).step,
@@ -103,6 +111,29 @@ def gap_metrics(
     out["retrieval_queries"] = ranked["retrieval_queries"]
     out["retrieval_exact"] = ranked["retrieval_exact"]
     return out
+
+
+def _one_pass(
+    emb: Embeddings, a: str, b: str, temperature: float, count: int, seed: int,
+    progress: Callable[[float], object] | None, should_stop: Callable[[], bool] | None,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The panel's sums and both retrieval directions from ONE read of the rows (above
+    :data:`ONE_PASS_PAIRS`: three passes over 20 GB would take minutes): the same query
+    sample as :func:`retrieval_metrics`, ranked against all candidates."""
+    from amumo.analysis.retrieval import QueryRanks, summarise_ranks
+    from amumo.analysis.streaming import RowPass
+
+    temperature = check_temperature(temperature)
+    rng = np.random.default_rng(seed)
+    queries = np.sort(rng.choice(len(emb), size=count, replace=False))
+    consumers = [
+        GapStats.consumer((a, b), emb.dim),
+        QueryRanks(emb[a], emb[b], queries, 0, 1, temperature),
+        QueryRanks(emb[b], emb[a], queries, 1, 0, temperature),
+    ]
+    stats, forward, backward = RowPass(emb, (a, b)).run(consumers, progress=progress,
+                                                        should_stop=should_stop)
+    return stats.metrics(a, b), summarise_ranks(a, b, forward, backward, (1,), True)
 
 
 def grouped_retrieval(

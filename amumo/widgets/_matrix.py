@@ -192,17 +192,18 @@ class OverviewSums:
     def part(self) -> dict[str, Any]:
         return {"sums": None}
 
-    def add(self, state: dict[str, Any], k: int, rows: slice, block: np.ndarray) -> None:
+    def add(self, state: dict[str, Any], rows: slice, blocks: list[np.ndarray]) -> None:
         from scipy import sparse
 
-        if state["sums"] is None:
-            state["sums"] = np.zeros((len(self.edges) - 1, block.shape[1]))
         count = rows.stop - rows.start
-        member = sparse.csr_matrix(
-            (np.ones(count, dtype=np.float32), (self.owner[k][rows], np.arange(count))),
-            shape=(len(self.edges) - 1, count),
-        )
-        state["sums"] += member @ block
+        for k, block in enumerate(blocks):
+            if state["sums"] is None:
+                state["sums"] = np.zeros((len(self.edges) - 1, block.shape[1]))
+            member = sparse.csr_matrix(
+                (np.ones(count, dtype=np.float32), (self.owner[k][rows], np.arange(count))),
+                shape=(len(self.edges) - 1, count),
+            )
+            state["sums"] += member @ block
 
     def merge(self, states: list[dict[str, Any]]) -> np.ndarray:
         sums = None
