@@ -156,3 +156,43 @@ def test_panel_numbers_from_one_pass_equal_three_passes(mapped, monkeypatch):
     got = summary.gap_metrics(closed, sample=200, seed=4)
     for key, value in ref.items():
         assert got[key] == pytest.approx(value, abs=1e-9, rel=1e-9), key
+
+
+def test_a_sample_is_drawn_while_the_pass_runs(mapped, streamed, monkeypatch):
+    seen = []
+    original = _streamed.RowPass.run
+
+    def spy(self, consumers, **kwargs):
+        widget = seen[0]
+        if widget._preview is not None:  # the first picture, before every row is placed
+            seen.append((len(widget.scatter_pairs) // 4, len(widget.xy) // 8))
+        return original(self, consumers, **kwargs)
+
+    monkeypatch.setattr(_streamed.RowPass, "run", spy)
+    monkeypatch.setattr(Explorer, "_update_metrics", lambda self: None)
+    monkeypatch.setattr(Explorer, "_update_science", lambda self: None)
+    original_init = Explorer._init_scatter
+
+    def remember(self):
+        seen.append(self)
+        original_init(self)
+
+    monkeypatch.setattr(Explorer, "_init_scatter", remember)
+    ex = Explorer(mapped, max_points=2000, projection="pca")
+    ex.wait(300)
+    assert seen[1] == (800, 1600)  # the 800-pair sample, both modalities
+    assert ex._preview is None and ex._coords.shape[0] == 2 * N
+
+
+def test_project_fits_pca_on_a_sample_above_its_limit(mapped, monkeypatch):
+    from amumo.analysis import projection
+
+    monkeypatch.setattr(projection, "PCA_SAMPLE_ABOVE", 1000)
+    monkeypatch.setattr(streaming, "SAMPLE_PAIRS", 700)
+    xy = am.project(mapped, "pca", n_components=3, cache=False)
+    mean, comps = sample_pca_frame(mapped, mapped.modalities, 3, sample=700)
+    rows = np.vstack([np.asarray(mapped[m], np.float64) for m in mapped.modalities])
+    assert np.allclose(xy, (rows - mean) @ comps, atol=1e-4)
+    text_only = am.project(mapped, "pca", fit_on="text", cache=False)
+    mean, comps = sample_pca_frame(mapped, mapped.modalities, 2, sample=700, fit_on="text")
+    assert np.allclose(text_only, (rows - mean) @ comps, atol=1e-4)

@@ -69,6 +69,8 @@ class RowStack:
     """The rows of several ``(N, D)`` arrays as one virtual ``(M·N, D)`` stack."""
 
     def __init__(self, arrays: Sequence[np.ndarray]) -> None:
+        #: (embeddings, modality names, fit_on) the stack was made from, when known
+        self.source: tuple | None = None
         self.arrays = list(arrays)
         self.n = self.arrays[0].shape[0]
         self.dim = self.arrays[0].shape[1]

@@ -46,6 +46,11 @@ UMAP_TRANSFORM_LIMIT = 10_000
 PLACEMENTS = ("auto", "transform", "neighbours")
 #: Up to this many rows PCA is scikit-learn's exact SVD; above, a blocked randomized one.
 PCA_EXACT_LIMIT = 10_000
+#: Above this many rows to fit (two million pairs), ``solver="auto"`` fits PCA on a spread
+#: sample of :data:`amumo.analysis.streaming.SAMPLE_PAIRS` pairs (the D × D covariance)
+#: and places every row in one pass: the randomized PCA's five passes over ten million
+#: pairs would read 100 GB.
+PCA_SAMPLE_ABOVE = 4_000_000
 #: PCA solvers of :func:`project`: ``"auto"`` picks by size (see :func:`_pca_frame`).
 PCA_SOLVERS = ("auto", "exact", "randomized")
 _CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
@@ -83,6 +88,16 @@ def _pca_frame(
     (keyword ``n_iter``). ``"exact"`` / ``"randomized"`` force one of the two
     (an exact fit copies the fitted rows to float64). Placing works in blocks, float32.
     """
+    if solver == "auto" and hi - lo > PCA_SAMPLE_ABOVE and stack.source is not None:
+        # ten million pairs: fit on a spread sample of pairs (one read of ~0.1 GB instead
+        # of five passes over 20 GB), place every row in one blocked pass
+        from amumo.analysis.streaming import SAMPLE_PAIRS, sample_pca_frame
+
+        emb, names, fit_on = stack.source
+        mean, comps = sample_pca_frame(emb, names, k, seed=seed, sample=SAMPLE_PAIRS,
+                                       fit_on=fit_on)
+        hook.step(1.0)
+        return lambda target, step: pca_transform(target, mean, comps, step)
     exact = solver == "exact" or (solver == "auto" and len(stack) <= PCA_EXACT_LIMIT)
     if exact:
         if solver == "auto" and "svd_solver" not in kwargs and stack.dim < 2 * stack.n:
@@ -185,6 +200,7 @@ def _pca_placer(
         _FRAMES.move_to_end(frame_key)
         return frame
     fit_stack = stack if stack is not None else RowStack([fit_emb[m] for m in names])
+    fit_stack.source = (fit_emb, tuple(names), fit_on)  # a spread sample above 2M pairs
     n = len(fit_emb)
     lo, hi = (0, len(fit_stack)) if fit_on == "all" else (
         list(names).index(fit_on) * n, (list(names).index(fit_on) + 1) * n)

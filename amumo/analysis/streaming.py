@@ -87,13 +87,35 @@ def _top_directions(cov: np.ndarray, k: int) -> np.ndarray:
     return top * np.where(signs == 0, 1.0, signs)[None, :]  # largest loading positive
 
 
-def _covariance(rows: np.ndarray, u: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(rows, dtype=np.float64)
-    if u is not None:
-        x = x - np.outer(x @ u, u)
-    mean = x.mean(axis=0)
-    x -= mean
-    return mean, x.T @ x / max(1, len(x) - 1)
+#: Sample pairs gathered at a time while a frame is fitted (memory: one such block).
+_GATHER = 8192
+
+
+class _Moments:
+    """Float64 sums of sampled rows (and of their outer products), gathered in blocks."""
+
+    def __init__(self, emb: Embeddings, names: Sequence[str], index: np.ndarray,
+                 u: np.ndarray | None = None) -> None:
+        d = emb.dim
+        self.sums = {m: np.zeros(d) for m in names}
+        self.total = np.zeros(d)
+        self.outer = np.zeros((d, d))
+        self.count = 0
+        for start in range(0, len(index), _GATHER):
+            part = index[start : start + _GATHER]
+            for m, rows in gather(emb, names, part).items():
+                self.sums[m] += rows.sum(axis=0, dtype=np.float64)
+                if u is not None:
+                    rows = rows - np.outer(rows @ u, u).astype(np.float32)
+                self.total += rows.sum(axis=0, dtype=np.float64)
+                self.outer += (rows.T @ rows).astype(np.float64)
+                self.count += len(rows)
+        self.pairs = len(index)
+
+    def covariance(self) -> tuple[np.ndarray, np.ndarray]:
+        mean = self.total / self.count
+        cov = (self.outer - self.count * np.outer(mean, mean)) / max(1, self.count - 1)
+        return mean, cov
 
 
 def sample_pca_frame(
@@ -101,7 +123,8 @@ def sample_pca_frame(
     sample: int = SAMPLE_PAIRS, fit_on: str = "all",
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(mean (D,), components (D, k))`` of PCA fitted on a :func:`spread_sample` of pairs
-    (all rows of ``names``, or of ``fit_on`` only), through the D × D covariance.
+    (all rows of ``names``, or of ``fit_on`` only), through the D × D covariance
+    accumulated in float64, the sample gathered 8,192 pairs at a time.
 
     Examples
     --------
@@ -112,8 +135,7 @@ def sample_pca_frame(
     """
     index = spread_sample(len(emb), sample, seed)
     fit = list(names) if fit_on == "all" else [fit_on]
-    rows = np.concatenate(list(gather(emb, fit, index).values()))
-    mean, cov = _covariance(rows)
+    mean, cov = _Moments(emb, fit, index).covariance()
     return mean, _top_directions(cov, k)
 
 
@@ -125,9 +147,9 @@ def sample_gap_frame(
     components (D, k))``: exact ``centroids`` when given, else the sample's; the
     directions across the gap fitted on the sample."""
     index = spread_sample(len(emb), sample, seed)
-    rows = gather(emb, names, index)
     if centroids is None:
-        centroids = {m: rows[m].mean(axis=0, dtype=np.float64) for m in (a, b)}
+        sums = _Moments(emb, (a, b), index).sums
+        centroids = {m: sums[m] / len(index) for m in (a, b)}
     delta = centroids[a] - centroids[b]
     norm = float(np.linalg.norm(delta))
     if norm < 1e-12:
@@ -135,7 +157,7 @@ def sample_gap_frame(
     u = delta / norm
     axes = [u[:, None]]
     if k > 1:
-        _, cov = _covariance(np.concatenate(list(rows.values())), u)
+        _, cov = _Moments(emb, names, index, u).covariance()
         axes.append(_top_directions(cov, k - 1))
     return (centroids[a] + centroids[b]) / 2.0, np.hstack(axes)
 

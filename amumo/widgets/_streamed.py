@@ -38,8 +38,10 @@ from amumo.analysis.streaming import (
     ColumnTotals,
     Placement,
     RowPass,
+    gather,
     sample_gap_frame,
     sample_pca_frame,
+    spread_sample,
 )
 from amumo.embeddings.container import Embeddings
 from amumo.widgets._base import JobCancelled, request
@@ -121,8 +123,12 @@ class StreamedViewsMixin:
                 text = f"{label}… {fraction:.0%}"
                 self.busy = {**self.busy, **{key: text for key, _ in keys}}
 
+        first = coords and self._coords is None
+
         def compute(cancelled: Callable[[], bool]) -> dict[str, Any]:
             frame = self._stream_frame(base, method) if coords else None
+            if first and frame is not None and not cancelled():
+                self._show_preview(emb, frame)  # a sample drawn while the pass runs
             consumers: list[Any] = [ColumnTotals(m, emb.dim)]
             if overview:
                 consumers.append(OverviewSums(n, m, size, order))
@@ -157,6 +163,7 @@ class StreamedViewsMixin:
                 if "coords" in result:
                     method_used, xy = result["coords"]
                     frame_of = base if emb is not base else None
+                    self._preview = None
                     self._set_coords(xy, method_used, frame=frame_of)
                     self._update_colors()
             if then is not None:
@@ -167,6 +174,23 @@ class StreamedViewsMixin:
 
         self._run_job("stream", compute, done, error=fail, cancellable=True,
                       status=("busy", dict(keys)))
+
+    def _show_preview(self, emb: Embeddings, frame: tuple[str, np.ndarray, np.ndarray]) -> None:
+        """Draw the frame's sample of pairs, placed at once (a second), until the pass has
+        placed every row: the first picture of ten million pairs in seconds, not a minute."""
+        names = emb.modalities
+        n = len(emb)
+        pairs = spread_sample(n, SAMPLE_PAIRS, self.seed)
+        blocks = gather(emb, names, pairs)
+        method, mean, comps = frame
+        xy = np.vstack([(blocks[m].astype(np.float64) - mean) @ comps for m in names])
+        rows = (np.arange(len(names))[:, None] * n + pairs[None, :]).ravel()
+        if self._emb is not emb or self._coords is not None:
+            return
+        self._preview = (pairs.astype(np.int32), rows)
+        with self.hold_sync():
+            self._set_coords(xy.astype(np.float32), method)
+            self._update_colors()
 
     def _show_overview(self, over: np.ndarray, rows: Any, auto: tuple[float, float]) -> None:
         """Send a streamed overview (the heatmap's colour range and boundaries as usual)."""
@@ -246,8 +270,8 @@ class StreamedViewsMixin:
         uint8 colour codes, for at most :data:`ZOOM_PAIRS` seeded pairs in view.
         """
         coords = self._coords
-        if coords is None:
-            raise ValueError("the scatter has no coordinates yet.")
+        if coords is None or getattr(self, "_preview", None) is not None:
+            raise ValueError("the scatter is still placing every pair; zoom again once drawn.")
         try:
             x0, x1, y0, y1 = (float(content[k]) for k in ("x0", "x1", "y0", "y1"))
         except (KeyError, TypeError, ValueError) as err:

@@ -273,6 +273,10 @@ class ScatterMixin(ClusterTraits):
         a sampled pair), so the browser never receives more points than it can draw;
         ``scatter_pairs`` tells it which. The kernel keeps computing on all pairs.
         """
+        preview = getattr(self, "_preview", None)
+        if preview is not None:  # a sample placed before the streamed pass placed every row
+            self.scatter_pairs = preview[0]
+            return preview[1]
         n, m = len(self._ids), len(self._base.modalities)
         if n * m <= self.max_points:
             if self.scatter_pairs:
@@ -300,7 +304,10 @@ class ScatterMixin(ClusterTraits):
             else:
                 self.axis_labels = [f"{prefix} {x + 1}", f"{prefix} {y + 1}"]
             rows = self._drawn_rows()
-            xy = self._coords[:, [x, y]] if rows is None else self._coords[rows][:, [x, y]]
+            if rows is None or getattr(self, "_preview", None) is not None:
+                xy = self._coords[:, [x, y]]  # every row, or the preview's own rows
+            else:
+                xy = self._coords[rows][:, [x, y]]
             self.xy = xy
 
     def _set_gap_coords(self, emb: Embeddings) -> bool:
