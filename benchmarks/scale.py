@@ -205,11 +205,17 @@ def _timed(func: Callable[[], Any]) -> tuple[float, Any]:
 
 @column("load")
 def col_load(ctx: SimpleNamespace) -> dict[str, Any]:
+    """``Embeddings.load(path, mmap=True)``, or ``Embeddings.open(folder)`` for a shard
+    folder (``--layout shards``)."""
     import amumo as am
 
-    seconds, ctx.emb = _timed(lambda: am.Embeddings.load(ctx.path, mmap=True))
-    return {"load_s": seconds, "mapped": ctx.emb.provenance.get("mmap"),
-            "dtype": str(ctx.emb["image"].dtype)}
+    if Path(ctx.path).is_dir():
+        seconds, ctx.emb = _timed(lambda: am.Embeddings.open(ctx.path))
+    else:
+        seconds, ctx.emb = _timed(lambda: am.Embeddings.load(ctx.path, mmap=True))
+    return {"load_s": seconds, "mapped": ctx.emb.provenance.get("mmap", "shards"),
+            "checked": ctx.emb.provenance.get("rows_checked", "at open"),
+            "dtype": str(ctx.emb["image"].dtype), "load_avg": _load()}
 
 
 @column("gap_stats")
@@ -364,21 +370,32 @@ def col_explorer(ctx: SimpleNamespace) -> dict[str, Any]:
         return bool(ex.metrics.get("rows")) and not ex.metrics.get("pending") \
             and "metrics" not in ex.busy
 
+    def views_done(ex: Any) -> bool:  # every row placed, the overview made (streamed sizes)
+        return "scatter" not in ex.busy and "heatmap" not in ex.busy and \
+            getattr(ex, "_preview", None) is None and len(ex.xy) > 0
+
+    start = time.perf_counter()
     build_s, ex = _timed(lambda: Explorer(ctx.emb))
+    first_s = build_s + _until(lambda: len(ex.xy) > 0)  # first picture (a sample, streamed)
+    views = build_s + _until(lambda: views_done(ex))
     size = ex.state_size()
-    panel_s = build_s + _until(lambda: panel_done(ex))
+    _until(lambda: panel_done(ex))
+    panel_s = time.perf_counter() - start
     start = time.perf_counter()
     ex.closed = True
     click_s = time.perf_counter() - start  # the kernel is free again after this
-    _until(lambda: "scatter" not in ex.busy and "heatmap" not in ex.busy)
+    _until(lambda: views_done(ex) and ex.embeddings is not ex._base
+           and not (ex.embeddings.provenance.get("close_gap") or {}).get("estimated"))
     views_s = time.perf_counter() - start
     _until(lambda: panel_done(ex))
     toggle_s = time.perf_counter() - start
     gap = {r["key"]: r["after"] for r in ex.metrics["rows"]}["gap_distance"]
-    return {"explorer_build_s": build_s, "state_mb": size["total"] / 1e6,
+    return {"explorer_build_s": build_s, "first_drawn_s": first_s, "views_drawn_s": views,
+            "state_mb": size["total"] / 1e6,
             "xy_mb": size["per_trait"]["xy"] / 1e6, "panel_complete_s": panel_s,
             "close_gap_click_s": click_s, "close_gap_views_s": views_s,
-            "close_gap_metrics_s": toggle_s, "gap_after": gap}
+            "close_gap_metrics_s": toggle_s, "gap_after": gap, "error": ex.error,
+            "load_avg": _load()}
 
 
 # ---------------------------------------------------------------------------- driver
@@ -418,30 +435,55 @@ def run_child(path: Path, n: int, names: list[str], dtype: str = "float32") -> d
     ctx = SimpleNamespace(path=path, n=n, emb=None, results={})
     for name in names:
         before = load_average()
-        ctx.results[name] = COLUMNS[name](ctx)
+        start = time.perf_counter()
+        try:
+            ctx.results[name] = COLUMNS[name](ctx)
+        except Exception as err:  # noqa: BLE001 - one failing column keeps the others' figures
+            ctx.results[name] = {f"{name}_error": f"{type(err).__name__}: {err}"}
         ctx.results[name][f"{name}_load"] = f"{before:.2f}–{load_average():.2f}"
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+        print(f"# {name}: {time.perf_counter() - start:.1f} s, peak RSS so far {peak:.2f} GB, "
+              f"load {_load()}: {json.dumps(ctx.results[name], default=str)}",
+              file=sys.stderr, flush=True)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     ctx.results["peak_rss_gb"] = peak_kb * 1024 / 1e9
     ctx.results["embedding_gb"] = 2 * n * DIM * np.dtype(dtype).itemsize / 1e9
     return ctx.results
 
-def ensure_data(n: int, data_dir: Path, dtype: str = "float32") -> Path:
-    """The size's data file, generated (in a child process) when missing."""
+def ensure_data(n: int, data_dir: Path, dtype: str = "float32", layout: str = "npy") -> Path:
+    """The size's data (a file, or a shard folder with ``layout="shards"``), generated in a
+    child process when missing."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / (f"pairs_{n}.npy" if dtype == "float32" else f"pairs_{n}_{dtype}.npy")
+    if layout == "shards":
+        path = data_dir / f"shards_{n}_{dtype}"
+    else:
+        path = data_dir / (f"pairs_{n}.npy" if dtype == "float32" else f"pairs_{n}_{dtype}.npy")
     if not path.exists():
         start = time.perf_counter()
         subprocess.run([sys.executable, __file__, "--generate", str(n), "--path", str(path),
-                        "--dtype", dtype], check=True)
+                        "--dtype", dtype, "--layout", layout], check=True)
         print(f"# generated {path} in {time.perf_counter() - start:.1f} s", flush=True)
     return path
 
 
+def _drop_page_cache() -> bool:
+    """Empty the kernel's page cache (root only) so the next run reads from disk."""
+    try:
+        subprocess.run(["sync"], check=True)
+        with open("/proc/sys/vm/drop_caches", "w") as handle:
+            handle.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
 def run_size(
     n: int, data_dir: Path, names: list[str], keep: bool, blas_threads: int | None,
-    dtype: str = "float32",
+    dtype: str = "float32", layout: str = "npy", cold: bool = False,
 ) -> dict[str, Any]:
-    path = ensure_data(n, data_dir, dtype)
+    path = ensure_data(n, data_dir, dtype, layout)
+    if cold:
+        print(f"# page cache dropped: {_drop_page_cache()}", flush=True)
     env = {**os.environ, "AMUMO_CACHE_DIR": str(data_dir / "cache")}
     if blas_threads:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -449,10 +491,13 @@ def run_size(
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(n), "--path", str(path),
          "--columns", ",".join(names), "--dtype", dtype],
-        check=True, capture_output=True, text=True, env=env,
+        check=True, stdout=subprocess.PIPE, text=True, env=env,  # stderr: progress, live
     )
     if not keep:
-        path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
         shutil.rmtree(str(path) + ".shards", ignore_errors=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -486,6 +531,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="storage dtype of the rows (float16: half the file, mapped as is)")
     parser.add_argument("--background-load", type=int, default=0,
                         help="busy processes to run beside the measurement (default 0)")
+    parser.add_argument("--layout", default="npy", choices=("npy", "shards"),
+                        help="npy: one (2, N, 512) file, Embeddings.load(mmap=True); shards: a "
+                        "one-shard folder with a caption column, Embeddings.open (issue 24)")
+    parser.add_argument("--cold", action="store_true",
+                        help="drop the page cache before each size (root): cold-disk figures")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
@@ -495,7 +545,10 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown columns {unknown}; choose from {list(COLUMNS)}")
     if args.generate:
-        generate(Path(args.path), args.generate, dtype=args.dtype)
+        if args.layout == "shards":
+            generate_shards(Path(args.path), args.generate, dtype=args.dtype)
+        else:
+            generate(Path(args.path), args.generate, dtype=args.dtype)
         return
     if args.child:
         print(json.dumps(run_child(Path(args.path), args.child, names, args.dtype), default=str))
@@ -503,13 +556,13 @@ def main(argv: list[str] | None = None) -> None:
     # Figures on a loaded machine are upper bounds: say the load beside them.
     print(f"# load average (1, 5, 15 min) at start: {_load()}", flush=True)
     for n in (int(s) for s in args.sizes.split(",")):
-        ensure_data(n, Path(args.data_dir), args.dtype)  # before the background load starts
+        ensure_data(n, Path(args.data_dir), args.dtype, args.layout)  # before background load
         print(f"# N={n:,}: background load {args.background_load} busy process(es)",
               flush=True)
         before = _load()
         with background_load(args.background_load):
             result = run_size(n, Path(args.data_dir), names, args.keep, args.blas_threads,
-                              args.dtype)
+                              args.dtype, args.layout, args.cold)
         print(f"# load average before {before}, after {_load()} (1/5/15 min)",
               flush=True)
         flat = {"N": f"{n:,}", "dtype": args.dtype}
