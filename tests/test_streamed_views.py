@@ -196,3 +196,15 @@ def test_project_fits_pca_on_a_sample_above_its_limit(mapped, monkeypatch):
     text_only = am.project(mapped, "pca", fit_on="text", cache=False)
     mean, comps = sample_pca_frame(mapped, mapped.modalities, 2, sample=700, fit_on="text")
     assert np.allclose(text_only, (rows - mean) @ comps, atol=1e-4)
+
+
+def test_hover_retrieval_is_searched_in_the_background(mapped, streamed):
+    ex = Explorer(mapped, max_points=2000, projection="pca")
+    ex.wait(300)
+    replies = []
+    ex._reply = lambda request_id, content, buffers=None: replies.append((request_id, content))
+    assert ex._request_neighbours({"pair": 5, "modality": 0, "k": 3, "id": 7}) is None
+    ex.wait(60)
+    (request_id, reply), = replies
+    assert request_id == 7 and reply["pair"] == 5 and len(reply["rows"]) == 3
+    assert reply["n_candidates"] == N

@@ -183,7 +183,29 @@ class ScienceMixin(traitlets.HasTraits):
         target = b if source == a else a
         k = int(content.get("k", self.retrieval_k))
         exact = len(emb) <= EXACT_HOVER_LIMIT  # float32 products above: ~3x faster per hover
+        streaming = getattr(self, "_streaming", None)
+        if streaming is not None and streaming():
+            # ten million candidates are seconds of reading: searched in a background job
+            # that a newer hover supersedes, answered when done (the kernel stays free)
+            request_id = content.get("id")
+
+            def search(cancelled: Any) -> dict:
+                hit = neighbours(emb, pos, source, target, k=max(1, min(k, 50)), exact=exact,
+                                 should_stop=cancelled)
+                return self._neighbours_reply(emb, pos, source, target, hit, exact)
+
+            self._run_job(
+                "neighbours", search, lambda reply: self._reply(request_id, reply),
+                cancellable=True,
+                error=lambda err: self._reply(request_id, {"error": f"retrieval failed: {err}"}),
+            )
+            return None  # type: ignore[return-value]
         hit = neighbours(emb, pos, source, target, k=max(1, min(k, 50)), exact=exact)
+        return self._neighbours_reply(emb, pos, source, target, hit, exact), []
+
+    def _neighbours_reply(self, emb: Embeddings, pos: int, source: str, target: str,
+                          hit: dict, exact: bool) -> dict:
+        """The retrieval panel's answer for the shown pair at position ``pos``."""
         ids = self._ids
         rows = [
             {"pair": int(ids[p]), "score": float(s), "text": self._text_of(int(ids[p])),
@@ -200,7 +222,7 @@ class ScienceMixin(traitlets.HasTraits):
             "n_candidates": hit["n_candidates"],
             "exact": exact,
             "text": self._text_of(int(ids[pos])),
-        }, []
+        }
 
     # ------------------------------------------------------------------ tables
     def _update_science(self) -> None:

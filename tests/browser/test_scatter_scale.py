@@ -19,6 +19,9 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SIZES = [int(n) for n in os.environ.get("AMUMO_SCALE_NS", "200000").split(",") if n.strip()]
+#: A shard folder to open instead of the synthetic data (issue 24: ten million 512-d float16
+#: pairs written by benchmarks/scale.py --layout shards); its size replaces AMUMO_SCALE_NS.
+FOLDER = os.environ.get("AMUMO_SCALE_FOLDER", "")
 
 SETUP = """
 import time, json
@@ -78,14 +81,20 @@ def _inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     return inside
 
 
-@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("n", [0] if FOLDER else SIZES)
 def test_explorer_scatter_at_scale(
     n, open_notebook, wait_for_output, run_cell, screenshot, lab_server
 ):
     load_start = os.getloadavg()[0]  # the machine is shared: the figures travel with it
+    if FOLDER:
+        import json as _json
+        from pathlib import Path as _Path
+
+        n = int(_json.loads((_Path(FOLDER) / "manifest.json").read_text())["n_pairs"])
+    data = f"emb = am.Embeddings.open({FOLDER!r})\n" if FOLDER else f"emb = synthetic({n})\n"
     page = open_notebook([
         SETUP,
-        f"emb = synthetic({n})\n"
+        data +
         "t = time.perf_counter()\n"
         "ex = am.Explorer(emb)\n"
         "build_s = time.perf_counter() - t\n"
@@ -100,12 +109,22 @@ def test_explorer_scatter_at_scale(
     assert view.get_attribute("data-renderer") == "webgl"
     view_drawn = root.locator(".amumo-scatter-view[data-drawn=true]")
     view_drawn.wait_for(timeout=300_000)
+    first_drawn_at = int(view.get_attribute("data-drawn-at"))  # streamed: a sample first
+    first_points = int(view.get_attribute("data-n"))
+    # every row placed: no "reading…" left on the scatter, its final points drawn
+    page.wait_for_function(
+        "el => el.dataset.busy !== 'true' && el.dataset.drawn === 'true'",
+        arg=view.element_handle(), timeout=900_000, polling=250,
+    )
     figures = json.loads(run_cell(page, (
-        "print(json.dumps({'build_s': build_s, 'bytes': size['total'], 'binary': size['binary'], "
-        "'t_display': t_display, 'xy': size['per_trait']['xy']}))"
-    )))
+        "print(json.dumps({'build_s': build_s, 'bytes': ex.state_size()['total'], "
+        "'first_bytes': size['total'], 't_display': t_display, "
+        "'xy': ex.state_size()['per_trait']['xy'], 'drawn_points': len(ex.xy) // 8}))"
+    ), timeout=600))
     drawn_ms = int(view.get_attribute("data-drawn-at")) - figures["t_display"] * 1000
-    assert int(view.get_attribute("data-n")) == 2 * n
+    first_ms = first_drawn_at - figures["t_display"] * 1000
+    drawn_points = figures["drawn_points"]
+    assert int(view.get_attribute("data-n")) == drawn_points == min(2 * n, 4_000_000)
     root.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     shot = screenshot(page, f"n{n}")
@@ -113,8 +132,15 @@ def test_explorer_scatter_at_scale(
 
     # Background jobs (metrics, science) done first: while the kernel is busy, ipywidgets
     # merges queued trait updates, so Python would see only the latest hover.
-    run_cell(page, "ex.wait(900)\nopen('scatter_xy.bin', 'wb').write(ex.xy)", timeout=900)
+    t_wait = __import__("time").time()
+    run_cell(page, "ex.wait(900)\nopen('scatter_xy.bin', 'wb').write(ex.xy)\n"
+             "open('scatter_pairs.bin', 'wb').write(ex.scatter_pairs)", timeout=900)
+    panel_wait_s = __import__("time").time() - t_wait
     xy = np.fromfile(lab_server.root_dir / "scatter_xy.bin", dtype="<f4").reshape(-1, 2)
+    drawn_pairs = np.fromfile(lab_server.root_dir / "scatter_pairs.bin", dtype="<i4")
+    if not len(drawn_pairs):
+        drawn_pairs = np.arange(n)
+    nd = len(drawn_pairs)  # drawn pairs (all of them up to max_points)
     view.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
     geo = json.loads(view.get_attribute("data-geometry"))
@@ -123,7 +149,8 @@ def test_explorer_scatter_at_scale(
 
     # Hover: the right-most point (isolated at the edge of the cloud) shows its item.
     target = int(np.argmax(xy[:, 0]))
-    modality, pair = ("image", "text")[target // n], target % n
+    modality, pair = ("image", "text")[target // nd], int(drawn_pairs[target % nd])
+    caption = run_cell(page, f"print(ex._pair_texts([{pair}])[0])").strip()
     px, py = _screen(window, geo, box, float(xy[target, 0]), float(xy[target, 1]))
     page.mouse.move(px - 30, py)
     page.mouse.move(px, py, steps=6)
@@ -135,7 +162,7 @@ def test_explorer_scatter_at_scale(
     assert f"{modality} #{pair}" in tip.inner_text()
     page.wait_for_function(  # captions are not sent above 50k pairs: fetched for the hover
         "([el, text]) => el.innerText.includes(text)",
-        arg=[tip.element_handle(), f"scene {pair} about"], timeout=10_000,
+        arg=[tip.element_handle(), caption[:20]], timeout=10_000,
     )
     view.screenshot(path=str(shot.with_name(f"scatter-n{n}-hover.png")))
     # Python heard it (running a cell scrolls the page, which may hover another point).
@@ -185,16 +212,42 @@ def test_explorer_scatter_at_scale(
     poly = np.array([[window["x0"] + u * (window["x1"] - window["x0"]),
                       window["y1"] - v * (window["y1"] - window["y0"])] for u, v in c])
     hit = _inside(xy.astype(np.float64), poly)
-    expected = np.unique(np.flatnonzero(hit) % n)
+    expected = np.unique(np.flatnonzero(hit) % nd)
     assert abs(len(expected) - shown) <= max(3, 0.002 * len(expected))
     view.screenshot(path=str(shot.with_name(f"scatter-n{n}-lasso.png")))
+
+    zoom = {}
+    if nd < n:  # a drawn sample: zooming in fetches the undrawn pairs in view
+        run_cell(page, "ex.selected = []")
+        view.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        box = view.locator("canvas.amumo-overlay").bounding_box()
+        cx, cy = box["x"] + geo["left"] + geo["plot"] / 2, box["y"] + geo["top"] + geo["plot"] / 2
+        page.mouse.move(cx, cy)
+        start = __import__("time").time()
+        for _ in range(8):
+            page.mouse.wheel(0, -240)
+            page.wait_for_timeout(60)
+        page.wait_for_function(
+            "el => Number(el.dataset.zoomPairs || 0) > 0 && el.dataset.drawn === 'true'",
+            arg=view.element_handle(), timeout=120_000, polling=100,
+        )
+        zoom = {"zoom_ms": round((__import__("time").time() - start) * 1000),
+                "zoom_pairs": int(view.get_attribute("data-zoom-pairs")),
+                "status": view.locator(".amumo-statusline").inner_text()}
+        view.screenshot(path=str(shot.with_name(f"scatter-n{n}-zoom.png")))
 
     result = {
         "n_pairs": n,
         "points": 2 * n,
+        "drawn_points": drawn_points,
         "build_s": round(figures["build_s"], 2),
         "state_bytes": figures["bytes"],
         "xy_bytes": figures["xy"],
+        "first_drawn_ms": round(first_ms, 0),
+        "first_points": first_points,
+        "panel_wait_s": round(panel_wait_s, 1),
+        **zoom,
         "drawn_ms": round(drawn_ms, 0),
         "draw_js_ms": float(view.get_attribute("data-draw-ms")),
         "hover_ms": _quantiles(hover),
@@ -213,6 +266,7 @@ def test_explorer_scatter_at_scale(
     print(json.dumps(result))
     # The issue's budgets (state: 8 MB at 100k, 40 MB at 1M pairs); timing budgets are
     # measured by benchmarks/scale_browser.py, asserted here with headroom for CI.
-    assert figures["bytes"] <= (8_000_000 if n <= 100_000 else 40_000_000)
-    assert drawn_ms < 60_000
+    budget = 8_000_000 if n <= 100_000 else 40_000_000 if n <= 1_000_000 else 80_000_000
+    assert figures["bytes"] <= budget
+    assert first_ms < 60_000
     assert select_ms < 2000
