@@ -26,14 +26,17 @@ def _folder(tmp_path, shards=5, per=700, d=16, dtype="float16"):
 
 
 def test_progress_and_stop(tmp_path, monkeypatch):
+    from amumo.analysis import stats as stats_module
+
     monkeypatch.setattr(_rows, "ROW_BLOCK", 50)
+    monkeypatch.setattr(stats_module, "RELEASE_ROWS", 50)  # progress is reported per release
     emb = am.Embeddings.open(_folder(tmp_path, shards=1))
     seen = []
-    stats = am.GapStats().update(emb, progress=seen.append)
+    stats = am.GapStats(block=50).update(emb, progress=seen.append)
     assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen) and len(seen) > 5
-    assert stats.metrics() == am.GapStats().update(emb).metrics()
+    assert stats.metrics() == am.GapStats(block=50).update(emb).metrics()
     calls = []
-    stopped = am.GapStats()
+    stopped = am.GapStats(block=50)
     with pytest.raises(Cancelled):
         stopped.update(emb, should_stop=lambda: len(calls) > 3 or calls.append(1))
     assert stopped.n == 0  # a stopped pass adds nothing

@@ -140,7 +140,8 @@ class ShardWriter:
                     "overwrite=True to replace it."
                 )
             marker.unlink()
-        _check_consistent(self.out_dir, _Layout(self.modalities, self.dim),  # type: ignore[arg-type]
+        _check_consistent(self.out_dir,
+                          _Layout(self.modalities, self.dim, self.provenance),  # type: ignore[arg-type]
                           self.shard_id, self.dtype.name)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.n = 0
@@ -328,6 +329,7 @@ class ShardWriter:
 class _Layout:
     """What ``shards._check_consistent`` reads of a shard being written."""
 
-    def __init__(self, modalities: tuple[str, ...], dim: int) -> None:
+    def __init__(self, modalities: tuple[str, ...], dim: int, provenance: dict) -> None:
         self.modalities = modalities
         self.dim = dim
+        self.provenance = provenance

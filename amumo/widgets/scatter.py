@@ -384,7 +384,7 @@ class ScatterMixin(ClusterTraits):
         if options and value not in options:
             # Any column that can colour may be chosen from Python (e.g. "pair"); the
             # picker offers only the readable ones (amumo.widgets._encode.color_options).
-            meta = self._table.iloc[self._ids].reset_index(drop=True)
+            meta = self._shown_meta()
             if not colorable(meta, value):
                 raise traitlets.TraitError(
                     f"color_by={value!r} is not available; choose one of {options}."
