@@ -519,6 +519,10 @@ class GapStats:
         return f"GapStats(n={self.n}, modalities={self.modalities}, dim={self.dim})"
 
 
+#: Rows of a RowPass block cast to float64 at a time by GapStats.consumer.
+_CONSUMER_ROWS = 1024
+
+
 class _StatsConsumer:
     """GapStats of the blocks of a RowPass (see :meth:`GapStats.consumer`)."""
 
@@ -531,9 +535,12 @@ class _StatsConsumer:
         return stats
 
     def add(self, state: GapStats, rows: slice, blocks: list[np.ndarray]) -> None:
-        state._add_arrays({m: np.asarray(b, dtype=np.float64)
-                           for m, b in zip(self.modalities, blocks, strict=True)})
-        state.n += rows.stop - rows.start
+        count = rows.stop - rows.start
+        for start in range(0, count, _CONSUMER_ROWS):  # float64 casts of a cache-sized part
+            part = slice(start, min(count, start + _CONSUMER_ROWS))
+            state._add_arrays({m: np.asarray(b[part], dtype=np.float64)
+                               for m, b in zip(self.modalities, blocks, strict=True)})
+        state.n += count
 
     def merge(self, states: list[GapStats]) -> GapStats:
         out = GapStats()
