@@ -118,6 +118,7 @@ def test_streamed_explorer_views_and_metrics(mapped, streamed):
     after = {r["key"]: r["after"] for r in ex.metrics["rows"]}
     assert after["gap_distance"] < 1e-3
     assert after["gap_distance"] == pytest.approx(am.gap_distance(ex.embeddings), abs=1e-9)
+    _assert_row_map_moves_like_the_rows(ex)
     ex.closed = False
     ex.wait(300)
     assert ex.embeddings is ex._base
@@ -134,6 +135,19 @@ def test_a_closing_step_is_added_when_the_pass_finds_the_gap_open(mapped, stream
     assert info["gap_after"] < 1e-3 and not info["estimated"]
     assert info["corrections"] >= 1  # the views' pass found the estimate short
     assert am.gap_distance(ex.embeddings) < 1e-3
+    _assert_row_map_moves_like_the_rows(ex)  # the correction step is in the map too
+
+
+def _assert_row_map_moves_like_the_rows(ex):
+    """A typed query is moved by the Explorer's row map: it must move a stored row exactly
+    as the streamed (estimated, corrected) close moved it."""
+    for m in ex._base.modalities:
+        picked = [0, 7, N - 1]
+        before = np.asarray(ex._base[m][picked], np.float64)
+        after = np.asarray(ex.embeddings[m][picked], np.float64)
+        # the stored float16 rows are unit only to float16 precision (~5e-4); the map
+        # normalises first, the rows are moved as stored: equal to that precision
+        assert np.allclose(ex._row_map.apply(before, m), after, atol=5e-4), m
 
 
 def test_panel_numbers_from_one_pass_equal_three_passes(mapped, monkeypatch):

@@ -209,9 +209,10 @@ class StreamedViewsMixin:
         return True
 
     # ------------------------------------------------------------------ closing
-    def _stream_mitigated(self, base: Embeddings) -> Embeddings | None:
+    def _stream_mitigated(self, base: Embeddings, row_map: Any = None) -> Embeddings | None:
         """The closed / shifted rows of ``base`` computed when read, from the exact centroids
-        of the last pass; None when the usual path applies (not streaming)."""
+        of the last pass; None when the usual path applies (not streaming). ``row_map``
+        receives the steps (a typed query is moved by them)."""
         from amumo.analysis.gap import close_gap, shift
 
         if not self._streaming():
@@ -220,9 +221,10 @@ class StreamedViewsMixin:
         known = self._known_centroids(base)
         if getattr(self, "closed", False):
             return close_gap(base, a, b, lazy=True, centroids=known, sample=SAMPLE_PAIRS,
-                             seed=self.seed, verify=False)
+                             seed=self.seed, verify=False, row_map=row_map)
         if self.mitigation == "shift":
-            return shift(base, getattr(self, "lam", 0.0), a, b, lazy=True, centroids=known)
+            return shift(base, getattr(self, "lam", 0.0), a, b, lazy=True, centroids=known,
+                         row_map=row_map)
         return None  # center / standardize: the usual path (lazy above 5 GiB)
 
     def _correct_closing(self, emb: Embeddings, totals: np.ndarray) -> bool:
@@ -245,7 +247,7 @@ class StreamedViewsMixin:
             return False
         fixed = close_gap(emb, modalities=names, lazy=True, centroids=centroids,
                           sample=SAMPLE_PAIRS, seed=self.seed + corrections + 1, verify=False,
-                          tol=float(info["tol"]))
+                          tol=float(info["tol"]), row_map=getattr(self, "_row_map", None))
         fixed.provenance["close_gap"] = {
             **fixed.provenance["close_gap"], "corrections": corrections + 1,
             "gap_before": info["gap_before"],

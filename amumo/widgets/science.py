@@ -108,7 +108,7 @@ class ScienceMixin(traitlets.HasTraits):
         a, b = self._pair_now(base)
         streamed = getattr(self, "_stream_mitigated", None)
         if streamed is not None:  # more pairs than memory (widgets/_streamed.py)
-            emb = streamed(base)
+            emb = streamed(base, row_map)
             if emb is not None:
                 return emb
         if getattr(self, "closed", False):
