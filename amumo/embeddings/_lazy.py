@@ -27,7 +27,7 @@ Examples
 >>> rows = LazyRows(x).then(Step("shift", np.array([1.0, 0, 0])))
 >>> rows.shape, rows.dtype
 ((3, 3), dtype('float32'))
->>> np.round(rows[1], 3).tolist()
+>>> [round(float(v), 3) for v in rows[1]]
 [0.707, 0.707, 0.0]
 """
 
