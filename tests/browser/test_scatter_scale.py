@@ -141,16 +141,18 @@ def test_explorer_scatter_at_scale(
     if not len(drawn_pairs):
         drawn_pairs = np.arange(n)
     nd = len(drawn_pairs)  # drawn pairs (all of them up to max_points)
+    # Hover: the right-most point (isolated at the edge of the cloud) shows its item. Its
+    # caption is asked first: running a cell scrolls the page (the Explorer is taller than
+    # the window), so the view's position is read after it.
+    target = int(np.argmax(xy[:, 0]))
+    modality, pair = ("image", "text")[target // nd], int(drawn_pairs[target % nd])
+    caption = run_cell(page, f"print(ex._pair_texts([{pair}])[0])").strip()
     view.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
     geo = json.loads(view.get_attribute("data-geometry"))
     box = view.locator("canvas.amumo-overlay").bounding_box()
     window = json.loads(view.get_attribute("data-window"))
 
-    # Hover: the right-most point (isolated at the edge of the cloud) shows its item.
-    target = int(np.argmax(xy[:, 0]))
-    modality, pair = ("image", "text")[target // nd], int(drawn_pairs[target % nd])
-    caption = run_cell(page, f"print(ex._pair_texts([{pair}])[0])").strip()
     px, py = _screen(window, geo, box, float(xy[target, 0]), float(xy[target, 1]))
     page.mouse.move(px - 30, py)
     page.mouse.move(px, py, steps=6)

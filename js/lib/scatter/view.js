@@ -82,14 +82,14 @@ export class ScatterView {
    *   sample: Int32Array of the shown pairs drawn (max_points) or empty for all} (see data.js)
    */
   setData(data) {
-    const old = this.base || this.data; // the last data from the kernel, without zoomed-in pairs
+    const old = this.kernelData || this.data; // the last data from the kernel, without zoomed-in pairs
     const zoomed = !!this.zoom;
     this.raw = data; // the drawn sample as the kernel sent it (zoomed-in pairs come on top)
     this.zoom = null;
     this.viewportToken = (this.viewportToken || 0) + 1;
     const d = prepareData(data);
     this.data = d;
-    this.base = d;
+    this.kernelData = d;
     this.root.dataset.xySum = xySum(d.xy).toFixed(6);
     this.root.dataset.n = String(d.n);
     const sameShape = old && old.n === d.n && old.M === d.M;
@@ -305,7 +305,7 @@ export class ScatterView {
       sample.set(this.zoom.pairs, N);
       data = { ...raw, xy, codes: codes || raw.codes, sample };
     }
-    const d = this.zoom ? prepareData(data) : this.base;
+    const d = this.zoom ? prepareData(data) : this.kernelData;
     d.zoom = this.zoom;
     this.data = d;
     this.root.dataset.n = String(d.n);
