@@ -1,4 +1,7 @@
-"""Properties of the analysis core: gap, shift, losses, similarity, clustering, projections."""
+"""Properties of the analysis core: gap, losses, metrics, similarity, clustering, projections.
+
+Shifting and closing the gap (``am.shift``, ``am.close_gap``): tests/test_gap_moves.py.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ def two_cones(n=60, d=16, seed=0, offset=4.0):
     return am.Embeddings.from_arrays({"image": x, "text": y})
 
 
-# ----------------------------------------------------------------- gap and shift
+# ----------------------------------------------------------------- gap
 def test_gap_vector_is_centroid_difference(clip):
     expected = clip["image"].astype(np.float64).mean(0) - clip["text"].astype(np.float64).mean(0)
     np.testing.assert_allclose(am.gap_vector(clip), expected, atol=1e-7)
@@ -50,63 +53,6 @@ def test_gap_invariant_to_rotation(clip):
     assert am.losses.info_nce(rotated, 0.01) == pytest.approx(
         am.losses.info_nce(clip, 0.01), abs=1e-4
     )
-
-
-def test_shift_zero_is_identity(clip):
-    assert am.shift(clip, 0.0) is clip
-
-
-def test_shift_keeps_unit_rows_and_reduces_gap(clip):
-    gaps = [am.gap_distance(am.shift(clip, lam)) for lam in (-0.5, 0.0, 0.5, 1.0)]
-    assert gaps[0] > gaps[1] > gaps[2] > gaps[3]
-    assert gaps[3] < 0.01
-    shifted = am.shift(clip, 0.7)
-    for m in shifted.modalities:
-        np.testing.assert_allclose(np.linalg.norm(shifted[m], axis=1), 1, atol=1e-6)
-
-
-def test_shift_does_not_mutate_and_moves_along_gap(clip):
-    before = clip["image"].copy()
-    shifted = am.shift(clip, 0.5)
-    np.testing.assert_array_equal(clip["image"], before)
-    delta = am.gap_vector(clip)
-    moved = shifted["image"].astype(np.float64) - clip["image"]
-    # Image rows move against the gap direction.
-    assert np.mean(moved @ delta) < 0
-    assert shifted.provenance["gap_shifts"][-1]["lam"] == 0.5
-
-
-def test_shift_leaves_third_modality_alone():
-    rng = np.random.default_rng(0)
-    arrays = {m: rng.normal(size=(10, 5)) + i for i, m in enumerate(("image", "text", "audio"))}
-    e = am.Embeddings.from_arrays(arrays)
-    shifted = am.shift(e, 1.0, "image", "text")
-    np.testing.assert_array_equal(shifted["audio"], e["audio"])
-
-
-def test_shift_bad_arguments(clip):
-    with pytest.raises(ValueError, match="lam"):
-        am.shift(clip, float("nan"))
-    with pytest.raises(ValueError, match="a='audio'"):
-        am.shift(clip, 0.5, a="audio")
-    with pytest.raises(ValueError, match="different"):
-        am.shift(clip, 0.5, "image", "image")
-    with pytest.raises(TypeError, match="amumo.Embeddings"):
-        am.shift(np.ones((3, 3)), 0.5)
-
-
-def test_close_gap_reaches_tolerance_with_unit_rows(clip):
-    closed = am.close_gap(clip, tol=1e-4)
-    assert am.gap_distance(closed) < 1e-4
-    for m in closed.modalities:
-        np.testing.assert_allclose(np.linalg.norm(closed[m], axis=1), 1, atol=1e-6)
-    info = closed.provenance["close_gap"]
-    assert info["iterations"] >= 1 and info["gap_before"] == pytest.approx(0.8514, abs=1e-3)
-
-
-def test_close_gap_max_iter_error(clip):
-    with pytest.raises(RuntimeError, match="max_iter"):
-        am.close_gap(clip, tol=1e-9, max_iter=1)
 
 
 # ----------------------------------------------------------------- losses
@@ -365,28 +311,3 @@ def test_metrics_agrees_with_the_single_metric_functions(small):
         am.metrics(small, ks=(0,))
 
 
-@pytest.mark.parametrize("modalities", [2, 3])
-def test_moving_modalities_in_parallel_threads_gives_the_same_rows(monkeypatch, modalities):
-    """Above PARALLEL_ROWS pairs close_gap / shift move each modality in its own thread;
-    the result must be the sequential one, bit for bit."""
-    import threading
-
-    import amumo.analysis.gap as gap_module
-
-    rng = np.random.default_rng(3)
-    names = ["image", "text", "audio"][:modalities]
-    emb = am.Embeddings.from_arrays(
-        {m: rng.normal(size=(700, 16)) + 3.0 * (k == 0) for k, m in enumerate(names)}
-    )
-    sequential = am.close_gap(emb), am.shift(emb, 0.6)
-    calls = []
-    real = gap_module._moved
-    monkeypatch.setattr(gap_module, "PARALLEL_ROWS", 1)
-    monkeypatch.setattr(gap_module, "_moved", lambda *a, **k: calls.append(
-        threading.current_thread().name) or real(*a, **k))
-    parallel = am.close_gap(emb), am.shift(emb, 0.6)
-    assert any(name.startswith("amumo-gap") for name in calls)  # the threaded path ran
-    for seq, par in zip(sequential, parallel, strict=True):
-        for m in names:
-            np.testing.assert_array_equal(seq[m], par[m])
-    assert sequential[0].provenance["close_gap"] == parallel[0].provenance["close_gap"]

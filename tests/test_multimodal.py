@@ -73,39 +73,8 @@ def test_gap_matrix_reference_on_clip_and_options():
         am.gap_matrix(emb, modalities="image")
 
 
-# ----------------------------------------------------------------- close gap
-def test_close_gap_all_modalities_to_common_mean():
-    emb = _random3()
-    before = am.gap_matrix(emb).to_numpy()
-    assert before[before > 0].min() > 0.5
-    closed = am.close_gap(emb, tol=1e-4)
-    after = am.gap_matrix(closed).to_numpy()
-    assert after.max() < 1e-4
-    for m in closed.modalities:
-        np.testing.assert_allclose(np.linalg.norm(closed[m], axis=1), 1.0, atol=1e-6)
-    info = closed.provenance["close_gap"]
-    assert info["modalities"] == ["image", "text", "audio"]
-    assert info["gap_before"] == pytest.approx(before.max())
-    assert info["gap_after"] < 1e-4 and info["iterations"] >= 1
-
-
-def test_close_gap_pair_leaves_others_and_matches_two_modality_shift():
-    emb = _random3(1)
-    closed = am.close_gap(emb, "image", "audio")
-    assert am.gap_distance(closed, "image", "audio") < 1e-3
-    np.testing.assert_array_equal(closed["text"], emb["text"])
-    sub = am.close_gap(emb, modalities=["text", "audio"])
-    np.testing.assert_array_equal(sub["image"], emb["image"])
-    # Two modalities: one step is am.shift with lam=1 (Liang et al.).
-    clip = am.datasets.clip_coco500()
-    one = am.close_gap(clip, max_iter=1, tol=1.0)
-    np.testing.assert_allclose(one["image"], am.shift(clip, 1.0)["image"], atol=1e-6)
-    with pytest.raises(ValueError, match="not both"):
-        am.close_gap(emb, "image", modalities=["image", "text"])
-    with pytest.raises(ValueError, match="two different"):
-        am.close_gap(emb, modalities=["image", "image"])
-
-
+# ----------------------------------------------------------------- mitigation
+# (shift / close_gap of M modalities: tests/test_gap_moves.py)
 def test_mitigation_composes_with_m_way_close_gap():
     emb = _random3(2)
     before = am.gap_matrix(emb).to_numpy().max()
