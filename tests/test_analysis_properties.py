@@ -311,3 +311,9 @@ def test_metrics_agrees_with_the_single_metric_functions(small):
         am.metrics(small, ks=(0,))
 
 
+# ----------------------------------------------------------------- projections of too few items
+@pytest.mark.parametrize(("method", "fit_on", "n"), [("umap", "all", 1), ("umap", "image", 3),
+                                                      ("pca", "image", 1)])
+def test_projection_of_too_few_items_says_what_is_needed(clip, method, fit_on, n):
+    with pytest.raises(ValueError, match=rf"method='{method}' needs at least \d+ items"):
+        am.project(clip.subset(range(n)), method=method, fit_on=fit_on)

@@ -1,8 +1,13 @@
-"""Embeddings container: construction, validation, selection and file formats."""
+"""Embeddings container: construction, validation, selection and file formats, and files
+under hostile content (forged .npy / .npz headers, arrays declared far larger than the
+file, a memory-mapped file replaced by other rows of the same size and mtime)."""
 
 from __future__ import annotations
 
+import json
 import os
+import struct
+import warnings
 import zipfile
 
 import numpy as np
@@ -303,3 +308,171 @@ def test_fingerprint_follows_content_names_and_layout_on_both_hash_paths(monkeyp
     again = [am.Embeddings.from_arrays({"image": x, "text": y}).fingerprint,
              am.Embeddings.from_arrays({"image": x, "text": edited}).fingerprint]
     assert again == [prints[0], prints[2]]
+
+
+# ----------------------------------------------------------------- huge / tiny values
+@pytest.mark.parametrize("scale", [1e154, 1e200, 1e-170])
+def test_rows_with_overflowing_squares_keep_their_direction(tmp_path, scale):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 8)), rng.normal(size=(5, 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning either
+        emb = am.Embeddings.from_arrays({"image": x * scale, "text": y})
+    reference = am.Embeddings.from_arrays({"image": x, "text": y})
+    np.testing.assert_allclose(emb["image"], reference["image"], atol=1e-6)
+    np.testing.assert_allclose(
+        emb.norms["image"], np.linalg.norm(x, axis=1) * scale, rtol=1e-6
+    )
+    # metrics are those of the unscaled rows, not recall@1 = 1.0 of all-zero rows
+    assert am.metrics(emb) == pytest.approx(am.metrics(reference))
+    back = am.Embeddings.load(emb.save(tmp_path / "big.npz"))
+    np.testing.assert_array_equal(back["image"], emb["image"])
+    np.testing.assert_allclose(back.norms["image"], emb.norms["image"], rtol=1e-12)
+
+
+# ----------------------------------------------------------------- files under hostile content
+@pytest.fixture(scope="module")
+def small():
+    return am.datasets.clip_coco500().subset(range(6))
+def _npz_with_member(path, name, npy_bytes):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"{name}.npy", npy_bytes)
+
+
+def _npy_header(descr, shape):
+    text = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode()
+    text += b" " * (63 - (len(text) + 10) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text
+
+
+def test_npz_declaring_a_huge_array_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "forged.npz"
+    _npz_with_member(path, "emb:image", _npy_header("<f4", (100_000, 100_000)) + b"\0" * 64)
+    with pytest.raises(ValueError, match=r"emb:image.*\(100000, 100000\).*37\.3 GB.*re-create"):
+        am.Embeddings.load(path)
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        b"\x93NUMPY\x01\x00\x10\x00{'descr': 5}    \n",  # dict with wrong types
+        b"\x93NUMPY\x01\x00\x08\x00\xff\xfe\xfd\xfc\xfb\xfa\xf9\n",  # not text
+        b"\x93NUMPY\x01\x00\x10\x00not a dict at all\n",
+        b"\x93NUMPY\x01",  # truncated
+    ],
+)
+def test_malformed_npy_headers_give_a_clear_error(tmp_path, member):
+    path = tmp_path / "bad.npz"
+    _npz_with_member(path, "emb:image", member)
+    with pytest.raises(ValueError, match=r"bad\.npz: member 'emb:image' has a malformed \.npy"):
+        am.Embeddings.load(path)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"\xff\xfe not utf-8", b"[1, 2]", json.dumps({"modalities": "image"}).encode(),
+     json.dumps({"modalities": ["image", "text"], "meta": 3}).encode(),
+     json.dumps({"modalities": ["image", "audio"]}).encode()],
+)
+def test_malformed_amumo_headers_give_a_clear_error(small, tmp_path, header):
+    good = small.save(tmp_path / "good.npz")
+    path = tmp_path / "bad.npz"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "__amumo__.npy":
+                buffer = __import__("io").BytesIO()
+                np.save(buffer, np.frombuffer(header, dtype=np.uint8))
+                data = buffer.getvalue()
+            dst.writestr(info.filename, data)
+    with pytest.raises(ValueError, match=r"bad\.npz.*(corrupt|malformed|lacks)"):
+        am.Embeddings.load(path)
+
+
+def _npy_file(path, descr, shape, payload=b""):
+    path.write_bytes(_npy_header(descr, shape) + payload)
+    return path
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+@pytest.mark.parametrize(
+    ("descr", "shape", "payload", "message"),
+    [
+        ("<f4", (2, 100_000_000, 50_000), b"\0" * 64,
+         r"shorter than its header says .*40,000,000,000,128 bytes.*header is corrupt"),
+        ("<f4", (2, -5, 4), b"\0" * 64, r"negative dimension"),
+        ("<f4", (2, 3, 0), b"", r"shape \(2, 3, 0\): no dimensions \(D = 0\)"),
+        ("<f4", (2, 0, 4), b"", r"shape \(2, 0, 4\): no pairs \(N = 0\).*from_arrays refuses"),
+        ("<m8[ns]", (2, 3, 4), b"\0" * 192, r"dtype timedelta64\[ns\]; embeddings must be"),
+    ],
+    ids=["37TiB", "negative", "D=0", "N=0", "timedelta"],
+)
+def test_mind_the_gap_headers_are_checked_before_reading(tmp_path, mmap, descr, shape,
+                                                         payload, message):
+    """Raw MemoryError (37 TiB), ValueError, TypeError from memoryview, or an empty
+    Embeddings whose gap_distance is 0.0: now one message naming the file."""
+    path = _npy_file(tmp_path / "forged.npy", descr, shape, payload)
+    with pytest.raises((ValueError, TypeError), match=r"forged\.npy.*" + message):
+        am.Embeddings.load(path, mmap=mmap)
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+def test_npz_with_empty_timedelta_or_deeply_nested_members(small, tmp_path, mmap):
+    good = small.save(tmp_path / "good.npz")
+
+    def forged(name, member, array):
+        buffer = __import__("io").BytesIO()
+        np.save(buffer, array)
+        path = tmp_path / name
+        with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
+            for info in src.infolist():
+                dst.writestr(info.filename, buffer.getvalue() if info.filename == member
+                             else src.read(info))
+        return path
+
+    empty = forged("empty.npz", "emb:image.npy", np.zeros((0, small.dim), np.float32))
+    with pytest.raises(ValueError, match=r"empty\.npz: member 'emb:image' has shape \(0, 512\)"):
+        am.Embeddings.load(empty, mmap=mmap)
+    ragged = forged("ragged.npz", "emb:image.npy", np.eye(4, small.dim, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"ragged\.npz holds different numbers of rows"):
+        am.Embeddings.load(ragged, mmap=mmap)
+    times = forged("times.npz", "emb:text.npy", np.zeros((6, small.dim), "m8[ns]"))
+    with pytest.raises(TypeError, match=r"times\.npz: member 'emb:text' has dtype timedelta"):
+        am.Embeddings.load(times, mmap=mmap)
+    deep = forged("deep.npz", "__amumo__.npy",
+                  np.frombuffer(b"[" * 100_000 + b"]" * 100_000, dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"deep\.npz could not be read.*RecursionError"):
+        am.Embeddings.load(deep, mmap=mmap)
+    with pytest.raises(TypeError, match=r"arrays\['image'\] has dtype timedelta64"):
+        am.Embeddings.from_arrays({"image": np.ones((2, 3), "m8[s]"), "text": np.ones((2, 3))})
+
+
+@pytest.mark.parametrize("how", ["in place", "renamed over"])
+def test_mmap_copy_is_keyed_on_content_not_size_and_mtime(tmp_path, monkeypatch, how):
+    """A file replaced by other rows of the same size, its mtime set back (cp -p, rsync -t),
+    must not be answered from the normalised copy of the old rows."""
+    import os
+
+    monkeypatch.setenv("AMUMO_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(3)
+    old = rng.normal(size=(2, 50, 8)) * 3  # not unit length: load(mmap=True) makes a copy
+    new = rng.normal(size=(2, 50, 8)) * 3
+    path = tmp_path / "pairs.npy"
+    np.save(path, old.astype(np.float32))
+    first = am.Embeddings.load(path, mmap=True)
+    assert "normalised" in first.provenance["mmap"]["image"]
+    stat = os.stat(path)
+    if how == "in place":
+        with open(path, "r+b") as handle:
+            handle.seek(stat.st_size - new.size * 4)
+            handle.write(new.astype(np.float32).tobytes())
+    else:
+        np.save(tmp_path / "new.npy", new.astype(np.float32))
+        os.replace(tmp_path / "new.npy", path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(path).st_size == stat.st_size and os.stat(path).st_mtime_ns == stat.st_mtime_ns
+    second = am.Embeddings.load(path, mmap=True)
+    expected = new[0] / np.linalg.norm(new[0], axis=1, keepdims=True)
+    np.testing.assert_allclose(second["image"], expected, atol=1e-6)
+    again = am.Embeddings.load(path, mmap=True)  # unchanged now: the new copy is reused
+    assert again.provenance["mmap"] == second.provenance["mmap"]

@@ -486,3 +486,17 @@ def test_plots_split_the_curve_where_the_gap_reopens(task, fair_task):
     fig = am.experiments.plot_fairness(fair)
     assert sum("re-opened" in (t.name or "") for t in fig.data) == 3
     assert any("faded" in a.text for a in fig.layout.annotations)
+
+
+# ---------------------------------------------------------------- huge lambda
+def test_zero_shot_sweep_with_huge_lambda_is_finite():
+    from amumo.experiments import zero_shot_sweep
+
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(12, 16)) + 2.0
+    texts = rng.normal(size=(3, 16)) - 2.0
+    labels = np.arange(12) % 3
+    table = zero_shot_sweep(images, texts, labels, lams=[-1e300, 0.0, 1e300])
+    for column in ("gap_distance", "top1", "mean_per_class"):  # top5: NaN by design (3 classes)
+        assert np.isfinite(table[column].to_numpy(float)).all(), column
+    assert table["gap_distance"].iloc[0] == pytest.approx(2.0)  # the limit: antipodal centroids

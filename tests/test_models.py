@@ -1,9 +1,14 @@
-"""Encoders: OpenCLIP (tiny config, random init, checkpoints, offline errors), wrappers."""
+"""Encoders: OpenCLIP (tiny config, random init, checkpoints, offline errors), wrappers, and
+checkpoints under hostile content (pickled code refused, forged TinyCLIP files)."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import struct
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -219,3 +224,113 @@ def test_menu_entries_resolve(monkeypatch, tmp_path):
     (tmp_path / "w.pt").write_bytes(b"x")
     assert weights_cached("ViT-B-32", str(tmp_path / "w.pt"))
     assert not weights_cached("ViT-B-32", "no-such-tag")
+
+
+# ---------------------------------------------------------------- checkpoints under hostile content
+def _npy_header(descr, shape):
+    text = repr({"descr": descr, "fortran_order": False, "shape": shape}).encode()
+    text += b" " * (63 - (len(text) + 10) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text
+
+
+@pytest.mark.models
+def test_checkpoint_with_python_objects_is_refused_with_the_way_to_opt_in(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("open_clip")
+    from amumo.models import OpenCLIP
+    from amumo.models.openclip import CheckpointRefusedError
+
+    texts = ["a small red circle in the top left"]
+    reference = OpenCLIP("amumo-tiny", device="cpu", seed=5)
+    path = tmp_path / "run.pt"
+    torch.save({"state_dict": reference.model.state_dict(), "epoch": 2,
+                "args": argparse.Namespace(lr=1e-3, batch_size=64)}, path)
+    with pytest.raises(CheckpointRefusedError,
+                       match=r"argparse\.Namespace.*trust_checkpoint=True") as info:
+        OpenCLIP("amumo-tiny", pretrained=path, device="cpu").load()
+    assert "corrupt" not in str(info.value) and "could not be read" not in str(info.value)
+    trusted = OpenCLIP("amumo-tiny", pretrained=path, device="cpu", trust_checkpoint=True)
+    np.testing.assert_allclose(trusted.encode("text", texts), reference.encode("text", texts),
+                               atol=1e-6)
+    with pytest.raises(TypeError, match="trust_checkpoint"):
+        OpenCLIP("amumo-tiny", device="cpu", trust_checkpoint="yes")
+
+
+def _forged_checkpoint(good, path, change):
+    """A copy of the TinyCLIP checkpoint ``good`` with ``change(members)`` applied."""
+    with zipfile.ZipFile(good) as src:
+        members = {info.filename: src.read(info) for info in src.infolist()}
+    change(members)
+    with zipfile.ZipFile(path, "w") as dst:
+        for name, data in members.items():
+            dst.writestr(name, data)
+    return path
+
+
+def _header_member(value) -> bytes:
+    buffer = __import__("io").BytesIO()
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    np.save(buffer, np.frombuffer(raw, dtype=np.uint8))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m.update({"__config__.npy": _npy_header("<f4", (100_000, 100_000))}),
+         r"member '__config__' declares a float32 array of shape \(100000, 100000\) \(37\.3 GB\)"),
+        (lambda m: m.update({"__config__.npy": _header_member(b"[" * 100_000 + b"]" * 100_000)}),
+         r"malformed __config__ header \(RecursionError"),
+        (lambda m: m.update({"__config__.npy": _header_member({"format": "amumo.tinyclip/1"})}),
+         r"malformed model configuration \(KeyError: 'config'\)"),
+        (lambda m: m.update({"__config__.npy": _header_member(
+            {"format": "amumo.tinyclip/1", "config": {"vocabulary": 5}})}),
+         r"malformed model configuration \(TypeError"),
+        (lambda m: m.update({"__config__.npy": _header_member([1, 2])}),
+         r"has format 'list'; expected 'amumo.tinyclip/1'"),
+    ],
+    ids=["40 GB", "nested 100k deep", "no config", "vocabulary 5", "a list"],
+)
+def test_tinyclip_checkpoints_that_are_forged_give_a_clear_error(tmp_path, change, message):
+    pytest.importorskip("torch")
+    from amumo.models import TinyCLIP, TinyCLIPConfig
+
+    good = TinyCLIP(TinyCLIPConfig(("a", "red", "circle"), image_size=16), seed=0).save(
+        tmp_path / "good.npz")
+    path = _forged_checkpoint(good, tmp_path / "forged.npz", change)
+    with pytest.raises(ValueError, match=r"forged\.npz.*" + message + r".*TinyCLIP\.save"):
+        TinyCLIP.load(path)
+    assert TinyCLIP.load(good).config.image_size == 16
+
+
+class _RunsACommand:
+    """Pickles as a call of os.system: what a malicious checkpoint carries."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.models
+def test_a_checkpoint_that_would_run_code_is_refused_without_advice_to_trust_it(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("open_clip")
+    from amumo.models import OpenCLIP
+    from amumo.models.openclip import CheckpointRefusedError
+
+    marker = tmp_path / "it-ran"
+    reference = OpenCLIP("amumo-tiny", device="cpu", seed=5)
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": reference.model.state_dict(), "hook": _RunsACommand(marker)},
+               path)
+    with pytest.raises(CheckpointRefusedError) as info:
+        OpenCLIP("amumo-tiny", pretrained=path, device="cpu").load()
+    message = str(info.value)
+    assert not marker.exists()  # nothing ran
+    assert "evil.pt' was not loaded" in message and "system" in message
+    assert "could run code" in message
+    assert "probably fine" not in message and "trust_checkpoint" not in message

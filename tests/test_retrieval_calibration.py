@@ -1,4 +1,5 @@
-"""Single-item retrieval, failed retrievals and cosine calibration (analysis side)."""
+"""Single-item retrieval, failed retrievals and cosine calibration (analysis side), and the
+checks of recall@k's ``k``."""
 
 from __future__ import annotations
 
@@ -249,3 +250,25 @@ def test_calibration_note_is_written_from_its_numbers(clip):
     assert "sit well below" in before["note"] and "close to" in after["note"]
     random = cosine_histograms(am.datasets.clip_coco500(random_init=True))
     assert "hardly told apart" in random["note"] and "is a high similarity" not in random["note"]
+
+
+# ---------------------------------------------------------------- recall@k arguments
+@pytest.fixture(scope="module")
+def small(clip):
+    return clip.subset(range(6))
+def test_recall_refuses_k_above_n_and_non_integers(small):
+    with pytest.raises(ValueError, match=r"k=7 but there are only N=6"):
+        am.recall_at_k(small, 7)
+    with pytest.raises(ValueError, match=r"ks=\(1, 7\): k=7 but there are only N=6"):
+        am.metrics(small, ks=(1, 7))
+    with pytest.raises(TypeError, match=r"k=\(1, 'x'\): k='x' must be a positive integer"):
+        am.recall_at_k(small, (1, "x"))
+    with pytest.raises(TypeError, match=r"ks=\('x',\): k='x'"):
+        am.metrics(small, ks=("x",))
+    for bad in (0, 1.5, True):
+        with pytest.raises((TypeError, ValueError), match="positive integer"):
+            am.recall_at_k(small, bad)
+    assert am.recall_at_k(small, 6)[6] == 1.0  # k = N is allowed
+    # the default ks of metrics() leave out k > N instead of reporting 1.0
+    keys = am.metrics(small)
+    assert "recall@5:image->text" in keys and "recall@10:image->text" not in keys

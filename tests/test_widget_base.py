@@ -1,0 +1,73 @@
+"""AmumoWidget (amumo.widgets._base): front-end messages reach only the ``@request``
+handlers and get brief replies; background jobs supersede instead of queueing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import amumo as am
+
+
+@pytest.fixture(scope="module")
+def small():
+    return am.datasets.clip_coco500().subset(range(6))
+
+
+# ---------------------------------------------------------------- front-end requests
+
+
+def test_only_listed_front_end_requests_are_dispatched(small):
+    ex = am.Explorer(small)
+    replies = []
+    ex.send = lambda content, buffers=None: replies.append(content)
+    calls = []
+    ex.observe(lambda change: calls.append(change), names=["filter_text"])
+    before = dict(ex.metrics)
+    for kind in ("filter", "gap", "source", "cluster_traits", "scale_traits", "__class__"):
+        ex._dispatch(ex, {"type": kind, "id": kind}, [])
+    assert [r["id"] for r in replies] == ["filter", "gap", "source", "cluster_traits",
+                                          "scale_traits", "__class__"]
+    assert all(r["error"].startswith("unknown request") for r in replies)
+    assert "'cell'" in replies[0]["error"] and "TypeError" not in replies[0]["error"]
+    assert ex.metrics == before and not calls
+    replies.clear()
+    ex._dispatch(ex, {"type": "cell", "r": 0, "c": 0, "id": 1}, [])
+    assert replies == [{"type": "reply", "id": 1, "value": 1.0}]
+    comparer = am.Comparer({"a": small, "b": small})
+    assert {"window", "cell", "item"} <= comparer._request_types()
+
+
+@pytest.mark.parametrize(
+    ("content", "reply"),
+    [
+        ({"type": ["item"], "id": 3}, r"^unknown request \('type' must be a short string "
+                                      r"naming the request, got a list\); Explorer serves "),
+        ({"type": {"a": 1}, "id": 3}, r"got a dict\)"),
+        ({"id": 3, "pair": 1}, r"^unknown request \(the message has no 'type'\)"),
+        ({"type": "x" * 50_000_000, "id": 3}, r"got a str of 50,000,000 characters\)"),
+        ({"type": "item", "id": 3, "pair": 0, "modality": "m" * 10_000_000},
+         r"^no media for modality 'mmm.*… \(cut\)$"),
+        ({"type": "item", "id": 3, "pair": "9" * 1_000_000}, r"^ValueError: .*"),
+    ],
+    ids=["unhashable list", "unhashable dict", "no type", "50 MB type", "10 MB modality",
+         "1 MB pair"],
+)
+def test_malformed_front_end_messages_get_a_brief_reply_and_change_nothing(small, content,
+                                                                           reply):
+    import re
+
+    ex = am.Explorer(small)
+    replies = []
+    ex.send = lambda msg, buffers=None: replies.append(msg)
+    before = (dict(ex.metrics), ex.hovered, list(ex.selected))
+    ex._dispatch(ex, content, [])
+    assert len(replies) == 1 and replies[0]["id"] == 3 and replies[0]["type"] == "reply"
+    assert re.search(reply, replies[0]["error"]), replies[0]["error"]
+    assert len(json.dumps(replies[0])) < 600  # brief: nothing echoed back whole
+    assert (dict(ex.metrics), ex.hovered, list(ex.selected)) == before
+    replies.clear()
+    ex._dispatch(ex, {"type": "item", "id": "x" * 10_000, "pair": 0}, [])  # an id too long
+    ex._dispatch(ex, {"type": ["item"]}, [])  # no id: nothing to answer
+    assert replies == []
