@@ -4,10 +4,14 @@ handlers and get brief replies; background jobs supersede instead of queueing.""
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 
 import amumo as am
+from amumo.widgets import Scatter
+from amumo.widgets._base import JobCancelled
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +75,47 @@ def test_malformed_front_end_messages_get_a_brief_reply_and_change_nothing(small
     ex._dispatch(ex, {"type": "item", "id": "x" * 10_000, "pair": 0}, [])  # an id too long
     ex._dispatch(ex, {"type": ["item"]}, [])  # no id: nothing to answer
     assert replies == []
+
+
+# ---------------------------------------------------------------- background jobs
+def test_jobs_supersede_instead_of_queueing_and_show_busy():
+    w = Scatter(am.datasets.clip_coco500())
+    started: list[int] = []
+    results: list[int] = []
+    release = threading.Event()
+
+    def job(k):
+        def compute(cancelled):
+            started.append(k)
+            for _ in range(200):
+                if cancelled():
+                    raise JobCancelled
+                if k > 0 or release.is_set():
+                    return k
+                time.sleep(0.005)
+            return k
+
+        return compute
+
+    for k in range(6):  # six quick clicks while the first one runs
+        w._run_job("work", job(k), results.append, status=("busy", {"scatter": "busy"}),
+                   cancellable=True)
+        assert w.busy == {"scatter": "busy"}
+    release.set()
+    w.wait()
+    assert started == [0, 5]  # the running one (stopped early) and the newest, not six
+    assert results == [5]
+    assert w.busy == {}
+
+
+def test_failed_newest_job_reports_and_clears_busy():
+    w = Scatter(am.datasets.clip_coco500())
+    errors: list[str] = []
+
+    def boom():
+        raise ValueError("no")
+
+    w._run_job("work", boom, lambda r: None, status=("busy", {"scatter": "busy"}),
+               error=lambda e: errors.append(str(e)))
+    w.wait()
+    assert errors == ["no"] and w.busy == {}
