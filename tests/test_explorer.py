@@ -1,7 +1,9 @@
-"""The Explorer's kernel side (amumo.widgets.explorer): λ it cannot show, the colour range
-checked at the boundary, and at scale what is sent, background close-the-gap and jobs.
+"""The Explorer's kernel side (amumo.widgets.explorer): a λ it cannot show, at scale what is
+sent, close-the-gap in the background and the jobs it stops, and an augmentation's note,
+per-level metrics and cyclic colours.
 
-(Python side of every widget, linking and bytes sent: tests/test_widgets.py.)
+(Python side of every widget, linking and bytes sent: tests/test_widgets.py; the colour
+range: tests/test_heatmap.py; the browser at 200,000 pairs: tests/browser/test_scatter_scale.py.)
 """
 
 from __future__ import annotations
@@ -25,12 +27,7 @@ def coco():
     return am.datasets.clip_coco500()
 
 
-@pytest.fixture(scope="module")
-def small(coco):
-    return coco.subset(range(6))
-
-
-# ---------------------------------------------------------------- λ and colour range
+# ---------------------------------------------------------------- λ
 
 
 def test_explorer_huge_lambda_keeps_metrics_current(coco):
@@ -54,20 +51,6 @@ def test_explorer_reverts_lambda_it_cannot_show():
     assert "lam=1.0 cannot be shown" in ex.error
     after = {r["key"]: r["after"] for r in ex.metrics["rows"]}
     assert after["gap_distance"] == pytest.approx(am.gap_distance(emb))
-
-
-@pytest.mark.parametrize("kwargs", [{"vmin": 2.0}, {"vmax": -1.0}, {"vmin": float("nan")},
-                                    {"vmin": 0.5, "vmax": 0.2}])
-def test_colour_range_is_validated_at_the_boundary(small, kwargs):
-    with pytest.raises(traitlets.TraitError, match="vmin|vmax"):
-        am.Heatmap(small, **kwargs)
-    ex = am.Explorer(small)
-    with pytest.raises(traitlets.TraitError):
-        for name, value in kwargs.items():
-            setattr(ex, name, value)
-    ex.lam = 0.5  # later changes keep working
-    ex.closed = True
-    assert ex.scale[0] < ex.scale[1]
 
 
 # ---------------------------------------------------------------- at scale
@@ -189,3 +172,54 @@ def test_close_gap_click_stops_the_failures_search_of_the_old_pictures(monkeypat
     assert seen == [True]  # stopped by the click, while the shift ran
     assert ex.failures["summary"]["n_queries"] == 500
     assert ex.calibration["means"]["unmatched"] > 0.3  # the closed pictures' histograms
+
+
+# ---------------------------------------------------------------- augmentations
+def test_augmented_explorer_explains_count_metrics_and_colours(tmp_path, monkeypatch):
+    from amumo.analysis.losses import info_nce
+    from amumo.data import SyntheticShapes
+    from amumo.models import CallableEncoder
+
+    def image_features(images):
+        arrays = [np.asarray(im.convert("RGB"), dtype=np.float64) / 255 for im in images]
+        return [np.concatenate([a.mean((0, 1)), a.std((0, 1)), a[:8, :8].mean((0, 1)), [1.0]])
+                for a in arrays]
+
+    def text_features(texts):
+        words = ["red", "blue", "green", "circle", "square", "small", "large", "star", "big"]
+        return [[float(w in t) for w in words] + [1.0] for t in texts]
+
+    monkeypatch.setenv("AMUMO_CACHE_DIR", str(tmp_path))
+    enc = CallableEncoder({"image": image_features, "text": text_features}, name="toy",
+                          fingerprint="toy-aug-v1")
+    ex = am.Explorer(dataset=SyntheticShapes(30, seed=1), encoder=enc)
+    ex.wait()
+    assert ex.augmentation_note == ""
+    ex.augmentation = "rotate"
+    ex.wait()
+    # the pair count change is said, not silent
+    assert ex.n_pairs == 200
+    assert "first 20 of 30 pairs × 10 levels = 200 pairs" in ex.augmentation_note
+    # InfoNCE / R@1 within each level (each caption once), averaged over the levels
+    rows = {r["key"]: r for r in ex.metrics["rows"]}
+    assert rows["info_nce"]["label"].endswith("(per level)")
+    emb = ex.embeddings
+    levels = ex.dataset.meta["level_index"].to_numpy()
+    per_level = np.mean([info_nce(emb.subset(np.flatnonzero(levels == k)), 0.01)
+                         for k in range(10)])
+    assert rows["info_nce"]["before"] == pytest.approx(per_level, rel=1e-6)
+    assert info_nce(emb, 0.01) > rows["info_nce"]["before"] + 1.0  # duplicates inflate it
+    # angles: a cyclic colour map, 0° and 324° (next to 360°) close in colour
+    ex.color_by = "level"
+    assert ex.legend["cyclic"] and ex.legend["vmax"] == 360.0
+    codes = np.frombuffer(ex.colors, np.uint8)[: ex.n_pairs]
+    palette = ex.palette
+    angle = ex.dataset.meta["level"].to_numpy()
+    first, last, half = (palette[codes[np.flatnonzero(angle == a)[0]]] for a in (0, 324, 180))
+    rgb = {k: np.array([int(c[i : i + 2], 16) for i in (1, 3, 5)]) for k, c in
+           {"first": first, "last": last, "half": half}.items()}
+    assert np.linalg.norm(rgb["first"] - rgb["last"]) < np.linalg.norm(rgb["first"] - rgb["half"])
+    ex.augmentation = "none"
+    ex.wait()
+    assert ex.augmentation_note == "" and ex.n_pairs == 30
+    assert not {r["key"]: r for r in ex.metrics["rows"]}["info_nce"]["label"].endswith("level)")

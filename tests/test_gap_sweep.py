@@ -1,4 +1,5 @@
-"""GapSweep widget, Python side: state, binary payload, read-out, linking both directions."""
+"""GapSweep widget, Python side: state, binary payload, read-out, linking both directions,
+harm colours and the name of the gap agreeing with the plots."""
 
 from __future__ import annotations
 
@@ -219,3 +220,40 @@ def test_is_an_amumo_widget_exported_from_the_widgets_package():
     assert am.GapSweep is amumo.widgets.GapSweep is GapSweep
     assert "GapSweep" in amumo.widgets.__all__
     assert issubclass(GapSweep, AmumoWidget)
+
+
+# ---------------------------------------------------------------- colours and names
+def _rgb(hex_colour: str) -> np.ndarray:
+    return np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)], float)
+
+
+def test_gap_sweep_harm_colours_match_the_plot_and_are_distinct():
+    from pathlib import Path
+
+    from amumo.experiments import fairness_sweep, plot_fairness, zero_shot_sweep
+
+    rng = np.random.default_rng(0)
+    texts = rng.normal(size=(4, 16))
+    labels = rng.integers(0, 3, size=120)
+    images = texts[labels] + rng.normal(size=(120, 16)) + 3 * np.eye(16)[0]
+    groups = np.array(["white", "black"])[rng.integers(0, 2, size=120)]
+    lams = np.linspace(-0.5, 1.0, 4)
+    sweep = zero_shot_sweep(images, texts, labels, lams)
+    fair = fairness_sweep(images, texts, groups, [3], lams, labels=labels)
+    view = am.GapSweep(sweep, fair)
+    harm = {s["label"]: s["color"] for s in view._series if s["panel"] == "harm"}
+    figure = plot_fairness(fair)
+    plotted = {t.name: t.line.color for t in figure.data if t.showlegend}
+    assert harm == {f"harm: {g}": plotted[g] for g in ("white", "black")}
+    # far apart (Euclidean RGB distance), and not the colour of any accuracy curve
+    a, b = (_rgb(c) for c in harm.values())
+    assert np.linalg.norm(a - b) > 150
+    accuracy = {s["color"] for s in view._series if s["panel"] == "accuracy"}
+    assert not accuracy & set(harm.values())
+    # one name for the sweep's gap (images vs class texts), never a bare "gap": the front end
+    # (js/widgets/gap_sweep.js) takes it from the kernel, which takes it from the plots
+    source = (Path(__file__).resolve().parent.parent / "js/widgets/gap_sweep.js").read_text()
+    assert view.get_state()["_gap_name"] == "class-text gap"
+    assert source.count('model.get("_gap_name")') == 2
+    assert "`gap ${" not in source and 'textContent = "gap"' not in source
+    assert figure.layout.xaxis2.title.text.startswith("class-text gap")

@@ -399,3 +399,17 @@ def test_monitor_subplot_titles_fit_their_subplots():
     for note in figure.layout.annotations:
         font = note.font.size if note.font and note.font.size else 16  # plotly's default
         assert len(note.text) * 0.55 * font <= room, (note.text, room)
+
+
+# --------------------------------------------------------------------------- monitor legend
+def test_training_monitor_legend_names_the_cone_line_styles():
+    pytest.importorskip("torch")
+    from amumo.training.monitor import TrainingMonitor
+
+    monitor = TrainingMonitor()
+    monitor._add_run("run 1")
+    monitor._add_run("run 2")
+    key_traces = [t for t in monitor.figure.data if t.legendgroup == "cone-key"]
+    keys = {t.name: t.line.dash for t in key_traces}
+    assert keys == {"cone cosine: image": "dot", "cone cosine: text": "dashdot"}
+    assert all(t.showlegend is not False for t in key_traces)
