@@ -1,4 +1,5 @@
-"""Properties of the analysis core: gap, losses, metrics, similarity, clustering, projections.
+"""Properties of the analysis core: gap, losses, metrics, similarity, clustering (also the
+k-means order of many pairs), projections.
 
 Shifting and closing the gap (``am.shift``, ``am.close_gap``): tests/test_gap_moves.py.
 """
@@ -317,3 +318,58 @@ def test_metrics_agrees_with_the_single_metric_functions(small):
 def test_projection_of_too_few_items_says_what_is_needed(clip, method, fit_on, n):
     with pytest.raises(ValueError, match=rf"method='{method}' needs at least \d+ items"):
         am.project(clip.subset(range(n)), method=method, fit_on=fit_on)
+
+
+# ----------------------------------------------------------------- clustering many pairs
+def _blobs(n_per=400, d=16, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.zeros((3, d))
+    centres[0, 0], centres[1, 0], centres[1, 1], centres[2, 1] = 1.0, 0.7, 0.7, 1.0
+    truth = np.repeat([0, 1, 2], n_per)
+    perm = rng.permutation(len(truth))
+    truth = truth[perm]
+    x = centres[truth] + 0.08 * rng.normal(size=(len(truth), d))
+    y = centres[truth] + 0.08 * rng.normal(size=(len(truth), d))
+    return am.Embeddings.from_arrays({"image": x, "text": y}), truth
+
+
+def test_kmeans_ordering_properties():
+    from amumo.analysis.similarity import cluster_pairs
+
+    emb, truth = _blobs()
+    seen = []
+    order, labels = cluster_pairs(emb, k=3, limit=100, progress=seen.append)
+    n = len(emb)
+    assert sorted(order.tolist()) == list(range(n))
+    # clusters are the blobs, contiguous along the order, numbered by appearance
+    assert len({(t, l) for t, l in zip(truth, labels, strict=True)}) == 3
+    along = labels[order]
+    assert np.all(np.diff(along) >= 0) and along[0] == 0
+    # the middle blob (similar to both others) is the middle cluster
+    assert truth[order][n // 2] == 1
+    # within a cluster: decreasing cosine to the cluster's mean direction
+    feats = np.concatenate([emb["image"], emb["text"]], axis=1) / np.sqrt(2)
+    for c in range(3):
+        members = order[along == c]
+        centre = feats[members].mean(axis=0)
+        centre /= np.linalg.norm(centre)
+        cos = feats[members] @ centre
+        assert np.all(np.diff(cos) <= 1e-6)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    again = cluster_pairs(emb, k=3, limit=100)
+    np.testing.assert_array_equal(again[0], order)  # seeded
+
+
+def test_cluster_pairs_small_n_is_the_hierarchical_order():
+    from amumo.analysis.similarity import cluster_pairs, cosine_matrix
+
+    emb, _ = _blobs(n_per=30)
+    order, labels = cluster_pairs(emb, k=3, method="ward")
+    feats = np.concatenate([emb["image"], emb["text"]], axis=1) / np.float32(np.sqrt(2))
+    ref_order, ref_labels = am.cluster_order(cosine_matrix(feats), method="ward", k=3)
+    np.testing.assert_array_equal(order, ref_order)
+    np.testing.assert_array_equal(labels, ref_labels)
+    by_text = cluster_pairs(emb, k=2, by="text", limit=10)
+    assert set(by_text[1].tolist()) == {0, 1}
+    with pytest.raises(ValueError, match="k="):
+        cluster_pairs(emb, k=0)

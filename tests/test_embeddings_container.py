@@ -1,6 +1,10 @@
-"""Embeddings container: construction, validation, selection and file formats, and files
-under hostile content (forged .npy / .npz headers, arrays declared far larger than the
-file, a memory-mapped file replaced by other rows of the same size and mtime)."""
+"""Embeddings container: construction (no whole float64 copy), validation, selection and
+file formats, and files under hostile content (forged .npy / .npz headers, arrays declared
+far larger than the file, a memory-mapped file replaced by other rows of the same size and
+mtime).
+
+(Memory-mapped loading: tests/test_embeddings_mapped.py; shard folders: tests/test_shards.py.)
+"""
 
 from __future__ import annotations
 
@@ -476,3 +480,17 @@ def test_mmap_copy_is_keyed_on_content_not_size_and_mtime(tmp_path, monkeypatch,
     np.testing.assert_allclose(second["image"], expected, atol=1e-6)
     again = am.Embeddings.load(path, mmap=True)  # unchanged now: the new copy is reused
     assert again.provenance["mmap"] == second.provenance["mmap"]
+
+
+# ----------------------------------------------------------------- memory
+def test_from_arrays_has_no_whole_float64_copy():
+    """Normalising 20k x 512 float32 rows peaks at the float32 result plus one block."""
+    import tracemalloc
+
+    x = np.random.default_rng(0).normal(size=(20_000, 512)).astype(np.float32)
+    tracemalloc.start()
+    am.Embeddings.from_arrays({"image": x, "text": x})
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # two float32 results (82 MB) + block temporaries; a float64 copy would add 82 MB each
+    assert peak < 2 * x.nbytes + 120e6, peak / 1e6
