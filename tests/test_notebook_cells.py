@@ -1,5 +1,5 @@
-"""Notebook cells that tripped a new user, run on their own (the whole notebooks run in
-tests/test_notebooks.py): what they display and print."""
+"""Single notebook cells run on their own (the whole notebooks run in tests/test_notebooks.py):
+what the cells that once tripped a new user display and print."""
 
 from __future__ import annotations
 
