@@ -1,6 +1,7 @@
-"""Three modalities in a real JupyterLab + headless Chromium (issue 14): the Explorer's
-pair picker and gap matrix, heatmap quadrants for image/text/audio, an audio preview that
-plays, cluster names in the heatmap and the scatter legend, the GapMatrix widget.
+"""Three modalities in a real JupyterLab + headless Chromium: the Explorer's pair picker
+and gap matrix, heatmap quadrants for image/text/audio, an audio preview that plays (its
+clip length shown before playing), cluster names in the heatmap and the scatter legend, the
+GapMatrix widget.
 
 Screenshots go to tests/artifacts/ (look at them).
 """
@@ -192,3 +193,53 @@ def test_gap_matrix_widget_renders_and_reports_clicks(
     assert smiles.inner_text() == "CC(=O)Oc1ccccc1C(=O)O"
     card = page.locator('.amumo-card[data-modality="molecule"]')
     assert "null" not in card.inner_text()
+
+
+def _shot(screenshot, page, locator, label: str) -> None:
+    """Screenshot of one element (scrolled into view) beside the page's, in tests/artifacts/."""
+    locator.scroll_into_view_if_needed()
+    page.wait_for_timeout(150)
+    locator.screenshot(path=str(screenshot(page, label, full_page=False).with_suffix(".view.png")))
+
+
+AUDIO = """
+import amumo as am
+ds = am.data.SyntheticShapesAudio(60, seed=0)
+emb = am.embed(am.models.ShapesEncoder(), ds, progress=False, cache=False)
+ex = am.Explorer(emb, dataset=ds)
+ex
+"""
+
+
+def test_audio_player_shows_the_clip_length_before_playing(open_notebook, wait_for_output,
+                                                           screenshot):
+    page = open_notebook([AUDIO])
+    page.set_viewport_size({"width": 1600, "height": 1400})
+    root = wait_for_output(page, ".amumo-explorer[data-rendered]")
+    heatmap = root.locator(".amumo-heatmap-panel")
+    heatmap.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    view = heatmap.locator(".amumo-heatmap-view")
+    geo = json.loads(view.get_attribute("data-geometry"))
+    n = int(view.get_attribute("data-n"))
+    box = heatmap.locator("canvas.amumo-overlay").bounding_box()
+    cell = geo["side"] / n
+    at = (2 * 60 + 3 + 0.5) * cell  # the audio-audio cell of pair 3
+    page.mouse.move(box["x"] + geo["left"] + at, box["y"] + geo["top"] + at)
+    time = root.locator(".amumo-preview-panel .amumo-card-audio .amumo-time").first
+    time.wait_for(timeout=10000)
+    # The kernel's 0.8 s, before anything was played (the browser's own controls read
+    # "0:00 / 0:00" for a clip under a second).
+    assert time.inner_text() == "0.00 / 0.80 s"
+    _shot(screenshot, page, root.locator(".amumo-preview-panel"), "before-play")
+    root.locator(".amumo-preview-panel .amumo-play").first.click()
+    page.wait_for_function(
+        "(el) => parseFloat(el.textContent) > 0.05", arg=time.element_handle(), timeout=5000
+    )
+    _shot(screenshot, page, root.locator(".amumo-preview-panel"), "playing")
+    page.wait_for_function(
+        "() => document.querySelector('.amumo-preview-panel audio').ended", timeout=5000
+    )
+    assert time.inner_text() == "0.80 / 0.80 s"
+    assert root.locator(".amumo-preview-panel .amumo-play").first.get_attribute(
+        "aria-label").startswith("play")

@@ -1,4 +1,5 @@
-"""The single views, the Comparer and a trained model's Explorer in JupyterLab + Chromium."""
+"""The single views, the Comparer (hover linked; long titles wrap and keep the heatmaps in
+line) and a trained model's Explorer in JupyterLab + Chromium."""
 
 from __future__ import annotations
 
@@ -211,3 +212,62 @@ def test_two_views_of_one_widget_get_their_own_replies(open_notebook, wait_for_o
     code += repr([(r, c) for r, c, _ in expected.values()]) + "))"
     truth = [float(v) for v in run_cell(page, code).split()]
     assert [round(v, 4) for *_, v in expected.values()] == [round(t, 4) for t in truth]
+
+
+def _shot(screenshot, page, locator, label: str) -> None:
+    """Screenshot of one element (scrolled into view) beside the page's, in tests/artifacts/."""
+    locator.scroll_into_view_if_needed()
+    page.wait_for_timeout(150)
+    locator.screenshot(path=str(screenshot(page, label, full_page=False).with_suffix(".view.png")))
+
+
+COMPARER = """
+import numpy as np
+import amumo as am
+from amumo.data import SyntheticShapes
+shapes = SyntheticShapes(120, seed=5)
+rng = np.random.default_rng(0)
+base = rng.normal(size=(120, 16))
+def model(seed):
+    r = np.random.default_rng(seed)
+    return am.Embeddings.from_arrays(
+        {"image": base + r.normal(size=(120, 16)) + r.normal(size=16) * 2,
+         "text": base + r.normal(size=(120, 16))}, meta=shapes.meta)
+names = ["tiny CLIP, trained", "OpenCLIP amumo-tiny, random init",
+         "OpenCLIP amumo-tiny, random init (seed 1)"]
+comparer = am.Comparer({name: model(k) for k, name in enumerate(names)}, cluster=True)
+comparer
+"""
+
+
+def test_comparer_titles_keep_the_heatmaps_in_line(open_notebook, wait_for_output,
+                                                   run_cell, screenshot):
+    page = open_notebook([COMPARER])
+    page.set_viewport_size({"width": 1450, "height": 1000})  # three heatmaps side by side
+    root = wait_for_output(page, ".amumo-comparer[data-rendered]")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.amumo-compare-key .amumo-cluster-key-item').length > 0",
+        timeout=20000,
+    )
+    root.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    _shot(screenshot, page, root, "comparer")
+    cells = root.locator(".amumo-compare-cell")
+    assert cells.count() == 3
+    lefts = [cells.nth(k).bounding_box()["x"] for k in range(3)]
+    assert lefts == sorted(lefts) and lefts[0] < lefts[1] < lefts[2], lefts  # one row
+    titles = root.locator(".amumo-compare-cell .amumo-panel-title")
+    heights = [titles.nth(k).bounding_box()["height"] for k in range(3)]
+    assert max(heights) > 1.5 * min(heights), heights  # the long title wraps at this width
+    # Every title whole (wrapped, never cut) and every heatmap at the same height.
+    assert titles.all_inner_texts() == json.loads(
+        run_cell(page, "import json; print(json.dumps(names))"))
+    for k in range(3):
+        clipped = titles.nth(k).evaluate("(el) => el.scrollWidth > el.clientWidth + 1")
+        assert not clipped, k
+    tops = [cells.nth(k).locator(".amumo-stage").bounding_box()["y"] for k in range(3)]
+    assert max(tops) - min(tops) <= 1, tops
+    # One key of the clusters under the three heatmaps (they share the first model's order).
+    assert root.locator(".amumo-heatmap-view .amumo-cluster-key:not([hidden])").count() == 0
+    key = root.locator(".amumo-compare-key .amumo-cluster-name").all_inner_texts()
+    assert key == json.loads(run_cell(page, "print(json.dumps(comparer.cluster_legend))"))
