@@ -1,4 +1,4 @@
-"""`make demo` starts JupyterLab with a clean first screen (issue 21 item 13).
+"""`make demo` starts JupyterLab with a clean first screen.
 
 The project's package.json says ``"type": "module"`` and ``make`` puts the venv inside the
 checkout, so Node took the module type of every ``.js`` file in the venv from that

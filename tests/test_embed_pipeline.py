@@ -1,4 +1,4 @@
-"""am.embed at speed and under hostile inputs (issue 12, parts 1 and 2).
+"""am.embed (amumo.embeddings.pipeline, loader) at speed and under hostile inputs.
 
 Parallel loading (worker processes / threads) gives the same numbers as loading
 in the calling thread; bf16 works on CPU; one bad item (a decompression bomb,

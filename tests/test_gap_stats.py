@@ -1,4 +1,5 @@
-"""GapStats (mergeable O(N·D) metrics) and blocked / sampled retrieval (issue 11)."""
+"""GapStats (mergeable O(N·D) metrics) and blocked / sampled retrieval
+(amumo.analysis.stats, retrieval)."""
 
 from __future__ import annotations
 

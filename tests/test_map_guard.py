@@ -1,4 +1,5 @@
-"""A memory-mapped file truncated by another process gives a named error, not SIGBUS (issue 20).
+"""A memory-mapped file truncated by another process gives a named error, not SIGBUS
+(amumo.embeddings._map_guard).
 
 Each case runs in a subprocess: on code without the guard the first read after the
 truncation kills that process with signal 7 (SIGBUS), which fails the test instead of

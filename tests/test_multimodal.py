@@ -1,5 +1,5 @@
-"""More than two modalities (issue 14): gap matrix, M-way close-gap and mitigation,
-the synthetic image/text/audio dataset and encoder, WAV previews, cluster names."""
+"""More than two modalities: gap matrix, M-way mitigation, the synthetic image/text/audio
+dataset and encoder, WAV previews, cluster names (M-way close-gap: tests/test_gap_moves.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Widgets with more than two modalities (issue 14), Python side: the Explorer's gap pair,
+"""Widgets with more than two modalities, Python side: the Explorer's gap pair,
 audio and molecule previews, cluster by modality with named clusters, GapMatrix."""
 
 from __future__ import annotations

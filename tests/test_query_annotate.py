@@ -1,6 +1,7 @@
-"""Issue 23, kernel side: typed queries (exact top-k, moved by the view's gap map, placed
-in the projection), labels as a meta column (colour, filter, selection, save / load,
-save_html, undo) and cluster portraits (medoids)."""
+"""Queries and labels, kernel side (amumo.analysis.search, row_map, amumo.widgets.query,
+annotate): typed queries (exact top-k, moved by the view's gap map, placed in the
+projection), labels as a meta column (colour, filter, selection, save / load, save_html,
+undo) and cluster portraits (medoids)."""
 
 from __future__ import annotations
 

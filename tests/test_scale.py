@@ -1,4 +1,4 @@
-"""amumo.scale.embed_dataset on a local Ray cluster (issue 12, part 3).
+"""amumo.scale.embed_dataset on a local Ray cluster.
 
 One local cluster for the module (``ray.init(num_cpus=2)``, small object store).
 Checks: same embeddings, meta, skipped pairs and exact metrics as ``am.embed``

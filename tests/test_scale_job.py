@@ -1,5 +1,5 @@
 """amumo.scale.job without a Ray cluster: shards embedded by calling ``embed_shard`` directly
-(as a Ray actor would), then ``embed_dataset`` finds them finished (issue 20)."""
+(as a Ray actor would), then ``embed_dataset`` finds them finished."""
 
 from __future__ import annotations
 

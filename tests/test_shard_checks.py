@@ -1,4 +1,5 @@
-"""Shard folders under hostile or damaged records (issue 20): each fails naming the file."""
+"""Shard folders under hostile or damaged records (amumo.embeddings._shard_checks): each
+fails naming the file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Gestures (issue 15): double-click resets the zoom and nothing else; zoomed heatmaps
+"""Gestures on the heatmap: double-click resets the zoom and nothing else; zoomed heatmaps
 label their rows and columns with pair ids, as the tooltip does."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Look (issue 15): the preview card shows all of its meta fields, the Preview / Metrics row
+"""Layout: the preview card shows all of its meta fields, the Preview / Metrics row
 has no empty half, and an augmented Explorer says what it shows."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Issue 23 in JupyterLab + headless Chromium: ask the pairs a question, write down what a
-lasso found, clusters with portraits.
+"""Queries, labels and cluster portraits in JupyterLab + headless Chromium: ask the pairs a
+question, write down what a lasso found, clusters with portraits.
 
 - typing a query into the Explorer's box marks it in the projection (a star, an arrow to
   its nearest images across the gap, rings on its neighbours) and lists its top-k of every
