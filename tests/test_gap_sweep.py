@@ -124,12 +124,9 @@ def test_link_both_directions_with_the_explorer(frames):
     assert explorer.lam == 0.5
 
 
-def test_link_with_real_explorer_if_available(frames):
+def test_link_with_the_real_explorer(frames):
     sweep, _ = frames
-    explorer_cls = getattr(am, "Explorer", None)
-    if explorer_cls is None or not explorer_cls.class_traits().get("lam"):
-        pytest.skip("am.Explorer with a `lam` trait has not landed yet")
-    explorer = explorer_cls(am.datasets.clip_coco500())
+    explorer = am.Explorer(am.datasets.clip_coco500())
     w = GapSweep(sweep)
     w.link(explorer)
     w.lam = 0.5

@@ -161,8 +161,6 @@ def test_ipywidgets_container_with_browser_link_offline(offline_page, tmp_path, 
 
 
 def test_explorer_export_renders_and_hovers_offline(offline_page, tmp_path, artifacts_dir):
-    if not hasattr(amumo, "Explorer"):
-        pytest.skip("amumo.Explorer does not exist yet (widgets issue); nothing to export")
     explorer = amumo.Explorer(amumo.datasets.clip_coco500())
     out = explorer.save_html(tmp_path / "explorer.html", title="amumo Explorer")
     size_mb = out.stat().st_size / 1e6
