@@ -137,8 +137,12 @@ def test_comparer_hover_is_linked(open_notebook, wait_for_output, screenshot):
 
 
 @pytest.mark.models
-def test_explorer_trained_tiny_model(open_notebook, wait_for_output, screenshot):
-    """The README picture: a trained TinyCLIP on SyntheticShapes, a pair hovered."""
+def test_explorer_trained_tiny_model(open_notebook, wait_for_output, run_cell, screenshot):
+    """A trained TinyCLIP on SyntheticShapes, clustered, one image-text cell hovered (the shot
+    is tests/artifacts/explorer-tiny-shapes.png; docs/explorer.png was taken from it). What
+    the picture shows is checked against the kernel: the hovered cell's two pairs in the
+    tooltip and the preview, the cell's cosine, the thumbnail, the six named clusters and
+    every point drawn."""
     pytest.importorskip("torch")
     page = open_notebook([
         "import amumo as am\nfrom amumo.data import SyntheticShapes",
@@ -152,14 +156,56 @@ def test_explorer_trained_tiny_model(open_notebook, wait_for_output, screenshot)
     root.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
     view = root.locator(".amumo-heatmap-view")
+    assert view.get_attribute("data-n") == "600"
     geo = json.loads(view.get_attribute("data-geometry"))
     box = view.locator("canvas.amumo-overlay").bounding_box()
     cell = geo["side"] / 600
+    # Row 60 (image block), column 380 (text block: position 80), in the clustered order.
     page.mouse.move(box["x"] + geo["left"] + 380.5 * cell, box["y"] + geo["top"] + 60.5 * cell)
-    root.locator(".amumo-card img").first.wait_for(timeout=10000)
-    root.locator('.amumo-card[data-modality="text"] .amumo-caption').wait_for()
+    image = root.locator('.amumo-card[data-modality="image"] img').first
+    image.wait_for(timeout=10000)
+    caption = root.locator('.amumo-card[data-modality="text"] .amumo-caption')
+    caption.wait_for()
+    tooltip = root.locator(".amumo-heatmap-panel .amumo-tooltip")
+    value = tooltip.locator(".amumo-tip-value")
+    page.wait_for_function(  # the exact cell value arrives from the kernel
+        "(el) => el.dataset.value !== ''", arg=value.element_handle(), timeout=10000
+    )
+    page.wait_for_function(
+        "(el) => el.complete && el.naturalWidth > 0", arg=image.element_handle(), timeout=10000
+    )
     page.wait_for_timeout(300)
     root.screenshot(path=str(screenshot(page, "hover").with_name("explorer-tiny-shapes.png")))
+    # Read the page before running a cell (a running cell may scroll the page under the
+    # pointer and hover another cell).
+    shown = {
+        "pairs": root.locator(".amumo-preview-panel .amumo-preview-view").get_attribute(
+            "data-pairs"),
+        "quadrant": tooltip.locator(".amumo-tip-quadrant").inner_text(),
+        "tip_rows": tooltip.locator(".amumo-tip-row").all_inner_texts(),
+        "value": float(value.get_attribute("data-value")),
+        "caption": caption.inner_text(),
+        "key": root.locator(".amumo-heatmap-panel .amumo-cluster-name").all_inner_texts(),
+        "points": root.locator(".amumo-scatter-view").get_attribute("data-drawn-points"),
+    }
+    truth = json.loads(run_cell(page, (
+        "import json, numpy as np\n"
+        "order = np.frombuffer(ex.order, '<i4')\n"
+        "r, c = int(order[60]), int(order[80])\n"
+        "e = ex.embeddings\n"
+        "print(json.dumps({'r': r, 'c': c, 'captions': [ds.captions[r], ds.captions[c]],\n"
+        "                  'cos': float(np.dot(e['image'][r], e['text'][c])),\n"
+        "                  'legend': ex.cluster_legend}))"
+    )))
+    r, c = truth["r"], truth["c"]
+    assert shown["pairs"] == f"{r},{c}"  # the row's image, then the column's text
+    assert shown["quadrant"] == "image–text"
+    assert shown["tip_rows"][0] == f"row: image #{r} {truth['captions'][0]}"
+    assert shown["tip_rows"][1] == f"col: text #{c} {truth['captions'][1]}"
+    assert shown["value"] == pytest.approx(truth["cos"], abs=1e-5)
+    assert shown["caption"] == truth["captions"][1]
+    assert len(shown["key"]) == 6 and shown["key"] == truth["legend"] and all(shown["key"])
+    assert shown["points"] == "600"  # both modalities of all 300 pairs
 
 
 def test_landscape_renders_with_plotly(open_notebook, wait_for_output, run_cell, screenshot):
