@@ -247,8 +247,8 @@ class HuggingFaceDataset(BaseDataset):
     def _copy_stream(self, datasets: Any, ds: Any, n: int, cache_dir: Any, part_size: int,
                      progress: bool) -> tuple[Any, str]:
         """The first ``n`` rows of a stream, copied (undecoded) in parts; resumable."""
+        from amumo._cache_dir import resolve_cache_dir
         from amumo._util import atomic_write_bytes
-        from amumo.embeddings.cache import resolve_cache_dir
 
         if part_size < 1:
             raise ValueError(f"part_size={part_size} must be positive.")

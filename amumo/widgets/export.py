@@ -303,7 +303,7 @@ def _json_for_script(obj: Any) -> str:
 
 def _amumo_version() -> str:
     try:
-        from amumo import __version__
+        from amumo._util import __version__
 
         return __version__
     except ImportError:  # pragma: no cover - partial installs
