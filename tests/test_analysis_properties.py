@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _pairs import blobs
 
 import amumo as am
 
@@ -321,16 +322,7 @@ def test_projection_of_too_few_items_says_what_is_needed(clip, method, fit_on, n
 
 
 # ----------------------------------------------------------------- clustering many pairs
-def _blobs(n_per=400, d=16, seed=0):
-    rng = np.random.default_rng(seed)
-    centres = np.zeros((3, d))
-    centres[0, 0], centres[1, 0], centres[1, 1], centres[2, 1] = 1.0, 0.7, 0.7, 1.0
-    truth = np.repeat([0, 1, 2], n_per)
-    perm = rng.permutation(len(truth))
-    truth = truth[perm]
-    x = centres[truth] + 0.08 * rng.normal(size=(len(truth), d))
-    y = centres[truth] + 0.08 * rng.normal(size=(len(truth), d))
-    return am.Embeddings.from_arrays({"image": x, "text": y}), truth
+_blobs = blobs
 
 
 def test_kmeans_ordering_properties():

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 import traitlets
+from _pairs import synthetic
 
 import amumo as am
 from amumo.widgets import Explorer
@@ -54,17 +55,6 @@ def test_explorer_reverts_lambda_it_cannot_show():
 
 
 # ---------------------------------------------------------------- at scale
-def synthetic(n: int, d: int = 16, seed: int = 0) -> am.Embeddings:
-    rng = np.random.default_rng(seed)
-    concept = rng.standard_normal((n, d), dtype=np.float32)
-    arrays = {
-        m: concept + 0.8 * rng.standard_normal((n, d), dtype=np.float32) + shift
-        for m, shift in (("image", 1.0), ("text", -1.0))
-    }
-    meta = {"caption": [f"scene {i}" for i in range(n)], "topic": np.arange(n) % 17}
-    return am.Embeddings.from_arrays(arrays, meta=meta)
-
-
 def test_explorer_state_at_100k_pairs_within_budget():
     n = 100_000
     ex = Explorer(synthetic(n))

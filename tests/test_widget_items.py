@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _pairs import synthetic
 
 import amumo as am
 from amumo.widgets import Scatter
 from amumo.widgets._items import TEXTS_LIMIT, TEXTS_PER_REQUEST
-
-
-def synthetic(n: int, d: int = 16, seed: int = 0) -> am.Embeddings:
-    rng = np.random.default_rng(seed)
-    concept = rng.standard_normal((n, d), dtype=np.float32)
-    arrays = {
-        m: concept + 0.8 * rng.standard_normal((n, d), dtype=np.float32) + shift
-        for m, shift in (("image", 1.0), ("text", -1.0))
-    }
-    meta = {"caption": [f"scene {i}" for i in range(n)], "topic": np.arange(n) % 17}
-    return am.Embeddings.from_arrays(arrays, meta=meta)
 
 
 def test_item_request_serves_the_caption_the_browser_did_not_get():

@@ -7,20 +7,10 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from _pairs import synthetic
 
 import amumo as am
 from amumo.widgets._matrix import block_edges, display_rows, pooled, window
-
-
-def synthetic(n: int, d: int = 16, seed: int = 0) -> am.Embeddings:
-    rng = np.random.default_rng(seed)
-    concept = rng.standard_normal((n, d), dtype=np.float32)
-    arrays = {
-        m: concept + 0.8 * rng.standard_normal((n, d), dtype=np.float32) + shift
-        for m, shift in (("image", 1.0), ("text", -1.0))
-    }
-    meta = {"caption": [f"scene {i}" for i in range(n)], "topic": np.arange(n) % 17}
-    return am.Embeddings.from_arrays(arrays, meta=meta)
 
 
 def test_display_rows_gather_lazily_and_match_the_dense_rows():
