@@ -224,7 +224,10 @@ def test_explorer_scatter_at_scale(
         view.scroll_into_view_if_needed()
         page.wait_for_timeout(300)
         box = view.locator("canvas.amumo-overlay").bounding_box()
-        cx, cy = box["x"] + geo["left"] + geo["plot"] / 2, box["y"] + geo["top"] + geo["plot"] / 2
+        # zoom on the middle of the image cloud (the plot's centre is the empty gap between
+        # the two modalities: no pairs there to fetch)
+        mx, my = np.median(xy[:nd], axis=0)
+        cx, cy = _screen(window, geo, box, float(mx), float(my))
         page.mouse.move(cx, cy)
         start = __import__("time").time()
         for _ in range(8):
