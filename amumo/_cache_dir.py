@@ -4,7 +4,6 @@ that :mod:`amumo.data` and :mod:`amumo.embeddings` agree on one folder.
 
 Examples
 --------
->>> import os
 >>> resolve_cache_dir("/tmp/amumo-cache").name
 'amumo-cache'
 """

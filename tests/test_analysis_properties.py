@@ -322,13 +322,12 @@ def test_projection_of_too_few_items_says_what_is_needed(clip, method, fit_on, n
 
 
 # ----------------------------------------------------------------- clustering many pairs
-_blobs = blobs
 
 
 def test_kmeans_ordering_properties():
     from amumo.analysis.similarity import cluster_pairs
 
-    emb, truth = _blobs()
+    emb, truth = blobs()
     seen = []
     order, labels = cluster_pairs(emb, k=3, limit=100, progress=seen.append)
     n = len(emb)
@@ -355,7 +354,7 @@ def test_kmeans_ordering_properties():
 def test_cluster_pairs_small_n_is_the_hierarchical_order():
     from amumo.analysis.similarity import cluster_pairs, cosine_matrix
 
-    emb, _ = _blobs(n_per=30)
+    emb, _ = blobs(n_per=30)
     order, labels = cluster_pairs(emb, k=3, method="ward")
     feats = np.concatenate([emb["image"], emb["text"]], axis=1) / np.float32(np.sqrt(2))
     ref_order, ref_labels = am.cluster_order(cosine_matrix(feats), method="ward", k=3)

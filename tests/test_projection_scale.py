@@ -10,8 +10,6 @@ from _pairs import blobs
 
 import amumo as am
 
-_blobs = blobs
-
 
 def _spectral(n=3000, d=24, seed=0):
     rng = np.random.default_rng(seed)
@@ -62,7 +60,7 @@ def test_projection_can_be_cancelled(monkeypatch):
 
 
 def test_tsne_on_a_sample_places_the_rest_in_their_cluster():
-    emb, truth = _blobs(n_per=100, seed=1)
+    emb, truth = blobs(n_per=100, seed=1)
     xy = am.project(emb, "tsne", max_fit=250, cache=False, seed=0)
     assert xy.shape == (600, 2) and np.isfinite(xy).all()
     labels = np.concatenate([truth, truth])  # image rows, then text rows
@@ -80,7 +78,7 @@ def test_umap_places_many_rows_by_neighbours_and_few_by_its_transform(monkeypatc
     machine); above UMAP_TRANSFORM_LIMIT rows to place, "auto" places them like t-SNE's."""
     import amumo.analysis.projection as projection
 
-    emb, truth = _blobs(n_per=100, seed=2)
+    emb, truth = blobs(n_per=100, seed=2)
     calls = []
     real = projection.knn_place
     monkeypatch.setattr(projection, "knn_place",
@@ -110,7 +108,7 @@ def test_umap_reports_its_epochs_and_stops_between_them():
     run without hooks."""
     from amumo.analysis._progress import Cancelled
 
-    emb, _ = _blobs(n_per=60, seed=4)
+    emb, _ = blobs(n_per=60, seed=4)
     notes, fractions = [], []
     xy = am.project(emb, "umap", max_fit=150, cache=False, seed=0, n_epochs=40,
                     describe=notes.append, progress=fractions.append)
