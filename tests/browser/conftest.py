@@ -547,12 +547,21 @@ def run_cell() -> Callable[..., str]:
 
 @pytest.fixture
 def screenshot(artifacts_dir: Path, request: pytest.FixtureRequest) -> Callable[..., Path]:
-    """``screenshot(page, label) -> Path``: full-page PNG under tests/artifacts/."""
+    """``screenshot(page, label) -> Path``: full-page PNG under tests/artifacts/.
 
-    def _shot(page: Any, label: str, full_page: bool = True) -> Path:
+    With ``view=`` a locator: that element is scrolled into view and shot too, as
+    ``<stem>.view.png`` beside the page's (then the page shot is the visible window)."""
+
+    def _shot(page: Any, label: str, full_page: bool = True, view: Any = None) -> Path:
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", f"{request.node.name}-{label}").strip("_")
         path = artifacts_dir / f"{stem}.png"
+        if view is not None:
+            view.scroll_into_view_if_needed()
+            page.wait_for_timeout(200)
+            full_page = False
         page.screenshot(path=str(path), full_page=full_page)
+        if view is not None:
+            view.screenshot(path=str(path.with_suffix(".view.png")))
         return path
 
     return _shot

@@ -14,13 +14,6 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def _shot(screenshot, page, locator, label: str) -> None:
-    """Screenshot of one element (scrolled into view) beside the page's, in tests/artifacts/."""
-    locator.scroll_into_view_if_needed()
-    page.wait_for_timeout(150)
-    locator.screenshot(path=str(screenshot(page, label, full_page=False).with_suffix(".view.png")))
-
-
 THREE_MODALITIES = """
 import amumo as am
 ds = am.data.SyntheticShapesAudio(60, seed=0)
@@ -51,7 +44,7 @@ def _check_cluster_names(page, root, names: list[str], label: str, screenshot) -
     heatmap = root.locator(".amumo-heatmap-panel")
     heatmap.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
-    _shot(screenshot, page, heatmap, label)
+    screenshot(page, label, view=heatmap)
     view = heatmap.locator(".amumo-heatmap-view")
     widget = root.bounding_box()
     stage = heatmap.locator(".amumo-stage").bounding_box()
@@ -105,7 +98,7 @@ def test_every_cluster_name_is_readable(case, open_notebook, wait_for_output, ru
     # Hovering a key entry outlines that cluster on the matrix.
     root.locator('.amumo-heatmap-panel .amumo-cluster-key-item[data-cluster="2"]').hover()
     page.wait_for_timeout(200)
-    _shot(screenshot, page, root.locator(".amumo-heatmap-panel"), f"{case}-key-hover")
+    screenshot(page, f"{case}-key-hover", view=root.locator(".amumo-heatmap-panel"))
     # Zoomed in, the numbers are placed again, still clear of the tags and of each other.
     if case == "coco":
         view = root.locator(".amumo-heatmap-panel .amumo-heatmap-view")
@@ -118,4 +111,4 @@ def test_every_cluster_name_is_readable(case, open_notebook, wait_for_output, ru
         for b in labels["badges"]:
             for t in labels["tags"]:
                 assert not _overlap(b, t), (b, t)
-        _shot(screenshot, page, root.locator(".amumo-heatmap-panel"), f"{case}-zoomed")
+        screenshot(page, f"{case}-zoomed", view=root.locator(".amumo-heatmap-panel"))

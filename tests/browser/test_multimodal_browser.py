@@ -195,13 +195,6 @@ def test_gap_matrix_widget_renders_and_reports_clicks(
     assert "null" not in card.inner_text()
 
 
-def _shot(screenshot, page, locator, label: str) -> None:
-    """Screenshot of one element (scrolled into view) beside the page's, in tests/artifacts/."""
-    locator.scroll_into_view_if_needed()
-    page.wait_for_timeout(150)
-    locator.screenshot(path=str(screenshot(page, label, full_page=False).with_suffix(".view.png")))
-
-
 AUDIO = """
 import amumo as am
 ds = am.data.SyntheticShapesAudio(60, seed=0)
@@ -231,12 +224,12 @@ def test_audio_player_shows_the_clip_length_before_playing(open_notebook, wait_f
     # The kernel's 0.8 s, before anything was played (the browser's own controls read
     # "0:00 / 0:00" for a clip under a second).
     assert time.inner_text() == "0.00 / 0.80 s"
-    _shot(screenshot, page, root.locator(".amumo-preview-panel"), "before-play")
+    screenshot(page, "before-play", view=root.locator(".amumo-preview-panel"))
     root.locator(".amumo-preview-panel .amumo-play").first.click()
     page.wait_for_function(
         "(el) => parseFloat(el.textContent) > 0.05", arg=time.element_handle(), timeout=5000
     )
-    _shot(screenshot, page, root.locator(".amumo-preview-panel"), "playing")
+    screenshot(page, "playing", view=root.locator(".amumo-preview-panel"))
     page.wait_for_function(
         "() => document.querySelector('.amumo-preview-panel audio').ended", timeout=5000
     )

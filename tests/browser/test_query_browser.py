@@ -31,14 +31,6 @@ emb = am.embed(tiny, shapes, progress=False, cache=False)
 """
 
 
-def _shot(screenshot, page, locator, label: str) -> None:
-    """A screenshot of one element (scrolled into view) beside the page's."""
-    locator.scroll_into_view_if_needed()
-    page.wait_for_timeout(200)
-    path = screenshot(page, label, full_page=False)
-    locator.screenshot(path=str(path.with_suffix(".view.png")))
-
-
 def _ask(page, root, text: str) -> dict:
     """Type ``text`` into the query box, press Ask, wait for the list; the panel's state."""
     panel = root.locator(".amumo-query-panel")
@@ -105,8 +97,8 @@ def test_typed_query_marker_list_hover_and_close_gap(
         ".amumo-portrait[data-loaded='true']\").length === 10",
         arg=panel.element_handle(), timeout=20_000,
     )
-    _shot(screenshot, page, root.locator(".amumo-scatter-panel"), "marker")
-    _shot(screenshot, page, panel, "list")
+    screenshot(page, "marker", view=root.locator(".amumo-scatter-panel"))
+    screenshot(page, "list", view=panel)
 
     # Hovering a listed image: the preview shows that pair, the kernel hears it.
     first = expected["image"][0]
@@ -135,7 +127,7 @@ def test_typed_query_marker_list_hover_and_close_gap(
         "([el, p]) => !!el.querySelector(`.amumo-query-row.amumo-query-linked[data-pair='${p}']`)",
         arg=[panel.element_handle(), second], timeout=10_000,
     )
-    _shot(screenshot, page, root.locator(".amumo-grid"), "hover-result")
+    screenshot(page, "hover-result", view=root.locator(".amumo-grid"))
     page.mouse.move(5, 5)
 
     # Close the gap: the query moves with the texts, its image neighbours change.
@@ -153,8 +145,8 @@ def test_typed_query_marker_list_hover_and_close_gap(
     page.wait_for_timeout(500)
     moved = json.loads(view.get_attribute("data-query"))
     assert moved["star"] != before_star
-    _shot(screenshot, page, root.locator(".amumo-scatter-panel"), "marker-closed")
-    _shot(screenshot, page, panel, "list-closed")
+    screenshot(page, "marker-closed", view=root.locator(".amumo-scatter-panel"))
+    screenshot(page, "list-closed", view=panel)
 
     # "More like this" from a listed text.
     other = _listed(root, "text")[2]
@@ -184,7 +176,7 @@ def test_query_box_without_an_encoder_says_what_to_pass(open_notebook, wait_for_
     reason = panel.locator(".amumo-query-reason")
     assert reason.is_visible()
     assert "encoder=" in reason.inner_text()
-    _shot(screenshot, page, panel, "disabled")
+    screenshot(page, "disabled", view=panel)
 
 
 def test_lasso_label_colour_by_the_label_and_undo(
@@ -233,10 +225,10 @@ def test_lasso_label_colour_by_the_label_and_undo(
     )
     assert "unlabelled" in legend.inner_text()
     assert run_cell(page, "print(ex.color_by)").strip() == "annotation"
-    _shot(screenshot, page, root.locator(".amumo-grid"), "labelled")
+    screenshot(page, "labelled", view=root.locator(".amumo-grid"))
     page.set_viewport_size({"width": 2100, "height": 1400})  # the wide layout: a side column
     page.wait_for_timeout(400)
-    _shot(screenshot, page, root.locator(".amumo-grid"), "labelled-wide")
+    screenshot(page, "labelled-wide", view=root.locator(".amumo-grid"))
     page.set_viewport_size({"width": 1600, "height": 1400})
 
     # Show only the labelled pairs, then all again.
@@ -245,7 +237,7 @@ def test_lasso_label_colour_by_the_label_and_undo(
         "([el, n]) => Number(el.dataset.n) === 2 * n", arg=[view.element_handle(), selected],
         timeout=20_000,
     )
-    _shot(screenshot, page, root.locator(".amumo-grid"), "filtered")
+    screenshot(page, "filtered", view=root.locator(".amumo-grid"))
     panel.locator("select.amumo-label-filter").select_option(label="all pairs")
     page.wait_for_function("el => Number(el.dataset.n) === 240", arg=view.element_handle(),
                            timeout=20_000)
@@ -283,8 +275,8 @@ def test_cluster_portraits_in_the_key_and_the_legend(
         "el => el.querySelectorAll('.amumo-portrait[data-loaded=\"true\"]').length === 6",
         arg=legend.element_handle(), timeout=30_000,
     )
-    _shot(screenshot, page, root.locator(".amumo-heatmap-panel"), "key")
-    _shot(screenshot, page, root.locator(".amumo-scatter-panel"), "legend")
+    screenshot(page, "key", view=root.locator(".amumo-heatmap-panel"))
+    screenshot(page, "legend", view=root.locator(".amumo-scatter-panel"))
 
     # Audio clusters: a play button beside each name, the clip fetched on the first click.
     run_cell(page, (
@@ -307,4 +299,4 @@ def test_cluster_portraits_in_the_key_and_the_legend(
         "el => !el.classList.contains('amumo-loading') && !el.disabled",
         arg=button.element_handle(), timeout=20_000,
     )
-    _shot(screenshot, page, audio_key, "audio-key")
+    screenshot(page, "audio-key", view=audio_key)

@@ -16,13 +16,6 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def _shot(screenshot, page, locator, label: str) -> None:
-    """Screenshot of one element (scrolled into view) beside the page's, in tests/artifacts/."""
-    locator.scroll_into_view_if_needed()
-    page.wait_for_timeout(150)
-    locator.screenshot(path=str(screenshot(page, label, full_page=False).with_suffix(".view.png")))
-
-
 SHAPES_CELL = """
 import amumo as am
 from amumo.data import SyntheticShapes
@@ -81,7 +74,7 @@ def test_filter_changes_during_a_draw_are_queued_not_dropped(
         page.wait_for_timeout(600)  # anything still queued would show up here
         state = _scatter_state(view)
         if k in (0, 3):
-            _shot(screenshot, page, root.locator(".amumo-scatter-panel"), f"burst{k}")
+            screenshot(page, f"burst{k}", view=root.locator(".amumo-scatter-panel"))
         assert "drawing failed" not in state["busy"], (k, state)
         assert state["busy"] == "", (k, state)
         # The points drawn are the points the status line announces: the last filter's.
@@ -179,7 +172,7 @@ def test_large_selection_outline_follows_a_projection_change(
 
     # The box just drawn is outlined (and the selected items are shaded).
     drawn = page.evaluate(_JS_BLUE_BOX, overlay)
-    _shot(screenshot, page, root, "pca")
+    screenshot(page, "pca", view=root)
     assert drawn is not None, "no selection drawn"
     assert drawn["x0"] <= geo["left"] + 3 + 2 and drawn["y0"] <= geo["top"] + 3 + 2, drawn
     assert drawn["x1"] >= geo["left"] + 0.45 * s - 2 and drawn["y1"] >= geo["top"] + s - 3 - 2
@@ -187,7 +180,7 @@ def test_large_selection_outline_follows_a_projection_change(
     def check(label: str) -> None:
         drawn = page.evaluate(_JS_BLUE_BOX, overlay)
         want = expected_box()
-        _shot(screenshot, page, root, label)
+        screenshot(page, label, view=root)
         assert drawn is not None, f"{label}: no selection drawn"
         for side in ("x0", "y0", "x1", "y1"):
             assert abs(drawn[side] - want[side]) <= 6, (label, side, drawn, want)
@@ -236,7 +229,7 @@ def test_a_running_umap_is_cancelled_from_its_busy_sign(
         "() => document.querySelector('.amumo-busy').textContent.includes('epoch')",
         timeout=120_000,
     )
-    _shot(screenshot, page, root, "umap-busy-cancel")
+    screenshot(page, "umap-busy-cancel", view=root)
     assert button.inner_text() == "cancel"
     button.click()
     page.wait_for_function(

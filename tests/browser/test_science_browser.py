@@ -166,13 +166,6 @@ def test_retrieval_view_and_selection_metrics(
         path=str(screenshot(page, "science-row").with_name("science-row.png")))
 
 
-def _shot(screenshot, page, locator, label: str) -> None:
-    """Screenshot of one element (scrolled into view) beside the page's, in tests/artifacts/."""
-    locator.scroll_into_view_if_needed()
-    page.wait_for_timeout(150)
-    locator.screenshot(path=str(screenshot(page, label, full_page=False).with_suffix(".view.png")))
-
-
 def test_retrieval_card_follows_close_the_gap(open_notebook, wait_for_output, run_cell,
                                               screenshot):
     page = open_notebook([
@@ -218,7 +211,7 @@ def test_retrieval_card_follows_close_the_gap(open_notebook, wait_for_output, ru
             " && !el.classList.contains('amumo-retrieval-stale'); }", arg=after, timeout=10000,
         )
     finally:
-        _shot(screenshot, page, card, "closed")
+        screenshot(page, "closed", view=card)
     assert card.get_attribute("data-query") == "7"
     text = card.locator(".amumo-retrieval-rank").inner_text()
     assert text.startswith(f"true partner: rank {after + 1} of 500"), text
@@ -255,7 +248,7 @@ def test_counts_are_grouped_and_the_calibration_panel_reads_cleanly(
     header = root.locator(".amumo-metrics-table thead th").nth(3)
     header.wait_for(timeout=20000)
     assert header.inner_text() == "selected (1,500)"
-    _shot(screenshot, page, root.locator(".amumo-metrics-panel"), "metrics")
+    screenshot(page, "metrics", view=root.locator(".amumo-metrics-panel"))
     # Calibration: every axis label inside the drawing ("1.0", not "1.C" cut at the edge) ...
     panel = root.locator(".amumo-calibration-panel")
     panel.locator("svg text[data-tick]").first.wait_for(timeout=30000)
@@ -278,4 +271,4 @@ def test_counts_are_grouped_and_the_calibration_panel_reads_cleanly(
         ".includes('within image 0.00')", timeout=10000,
     )
     assert "\u22120.00" not in panel.locator(".amumo-calibration-legend").inner_text()
-    _shot(screenshot, page, panel, "calibration")
+    screenshot(page, "calibration", view=panel)

@@ -24,13 +24,6 @@ ex
 """
 
 
-def _shot(screenshot, page, locator, label: str) -> None:
-    """Screenshot of one element (scrolled into view) beside the page's, in tests/artifacts/."""
-    locator.scroll_into_view_if_needed()
-    page.wait_for_timeout(150)
-    locator.screenshot(path=str(screenshot(page, label, full_page=False).with_suffix(".view.png")))
-
-
 def _hover_a_point(page, view) -> int:
     """Move over the scatter until a point's tooltip shows; its pair id."""
     geo = json.loads(view.get_attribute("data-geometry"))
@@ -79,7 +72,7 @@ def test_captions_above_the_texts_limit_are_fetched_on_hover(
     )
     assert card.inner_text() == captions[pair]
     assert "(no text)" not in root.locator(".amumo-preview-panel").inner_text()
-    _shot(screenshot, page, root.locator(".amumo-grid"), "scatter-hover")
+    screenshot(page, "scatter-hover", view=root.locator(".amumo-grid"))
 
     # Heatmap: hovering a cell gives both captions in its tooltip.
     heatmap = root.locator(".amumo-heatmap-panel")
@@ -98,7 +91,7 @@ def test_captions_above_the_texts_limit_are_fetched_on_hover(
     page.wait_for_function("(el) => !el.textContent.includes('…')", arg=tooltip, timeout=5000)
     assert captions[40] in rows.nth(0).inner_text()
     assert captions[200] in rows.nth(1).inner_text()
-    _shot(screenshot, page, heatmap, "heatmap-hover")
+    screenshot(page, "heatmap-hover", view=heatmap)
 
     # A selection lists its first pairs with their captions.
     run_cell(page, "ex.selected = [3, 5, 8]")

@@ -260,13 +260,6 @@ def test_two_views_of_one_widget_get_their_own_replies(open_notebook, wait_for_o
     assert [round(v, 4) for *_, v in expected.values()] == [round(t, 4) for t in truth]
 
 
-def _shot(screenshot, page, locator, label: str) -> None:
-    """Screenshot of one element (scrolled into view) beside the page's, in tests/artifacts/."""
-    locator.scroll_into_view_if_needed()
-    page.wait_for_timeout(150)
-    locator.screenshot(path=str(screenshot(page, label, full_page=False).with_suffix(".view.png")))
-
-
 COMPARER = """
 import numpy as np
 import amumo as am
@@ -297,7 +290,7 @@ def test_comparer_titles_keep_the_heatmaps_in_line(open_notebook, wait_for_outpu
     )
     root.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
-    _shot(screenshot, page, root, "comparer")
+    screenshot(page, "comparer", view=root)
     cells = root.locator(".amumo-compare-cell")
     assert cells.count() == 3
     lefts = [cells.nth(k).bounding_box()["x"] for k in range(3)]
