@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,7 +41,10 @@ from typing import BinaryIO, TypeVar
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
-__all__ = ["__version__", "atomic_write", "atomic_write_bytes", "current_umask", "fixed"]
+__all__ = [
+    "__version__", "atomic_write", "atomic_write_bytes", "current_umask", "fixed",
+    "lower_thread_priority",
+]
 
 #: The package version (kept equal to ``[project] version`` in pyproject.toml; a test checks).
 __version__ = "0.1.0"
@@ -171,3 +176,40 @@ def map_in_threads(
         return [func(item) for item in items]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
         return list(pool.map(func, items))
+
+
+#: How much lower than the kernel's own threads a background job runs (Linux nice steps).
+JOB_NICE = int(os.environ.get("AMUMO_JOB_NICE", "5"))
+
+
+def lower_thread_priority(step: int | None = None) -> bool:
+    """Give the calling thread (and the threads it starts) ``step`` more nice levels.
+
+    A widget's background job (a pass over ten million rows, a metrics panel, UMAP)
+    uses both cores for a minute; at the same priority it shares them evenly with the
+    kernel's message loop, the Jupyter server and the browser drawing its result, and
+    the first picture waited for the pass. One nice level lower lets those run first
+    whenever they need a core, and costs nothing on an idle machine. Linux only (a
+    thread's nice value is its own there); elsewhere, or when refused, nothing changes.
+
+    Returns True when the priority was lowered.
+
+    Examples
+    --------
+    >>> import threading
+    >>> done = []
+    >>> t = threading.Thread(target=lambda: done.append(lower_thread_priority(0)))
+    >>> t.start(); t.join()
+    >>> done
+    [False]
+    """
+    step = JOB_NICE if step is None else int(step)
+    if step <= 0 or not sys.platform.startswith("linux"):
+        return False
+    tid = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, now + step))
+    except OSError:
+        return False
+    return True

@@ -172,8 +172,15 @@ def test_release_and_take_rows_keep_data_and_drop_resident_pages(tmp_path, cache
     got = take_rows(rows, idx, np.float64)
     assert _rss() - before < 15e6  # scattered gathers do not map the whole file
     np.testing.assert_array_equal(got, x[0][idx].astype(np.float64))
+    # the pages of a gather are asked for at once: one range per run of touching pages
+    from amumo.embeddings._rows import prefetch_rows
+
+    assert prefetch_rows(rows, np.array([0, 1, 2, 3, 39_999])) == 2  # 4 rows: 1 KB each
+    assert prefetch_rows(rows, np.array([], dtype=np.int64)) == 0
+    assert 0 < prefetch_rows(rows, idx) <= len(idx)
     # in-memory arrays: plain indexing, release is a no-op
     plain = np.array(rows)
+    assert prefetch_rows(plain, idx) == 0
     release_rows(plain)
     np.testing.assert_array_equal(take_rows(plain, idx), plain[idx])
 

@@ -119,3 +119,72 @@ def test_failed_newest_job_reports_and_clears_busy():
                error=lambda e: errors.append(str(e)))
     w.wait()
     assert errors == ["no"] and w.busy == {}
+
+
+# ---------------------------------------------------------------- sharing the cores
+
+
+def _blas_threads_now() -> int:
+    import threadpoolctl
+
+    infos = threadpoolctl.threadpool_info()
+    blas = [info["num_threads"] for info in infos if info.get("user_api") == "blas"]
+    if not blas:
+        pytest.skip("no BLAS library that threadpoolctl can see")
+    return max(blas)
+
+
+def test_blas_limit_holds_until_the_last_overlapping_block_ends():
+    """The Explorer's constructor leaves its one-thread block while the pass it started
+    is still inside its own: the pass must keep one BLAS thread (it ran two-thread
+    products in two threads on two cores, twice the CPU)."""
+    import threadpoolctl
+
+    from amumo.widgets._base import blas_threads
+
+    original = _blas_threads_now()
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        if _blas_threads_now() != 2:
+            pytest.skip("this BLAS does not take a thread limit of 2")
+        inside, leave, seen = threading.Event(), threading.Event(), []
+
+        def job():
+            with blas_threads():
+                inside.set()
+                leave.wait(10)
+                seen.append(_blas_threads_now())
+
+        with blas_threads():
+            assert _blas_threads_now() == 1
+            worker = threading.Thread(target=job)
+            worker.start()
+            assert inside.wait(10)
+        assert _blas_threads_now() == 1  # the constructor left; the job has not
+        leave.set()
+        worker.join(10)
+        assert seen == [1]
+        # OpenBLAS takes a raise from the main thread only: the next main block restores
+        with blas_threads():
+            assert _blas_threads_now() == 1
+        assert _blas_threads_now() == 2  # the limit found before the first block
+    assert _blas_threads_now() == original
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "getpriority"), reason="no getpriority")
+def test_background_jobs_run_below_the_kernel_priority():
+    import os
+    import sys
+
+    from amumo._util import JOB_NICE
+
+    if not sys.platform.startswith("linux") or JOB_NICE <= 0:
+        pytest.skip("thread priorities are lowered on Linux only (AMUMO_JOB_NICE > 0)")
+    w = Scatter(am.datasets.clip_coco500())
+    main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: list[int] = []
+    w._run_job("work", lambda: seen.append(os.getpriority(os.PRIO_PROCESS,
+                                                          threading.get_native_id())),
+               lambda r: None)
+    w.wait()
+    assert seen == [min(19, main + JOB_NICE)]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main

@@ -27,6 +27,7 @@ __all__ = [
     "unit_tolerance",
     "storage_dtype",
     "chunk_rows",
+    "prefetch_rows",
     "row_blocks",
     "RowScan",
     "file_blocks",
@@ -316,6 +317,56 @@ def release_rows(array: np.ndarray, rows: slice | None = None) -> None:
             pass
 
 
+#: Rows of a scattered gather whose pages are asked for at once (:func:`prefetch_rows`).
+PREFETCH_ROWS = 65_536
+
+
+def prefetch_rows(array: np.ndarray, index: np.ndarray) -> int:
+    """Ask the OS to read the pages holding rows ``index`` of a memory-mapped ``array``
+    now, all at once (``MADV_WILLNEED``), and return the number of page ranges asked for.
+
+    A gather from a cold file otherwise faults its rows in one at a time, each fault a
+    disk read that waits for the one before: a spread sample of 100,000 pairs of a
+    20 GB file (1,563 runs of 64 rows per modality) took 9.2 s cold. Asked for
+    together, the reads overlap on the device and the same gather took 0.9 s
+    (``benchmarks/README.md``). Only the pages of the rows are read (not the 128 KiB
+    read-around of a fault), into the page cache: nothing is mapped, so resident memory
+    does not grow. A no-op (0) for arrays in memory and platforms without ``madvise``.
+
+    Examples
+    --------
+    >>> prefetch_rows(np.zeros((4, 2)), np.array([0, 3]))  # in memory: nothing to ask
+    0
+    """
+    import mmap
+
+    index = np.asarray(index)
+    if not len(index) or not hasattr(mmap, "MADV_WILLNEED") or not array.flags.c_contiguous:
+        return 0
+    found = _mapping(array)
+    if found is None:
+        return 0
+    mm, base = found
+    page = mmap.PAGESIZE
+    offset = array.__array_interface__["data"][0] - base
+    row = array.strides[0] if array.ndim > 1 else array.itemsize
+    rows = np.unique(index.astype(np.int64))
+    first = (offset + rows * row) // page
+    last = (offset + (rows + 1) * row - 1) // page + 1
+    # Rows whose pages touch or overlap form one range (rows are sorted: so are pages).
+    starts = np.flatnonzero(np.r_[True, first[1:] > last[:-1]])
+    ends = np.r_[starts[1:] - 1, len(rows) - 1]
+    size = len(mm)
+    for lo, hi in zip(first[starts].tolist(), last[ends].tolist(), strict=True):
+        lo, hi = lo * page, min(hi * page, size)
+        if hi > lo:
+            try:
+                mm.madvise(mmap.MADV_WILLNEED, lo, hi - lo)
+            except OSError:  # advice is only advice: the gather reads the rows anyway
+                return 0
+    return len(starts)
+
+
 def take_rows(array: np.ndarray, index: np.ndarray, dtype: Any = None,
               chunk: int = 512) -> np.ndarray:
     """``array[index]`` (a copy, optionally cast) that keeps a memory map's RSS small.
@@ -332,7 +383,10 @@ def take_rows(array: np.ndarray, index: np.ndarray, dtype: Any = None,
     out = np.empty((len(index),) + array.shape[1:], dtype=array.dtype if dtype is None else dtype)
     mapped = _mapping(array) is not None
     step = chunk if mapped else max(1, len(index))
+    window = max(step, PREFETCH_ROWS // step * step)
     for start in range(0, len(index), step):
+        if mapped and start % window == 0:  # the next window's pages asked for at once
+            prefetch_rows(array, index[start : start + window])
         out[start : start + step] = array[index[start : start + step]]
         if mapped:
             verify_gathered(array, index[start : start + step], out[start : start + step])

@@ -17,6 +17,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from amumo._util import lower_thread_priority
 from amumo.widgets.export import HTMLExportMixin
 
 __all__ = [
@@ -40,21 +41,53 @@ class JobCancelled(Exception):  # noqa: N818 - a signal, not an error
 #: spinning threads made a 200 x 512 SVD take 3 s instead of 30 ms (2-core machine).
 BLAS_THREADS = 1
 _CONTROLLER: Any = None
+_BLAS_LOCK = threading.Lock()
+#: [blocks inside blas_threads() now, the limits to restore when the last one ends]
+_BLAS_HELD: list[Any] = [0, None]
 
 
 @contextlib.contextmanager
 def blas_threads(limit: int | None = None) -> Iterator[None]:
-    """Limit BLAS threads (default :data:`BLAS_THREADS`) inside the block."""
+    """Limit BLAS threads (default :data:`BLAS_THREADS`) while any thread is in such a block.
+
+    The limit is process-wide (OpenBLAS has one pool), so blocks are counted across
+    threads: the first one to enter sets it, and it is restored once none is left. A
+    plain nested ``threadpoolctl`` limit restored the original as soon as *its* block
+    ended: the Explorer's constructor left its block while the ten-million-pair pass it
+    had started was running, and the pass's two threads then ran two-thread BLAS
+    products each on two cores, spinning (twice the CPU: 58 s instead of 30 s).
+
+    OpenBLAS ignores a raise of its thread count asked from any thread but the main
+    one, so when a background job's block is the last to end, the original limit comes
+    back when a block of the main thread (the next widget update) ends.
+    """
     global _CONTROLLER
     try:
         import threadpoolctl
     except ImportError:  # pragma: no cover - a scikit-learn dependency
         yield
         return
-    if _CONTROLLER is None:
-        _CONTROLLER = threadpoolctl.ThreadpoolController()
-    with _CONTROLLER.limit(limits=limit or BLAS_THREADS, user_api="blas"):
+    with _BLAS_LOCK:
+        if _CONTROLLER is None:
+            _CONTROLLER = threadpoolctl.ThreadpoolController()
+        if _BLAS_HELD[0] == 0:
+            main = threading.current_thread() is threading.main_thread()
+            if _BLAS_HELD[1] is not None and main:  # a restore left to the main thread
+                _BLAS_HELD[1].restore_original_limits()
+                _BLAS_HELD[1] = None
+            limiter = _CONTROLLER.limit(limits=limit or BLAS_THREADS, user_api="blas")
+            if _BLAS_HELD[1] is None:  # else the pending one knows the original limits
+                _BLAS_HELD[1] = limiter
+        _BLAS_HELD[0] += 1
+    try:
         yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_HELD[0] -= 1
+            main = threading.current_thread() is threading.main_thread()
+            if _BLAS_HELD[0] == 0 and main and _BLAS_HELD[1] is not None:
+                _BLAS_HELD[1].restore_original_limits()
+                _BLAS_HELD[1] = None
 
 
 def one_blas_thread(fn: Callable) -> Callable:
@@ -404,6 +437,7 @@ class AmumoWidget(HTMLExportMixin, anywidget.AnyWidget):
             self._job_status[name] = status
 
         def target() -> None:
+            lower_thread_priority()  # the message loop and the browser first (_util)
             try:
                 if current():  # a superseded pending job never starts
                     try:

@@ -28,6 +28,7 @@ Below the threshold nothing here runs: the views are computed as before.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -126,9 +127,12 @@ class StreamedViewsMixin:
         first = coords and self._coords is None
 
         def compute(cancelled: Callable[[], bool]) -> dict[str, Any]:
+            self._stream_times = {"start": time.time()}  # when each step ended (benchmarks)
             frame = self._stream_frame(base, method) if coords else None
+            self._stream_times["frame"] = time.time()
             if first and frame is not None and not cancelled():
                 self._show_preview(emb, frame)  # a sample drawn while the pass runs
+                self._stream_times["preview"] = time.time()
             consumers: list[Any] = [ColumnTotals(m, emb.dim)]
             if overview:
                 consumers.append(OverviewSums(n, m, size, order))
@@ -141,6 +145,7 @@ class StreamedViewsMixin:
                 if cancelled():
                     raise JobCancelled from err
                 raise
+            self._stream_times["pass"] = time.time()
             out: dict[str, Any] = {"totals": results[0]}
             rest = results[1:]
             if overview:
@@ -166,6 +171,7 @@ class StreamedViewsMixin:
                     self._preview = None
                     self._set_coords(xy, method_used, frame=frame_of)
                     self._update_colors()
+            self._stream_times["sent"] = time.time()
             if then is not None:
                 then()
 

@@ -111,6 +111,7 @@ def test_explorer_scatter_at_scale(
     view_drawn.wait_for(timeout=300_000)
     first_drawn_at = int(view.get_attribute("data-drawn-at"))  # streamed: a sample first
     first_points = int(view.get_attribute("data-n"))
+    first_data_at = int(view.get_attribute("data-data-at"))  # when those points arrived
     # every row placed: no "reading…" left on the scatter, its final points drawn
     page.wait_for_function(
         "el => el.dataset.busy !== 'true' && el.dataset.drawn === 'true'",
@@ -119,10 +120,15 @@ def test_explorer_scatter_at_scale(
     figures = json.loads(run_cell(page, (
         "print(json.dumps({'build_s': build_s, 'bytes': ex.state_size()['total'], "
         "'first_bytes': size['total'], 't_display': t_display, "
-        "'xy': ex.state_size()['per_trait']['xy'], 'drawn_points': len(ex.xy) // 8}))"
+        "'xy': ex.state_size()['per_trait']['xy'], 'drawn_points': len(ex.xy) // 8, "
+        "'kernel': getattr(ex, '_stream_times', {})}))"
     ), timeout=600))
     drawn_ms = int(view.get_attribute("data-drawn-at")) - figures["t_display"] * 1000
     first_ms = first_drawn_at - figures["t_display"] * 1000
+    # kernel steps of a streamed Explorer (seconds after display; negative: before it)
+    kernel = {k: round(v - figures["t_display"], 2) for k, v in figures["kernel"].items()}
+    data_ms = {"first": round(first_data_at - figures["t_display"] * 1000),
+               "last": round(int(view.get_attribute("data-data-at")) - figures["t_display"] * 1000)}
     drawn_points = figures["drawn_points"]
     assert int(view.get_attribute("data-n")) == drawn_points == min(2 * n, 4_000_000)
     root.scroll_into_view_if_needed()
@@ -251,6 +257,8 @@ def test_explorer_scatter_at_scale(
         "xy_bytes": figures["xy"],
         "first_drawn_ms": round(first_ms, 0),
         "first_points": first_points,
+        "data_arrived_ms": data_ms,
+        "kernel_steps_s": kernel,
         "panel_wait_s": round(panel_wait_s, 1),
         **zoom,
         "drawn_ms": round(drawn_ms, 0),

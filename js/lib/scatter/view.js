@@ -92,6 +92,7 @@ export class ScatterView {
     this.kernelData = d;
     this.root.dataset.xySum = xySum(d.xy).toFixed(6);
     this.root.dataset.n = String(d.n);
+    this.root.dataset.dataAt = String(Date.now()); // when these points arrived (benchmarks)
     const sameShape = old && old.n === d.n && old.M === d.M;
     if (!sameShape) {
       this.selected = SortedPairs.empty();
