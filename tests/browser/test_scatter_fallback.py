@@ -78,6 +78,25 @@ def test_scatter_renders_with_and_without_webgl(chromium_browser, tmp_path, arti
 
 
 @pytest.mark.parametrize("webgl", [True, False], ids=["webgl", "canvas"])
+def test_no_points_are_drawn_before_their_coordinates_arrive(chromium_browser, tmp_path, webgl):
+    """A projection still on its way (no ``xy`` yet) draws nothing and says so; it drew
+    every item at the origin before (20 million zeros, 19 s of the browser at 10^7 pairs)."""
+    widget = am.Scatter(am.datasets.clip_coco500())
+    widget.xy = b""  # as sent while a background projection computes
+    path = save_html(widget, tmp_path / "waiting.html")
+    context = chromium_browser.new_context(offline=True, viewport={"width": 900, "height": 800})
+    try:
+        page, view = _open_drawn(context, path, webgl)
+        assert view.get_attribute("data-n") == "0"
+        if webgl:
+            assert view.get_attribute("data-drawn-points") == "0"
+        status = view.locator(".amumo-statusline").inner_text()
+        assert "coordinates of 500 pairs on their way" in status
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("webgl", [True, False], ids=["webgl", "canvas"])
 def test_scatter_draws_a_seeded_sample_above_max_points(chromium_browser, tmp_path, webgl):
     import numpy as np
 

@@ -442,6 +442,10 @@ export class ScatterView {
   _drawStatus() {
     const d = this.data;
     if (!d) return;
+    if (d.waiting) {
+      this.status.textContent = `coordinates of ${d.Nshown.toLocaleString()} pairs on their way from the kernel`;
+      return;
+    }
     const parts = [`${d.n.toLocaleString()} points`];
     if (d.sample) {
       const drawn = d.zoom ? d.N - d.zoom.pairs.length : d.N;
