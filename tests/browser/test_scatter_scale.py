@@ -247,7 +247,10 @@ def test_explorer_scatter_at_scale(
             "el => Number(el.dataset.zoomPairs || 0) > 0 && el.dataset.drawn === 'true'",
             arg=view.element_handle(), timeout=120_000, polling=100,
         )
+        asked, reply = (int(view.get_attribute(f"data-zoom-{k}-at")) for k in ("asked", "reply"))
         zoom = {"zoom_ms": round((__import__("time").time() - start) * 1000),
+                "zoom_asked_ms": round(asked - start * 1000),  # the camera settled
+                "zoom_reply_ms": reply - asked,  # the kernel's answer arrived
                 "zoom_pairs": int(view.get_attribute("data-zoom-pairs")),
                 "status": view.locator(".amumo-statusline").inner_text()}
         view.screenshot(path=str(shot.with_name(f"scatter-n{n}-zoom.png")))

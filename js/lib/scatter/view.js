@@ -278,7 +278,9 @@ export class ScatterView {
       return;
     }
     this.root.dataset.zoomAsked = String(token);
+    this.root.dataset.zoomAskedAt = String(Date.now()); // wall clock (benchmarks)
     this.opts.onViewport(win).then((extra) => {
+      this.root.dataset.zoomReplyAt = String(Date.now());
       if (token === this.viewportToken && !this.disposed && this.raw === raw) this._setZoom({ ...extra, window: win });
     }, (err) => { this.status.dataset.zoomError = String(err); });
   }
