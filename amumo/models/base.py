@@ -7,7 +7,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Encoder", "check_batch_size", "as_float32_rows", "require_torch", "torch_device"]
+__all__ = [
+    "Encoder", "check_batch_size", "as_float32_rows", "require_torch", "torch_device",
+    "rgb_image", "check_texts",
+]
 
 
 @runtime_checkable
@@ -118,3 +121,46 @@ def torch_device(device: Any = "auto", who: str = "amumo.models") -> str:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} but CUDA is not available here; use device='auto'.")
     return str(dev)
+
+
+def rgb_image(image: Any, k: int) -> Any:
+    """Item ``k`` of an image batch as an RGB PIL image (a PIL image, or a uint8
+    ``(H, W, 3 | 4)`` array); anything else raises a TypeError naming item ``k``.
+
+    Examples
+    --------
+    >>> rgb_image(np.zeros((2, 3, 4), np.uint8), 0).size
+    (3, 2)
+    >>> rgb_image("cat.png", 7)
+    Traceback (most recent call last):
+    ...
+    TypeError: image 7 is a str; pass PIL images or uint8 (H, W, 3) arrays.
+    """
+    from PIL import Image
+
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
+            raise TypeError(
+                f"image {k} is an array of {image.dtype} {image.shape}; pass PIL images "
+                "or uint8 (H, W, 3) arrays."
+            )
+        image = Image.fromarray(image)
+    elif not isinstance(image, Image.Image):
+        raise TypeError(
+            f"image {k} is a {type(image).__name__}; pass PIL images or uint8 (H, W, 3) arrays."
+        )
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def check_texts(texts: Sequence[Any]) -> list[str]:
+    """``texts`` as a list, every item a string (a TypeError names the first that is not).
+
+    Examples
+    --------
+    >>> check_texts(("a cat", "a dog"))
+    ['a cat', 'a dog']
+    """
+    for k, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"text {k} is a {type(text).__name__}; pass strings.")
+    return list(texts)

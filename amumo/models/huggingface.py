@@ -46,7 +46,14 @@ from amumo.data._files import file_digest
 from amumo.data.audio import mono_waveform
 from amumo.data.base import stable_hash
 from amumo.models._weights import WeightsUnavailableError, can_reach, offline_by_env
-from amumo.models.base import as_float32_rows, check_batch_size, require_torch, torch_device
+from amumo.models.base import (
+    as_float32_rows,
+    check_batch_size,
+    check_texts,
+    require_torch,
+    rgb_image,
+    torch_device,
+)
 
 __all__ = ["HuggingFace", "MODALITY_METHODS"]
 
@@ -227,31 +234,12 @@ class _Preparer:
         return self.audio(items)
 
     def images(self, images: Sequence[Any]) -> _Prepared:
-        from PIL import Image
-
-        pictures = []
-        for k, image in enumerate(images):
-            if isinstance(image, np.ndarray):
-                if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
-                    raise TypeError(
-                        f"image {k} is an array of {image.dtype} {image.shape}; pass PIL images "
-                        "or uint8 (H, W, 3) arrays."
-                    )
-                image = Image.fromarray(image)
-            elif not isinstance(image, Image.Image):
-                raise TypeError(
-                    f"image {k} is a {type(image).__name__}; pass PIL images or uint8 (H, W, 3) "
-                    "arrays."
-                )
-            pictures.append(image if image.mode == "RGB" else image.convert("RGB"))
+        pictures = [rgb_image(image, k) for k, image in enumerate(images)]
         out = self.components["image"](images=pictures, return_tensors="pt")
         return _Prepared(dict(out))
 
     def texts(self, texts: Sequence[Any]) -> _Prepared:
-        for k, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"text {k} is a {type(text).__name__}; pass strings.")
-        out = self.components["text"](list(texts), return_tensors="pt", **self.text_kwargs)
+        out = self.components["text"](check_texts(texts), return_tensors="pt", **self.text_kwargs)
         return _Prepared(dict(out))
 
     def audio(self, clips: Sequence[Any]) -> _Prepared:

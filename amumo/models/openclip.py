@@ -61,7 +61,13 @@ from amumo.models._weights import (
     resolve_hf_hub,
     resolve_pretrained,
 )
-from amumo.models.base import as_float32_rows, check_batch_size, torch_device
+from amumo.models.base import (
+    as_float32_rows,
+    check_batch_size,
+    check_texts,
+    rgb_image,
+    torch_device,
+)
 
 __all__ = [
     "OpenCLIP",
@@ -509,33 +515,11 @@ class _Preparer:
         return self.texts(items)
 
     def images(self, images: Sequence[Any]) -> Any:
-        from PIL import Image
-
         _, torch = _require_open_clip()
-        tensors = []
-        for k, image in enumerate(images):
-            if isinstance(image, np.ndarray):
-                if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4):
-                    raise TypeError(
-                        f"image {k} is an array of {image.dtype} {image.shape}; pass PIL images "
-                        "or uint8 (H, W, 3) arrays."
-                    )
-                image = Image.fromarray(image)
-            elif not isinstance(image, Image.Image):
-                raise TypeError(
-                    f"image {k} is a {type(image).__name__}; pass PIL images or uint8 (H, W, 3) "
-                    "arrays."
-                )
-            if image.mode != "RGB":
-                image = image.convert("RGB")
-            tensors.append(self.preprocess(image))
-        return torch.stack(tensors)
+        return torch.stack([self.preprocess(rgb_image(image, k)) for k, image in enumerate(images)])
 
     def texts(self, texts: Sequence[Any]) -> Any:
-        for k, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"text {k} is a {type(text).__name__}; pass strings.")
-        return self.tokenizer(list(texts))
+        return self.tokenizer(check_texts(texts))
 
 
 

@@ -34,7 +34,13 @@ from amumo.data._files import file_digest
 from amumo.data.audio import Audio, mono_waveform
 from amumo.data.base import stable_hash
 from amumo.models._checkpoints import infer_architecture, to_open_clip_layout
-from amumo.models.base import as_float32_rows, check_batch_size, require_torch, torch_device
+from amumo.models.base import (
+    as_float32_rows,
+    check_batch_size,
+    require_torch,
+    rgb_image,
+    torch_device,
+)
 from amumo.models.openclip import CheckpointRefusedError, OpenCLIP, WeightsUnavailableError
 
 __all__ = ["cyclip", "cloob", "cloob_laion400m", "ImageBind", "CLOOBLAION400M",
@@ -215,16 +221,6 @@ class _PackageEncoder:
         return np.concatenate(parts)
 
 
-def _rgb(image: Any, k: int) -> Any:
-    from PIL import Image
-
-    if isinstance(image, np.ndarray):
-        image = Image.fromarray(image)
-    if not isinstance(image, Image.Image):
-        raise TypeError(f"image {k} is a {type(image).__name__}; pass PIL images.")
-    return image.convert("RGB")
-
-
 def _import_imagebind() -> Any:
     try:
         from imagebind import data
@@ -307,7 +303,7 @@ class ImageBind(_PackageEncoder):
                                      std=(0.26862954, 0.26130258, 0.27577711)),
             ])
             key = kinds.VISION
-            value = torch.stack([transform(_rgb(x, k)) for k, x in enumerate(items)])
+            value = torch.stack([transform(rgb_image(x, k)) for k, x in enumerate(items)])
             value = value.to(self.device)
         elif modality == "text":
             for k, text in enumerate(items):
@@ -385,7 +381,7 @@ class CLOOBLAION400M(_PackageEncoder):
             transforms.Normalize(mean=encoder["normalize"]["mean"],
                                  std=encoder["normalize"]["std"]),
         ])
-        pixels = torch.stack([transform(_rgb(x, k)) for k, x in enumerate(items)])
+        pixels = torch.stack([transform(rgb_image(x, k)) for k, x in enumerate(items)])
         return model.image_encoder(pixels.to(self.device))
 
 
