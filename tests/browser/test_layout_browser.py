@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _screen import heatmap_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,13 +38,7 @@ def _hover_cell(page, root, row: int, col: int) -> None:
     heatmap = root.locator(".amumo-heatmap-panel")
     heatmap.scroll_into_view_if_needed()
     page.wait_for_timeout(200)
-    view = heatmap.locator(".amumo-heatmap-view")
-    geo = json.loads(view.get_attribute("data-geometry"))
-    n = int(view.get_attribute("data-n"))
-    box = view.locator("canvas.amumo-overlay").bounding_box()
-    cell = geo["side"] / n
-    x = box["x"] + geo["left"] + (col + 0.5) * cell
-    y = box["y"] + geo["top"] + (row + 0.5) * cell
+    x, y = heatmap_cell(heatmap, row, col)
     page.mouse.move(x - 20, y - 20)
     page.mouse.move(x, y)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _screen import heatmap_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -24,18 +25,6 @@ ex = am.Explorer(emb, dataset=ds, cluster=True, cluster_by="text", cluster_k=5,
 ex
 """
 
-
-def _cell_center(page, heatmap, row: int, col: int) -> tuple[float, float]:
-    heatmap.scroll_into_view_if_needed()  # a cell run just before may have scrolled it away
-    view = heatmap.locator(".amumo-heatmap-view")
-    geo = json.loads(view.get_attribute("data-geometry"))
-    n = int(view.get_attribute("data-n"))
-    box = heatmap.locator("canvas.amumo-overlay").bounding_box()
-    cell = geo["side"] / n
-    return (
-        box["x"] + geo["left"] + (col + 0.5) * cell,
-        box["y"] + geo["top"] + (row + 0.5) * cell,
-    )
 
 
 def test_three_modality_explorer_pair_picker_audio_and_cluster_names(
@@ -94,7 +83,8 @@ def test_three_modality_explorer_pair_picker_audio_and_cluster_names(
     assert any(names[0] in item for item in legend), (legend, names)
 
     # Hover an audio-audio cell: the preview shows a player; it plays after a click.
-    x, y = _cell_center(page, heatmap, 2 * N + 3, 2 * N + 3)
+    heatmap.scroll_into_view_if_needed()  # a cell run just before may have scrolled it
+    x, y = heatmap_cell(heatmap, 2 * N + 3, 2 * N + 3)
     page.mouse.move(x, y)
     tip = heatmap.locator(".amumo-tip-cluster")
     tip.wait_for(state="visible", timeout=5_000)
@@ -212,13 +202,7 @@ def test_audio_player_shows_the_clip_length_before_playing(open_notebook, wait_f
     heatmap = root.locator(".amumo-heatmap-panel")
     heatmap.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
-    view = heatmap.locator(".amumo-heatmap-view")
-    geo = json.loads(view.get_attribute("data-geometry"))
-    n = int(view.get_attribute("data-n"))
-    box = heatmap.locator("canvas.amumo-overlay").bounding_box()
-    cell = geo["side"] / n
-    at = (2 * 60 + 3 + 0.5) * cell  # the audio-audio cell of pair 3
-    page.mouse.move(box["x"] + geo["left"] + at, box["y"] + geo["top"] + at)
+    page.mouse.move(*heatmap_cell(heatmap, 2 * 60 + 3, 2 * 60 + 3))  # audio-audio, pair 3
     time = root.locator(".amumo-preview-panel .amumo-card-audio .amumo-time").first
     time.wait_for(timeout=10000)
     # The kernel's 0.8 s, before anything was played (the browser's own controls read

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _screen import heatmap_cell, heatmap_cells
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -28,17 +29,6 @@ ex = am.Explorer(emb)
 ex
 """
 
-
-def _cell_center(heatmap, row: int, col: int) -> tuple[float, float]:
-    view = heatmap.locator(".amumo-heatmap-view")
-    geo = json.loads(view.get_attribute("data-geometry"))
-    n = int(view.get_attribute("data-n"))
-    box = heatmap.locator("canvas.amumo-overlay").bounding_box()
-    cell = geo["side"] / n
-    return (
-        box["x"] + geo["left"] + (col + 0.5) * cell,
-        box["y"] + geo["top"] + (row + 0.5) * cell,
-    )
 
 
 def test_gap_axis_scatter_default_and_close(open_notebook, wait_for_output, run_cell, screenshot):
@@ -97,7 +87,7 @@ def test_retrieval_view_and_selection_metrics(
     heatmap = root.locator(".amumo-heatmap-panel")
     heatmap.scroll_into_view_if_needed()
     page.wait_for_timeout(200)
-    x, y = _cell_center(heatmap, 3, 500 + 3)
+    x, y = heatmap_cell(heatmap, 3, 500 + 3)
     page.mouse.move(x - 20, y - 20)
     page.mouse.move(x, y)
     page.wait_for_function(
@@ -180,13 +170,7 @@ def test_retrieval_card_follows_close_the_gap(open_notebook, wait_for_output, ru
     heatmap = root.locator(".amumo-heatmap-panel")
     heatmap.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
-    view = heatmap.locator(".amumo-heatmap-view")
-    geo = json.loads(view.get_attribute("data-geometry"))
-    n = int(view.get_attribute("data-n"))
-    box = heatmap.locator("canvas.amumo-overlay").bounding_box()
-    cell = geo["side"] / n
-    x = box["x"] + geo["left"] + (n // 2 + 7 + 0.5) * cell
-    y = box["y"] + geo["top"] + (7 + 0.5) * cell
+    x, y = heatmap_cell(heatmap, 7, heatmap_cells(heatmap) // 2 + 7)
     page.mouse.move(x - 10, y - 10)
     page.mouse.move(x, y)
     card = root.locator(".amumo-retrieval-panel")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _screen import heatmap_cell, heatmap_cells
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -78,14 +79,8 @@ def test_captions_above_the_texts_limit_are_fetched_on_hover(
     heatmap = root.locator(".amumo-heatmap-panel")
     heatmap.scroll_into_view_if_needed()
     page.wait_for_timeout(200)
-    hv = heatmap.locator(".amumo-heatmap-view")
-    geo = json.loads(hv.get_attribute("data-geometry"))
-    n = int(hv.get_attribute("data-n"))
-    box = heatmap.locator("canvas.amumo-overlay").bounding_box()
-    cell = geo["side"] / n
-    r, c = 40, n // 2 + 200  # image row 40, text column 200 (no clustering: identity order)
-    x, y = box["x"] + geo["left"] + (c + 0.5) * cell, box["y"] + geo["top"] + (r + 0.5) * cell
-    page.mouse.move(x, y)
+    # image row 40, text column 200 (no clustering: identity order)
+    page.mouse.move(*heatmap_cell(heatmap, 40, heatmap_cells(heatmap) // 2 + 200))
     rows = heatmap.locator(".amumo-tooltip .amumo-tip-row")
     tooltip = heatmap.locator(".amumo-tooltip").element_handle()
     page.wait_for_function("(el) => !el.textContent.includes('…')", arg=tooltip, timeout=5000)

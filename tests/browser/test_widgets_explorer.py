@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _screen import heatmap_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -34,18 +35,6 @@ ex
 def _geometry(locator) -> dict:
     return json.loads(locator.get_attribute("data-geometry"))
 
-
-def _cell_center(page, heatmap, row: int, col: int) -> tuple[float, float]:
-    """Screen position of heatmap cell (row, col) at the initial (unzoomed) view."""
-    view = heatmap.locator(".amumo-heatmap-view")
-    geo = _geometry(view)
-    n = int(view.get_attribute("data-n"))
-    box = heatmap.locator("canvas.amumo-overlay").bounding_box()
-    cell = geo["side"] / n
-    return (
-        box["x"] + geo["left"] + (col + 0.5) * cell,
-        box["y"] + geo["top"] + (row + 0.5) * cell,
-    )
 
 
 def test_explorer_renders_clip_coco500(open_notebook, wait_for_output, screenshot):
@@ -87,7 +76,7 @@ def test_hover_cell_previews_caption(open_notebook, wait_for_output, run_cell, s
     heatmap.scroll_into_view_if_needed()
     page.wait_for_timeout(200)
     # Row: image of pair 5; column: text of pair 7 (60 pairs per modality block).
-    x, y = _cell_center(page, heatmap, 5, 60 + 7)
+    x, y = heatmap_cell(heatmap, 5, 60 + 7)
     page.mouse.move(x - 30, y - 30)
     page.mouse.move(x, y)
     card = root.locator('.amumo-card[data-modality="text"][data-pair="7"] .amumo-caption')
