@@ -178,8 +178,19 @@ def map_in_threads(
         return list(pool.map(func, items))
 
 
-#: How much lower than the kernel's own threads a background job runs (Linux nice steps).
-JOB_NICE = int(os.environ.get("AMUMO_JOB_NICE", "5"))
+def _job_nice(text: str) -> int:
+    try:
+        return max(0, min(19, int(text)))
+    except ValueError:
+        raise ValueError(
+            f"AMUMO_JOB_NICE={text!r} is not a whole number; set it to 0 (background jobs at "
+            "the kernel's priority) up to 19 (lowest), or unset it for the default 5."
+        ) from None
+
+
+#: How much lower than the kernel's own threads a background job runs (Linux nice steps;
+#: the environment variable ``AMUMO_JOB_NICE``, 0 … 19).
+JOB_NICE = _job_nice(os.environ.get("AMUMO_JOB_NICE", "5"))
 
 
 def lower_thread_priority(step: int | None = None) -> bool:

@@ -1,4 +1,5 @@
-"""amumo._util: package version and atomic writes (permissions follow the umask)."""
+"""amumo._util: package version, atomic writes (permissions follow the umask) and the
+background jobs' thread priority."""
 
 from __future__ import annotations
 
@@ -60,3 +61,42 @@ def test_old_import_path_still_works():
     from amumo.embeddings.io import atomic_write_bytes as old
 
     assert old is atomic_write_bytes
+
+
+def test_job_priority_setting_is_checked_and_bounded():
+    from amumo._util import _job_nice
+
+    assert _job_nice("5") == 5 and _job_nice("0") == 0
+    assert _job_nice("40") == 19 and _job_nice("-3") == 0  # nice levels are 0 … 19
+    with pytest.raises(ValueError, match="AMUMO_JOB_NICE='fast' is not a whole number"):
+        _job_nice("fast")
+
+
+def test_lower_thread_priority_lowers_only_the_calling_thread():
+    import threading
+
+    from amumo._util import lower_thread_priority
+
+    if not sys.platform.startswith("linux"):
+        assert lower_thread_priority(3) is False
+        return
+    me = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, me)
+    seen: dict[str, int] = {}
+
+    def job() -> None:
+        tid = threading.get_native_id()
+        seen["lowered"] = lower_thread_priority(3)
+        seen["job"] = os.getpriority(os.PRIO_PROCESS, tid)
+        child = threading.Thread(
+            target=lambda: seen.update(child=os.getpriority(os.PRIO_PROCESS,
+                                                            threading.get_native_id())))
+        child.start()
+        child.join()
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    worker.join()
+    assert seen == {"lowered": True, "job": min(19, before + 3), "child": min(19, before + 3)}
+    assert os.getpriority(os.PRIO_PROCESS, me) == before  # the caller's thread is untouched
+    assert lower_thread_priority(0) is False
