@@ -177,6 +177,7 @@ def test_release_and_take_rows_keep_data_and_drop_resident_pages(tmp_path, cache
 
     assert prefetch_rows(rows, np.array([0, 1, 2, 3, 39_999])) == 2  # 4 rows: 1 KB each
     assert prefetch_rows(rows, np.array([], dtype=np.int64)) == 0
+    assert prefetch_rows(rows, np.array([-1, 40_000, 10**9])) == 1  # the last row; others: gather's
     assert 0 < prefetch_rows(rows, idx) <= len(idx)
     # in-memory arrays: plain indexing, release is a no-op
     plain = np.array(rows)

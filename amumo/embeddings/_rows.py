@@ -350,7 +350,12 @@ def prefetch_rows(array: np.ndarray, index: np.ndarray) -> int:
     page = mmap.PAGESIZE
     offset = array.__array_interface__["data"][0] - base
     row = array.strides[0] if array.ndim > 1 else array.itemsize
-    rows = np.unique(index.astype(np.int64))
+    rows = index.astype(np.int64).ravel()
+    n = array.shape[0]
+    rows = np.where(rows < 0, rows + n, rows)  # numpy's negative indices; others raise later
+    rows = np.unique(rows[(rows >= 0) & (rows < n)])
+    if not len(rows):
+        return 0
     first = (offset + rows * row) // page
     last = (offset + (rows + 1) * row - 1) // page + 1
     # Rows whose pages touch or overlap form one range (rows are sorted: so are pages).
@@ -362,7 +367,7 @@ def prefetch_rows(array: np.ndarray, index: np.ndarray) -> int:
         if hi > lo:
             try:
                 mm.madvise(mmap.MADV_WILLNEED, lo, hi - lo)
-            except OSError:  # advice is only advice: the gather reads the rows anyway
+            except (OSError, ValueError):  # only advice: the gather reads the rows anyway
                 return 0
     return len(starts)
 
