@@ -166,6 +166,37 @@ def test_scatter_zooms_pans_and_resets(chromium_browser, tmp_path, webgl):
         context.close()
 
 
+@pytest.mark.parametrize("webgl", [True, False], ids=["webgl", "canvas"])
+def test_fine_y_ticks_are_scaled_so_they_stay_clear_of_the_axis_title(
+    chromium_browser, tmp_path, artifacts_dir, webgl
+):
+    """Zoomed far in, y ticks such as "−0.002" reached into the rotated "PC 2" title; they
+    read "−2" with "×10⁻³" on the title instead."""
+    path = save_html(am.Scatter(am.datasets.clip_coco500()), tmp_path / "ticks.html")
+    context = chromium_browser.new_context(offline=True, viewport={"width": 900, "height": 800})
+    try:
+        page, view = _open_drawn(context, path, webgl)
+        assert view.get_attribute("data-y-title") == "PC 2"  # coarse ticks: as they are
+        assert "." in view.get_attribute("data-y-ticks")
+        x0, y0, s = _plot_square(view)
+        page.mouse.move(x0 + s * 0.3, y0 + s * 0.5)
+        for _ in range(40):  # zoom until a tick step is a thousandth or finer
+            page.mouse.wheel(0, -400)
+            page.wait_for_timeout(30)
+            window = json.loads(view.get_attribute("data-window"))
+            if window["y1"] - window["y0"] < 0.01:
+                break
+        page.wait_for_timeout(300)
+        title = view.get_attribute("data-y-title")
+        ticks = view.get_attribute("data-y-ticks").split(" ")
+        assert title.startswith("PC 2 \u00d710\u207b"), title
+        assert all(t.lstrip("\u2212").isdigit() for t in ticks), ticks
+        kind = "webgl" if webgl else "canvas"
+        view.screenshot(path=str(artifacts_dir / f"scatter-fine-ticks-{kind}.png"))
+    finally:
+        context.close()
+
+
 def _wait_selected(page, count):
     page.wait_for_function(
         f"() => document.querySelector('.amumo-scatter').dataset.selected === '{count}'"

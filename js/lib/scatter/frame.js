@@ -8,13 +8,32 @@ import { h, niceTicks, tickDigits, fmt } from "../util.js";
 
 export const BACKGROUND = "#fbfbfd";
 /** Margins of the square plot inside the stage (axes, tick labels). */
-export const PAD = { left: 44, right: 12, top: 12, bottom: 34 };
+export const PAD = { left: 56, right: 12, top: 12, bottom: 34 };
+/** Where the y-axis title ends (11.5 px text centred at x = 11): tick labels stay right of it. */
+const Y_TITLE_RIGHT = 16;
+const SUPERSCRIPT = { "-": "\u207b", 0: "\u2070", 1: "\u00b9", 2: "\u00b2", 3: "\u00b3", 4: "\u2074", 5: "\u2075", 6: "\u2076", 7: "\u2077", 8: "\u2078", 9: "\u2079" };
+
+/**
+ * Labels of the y ticks that fit in `room` pixels left of the plot: as they are, or, when
+ * fine ticks need more decimals than fit ("−0.002"), the ticks times 10^digits ("−2") with
+ * " ×10⁻³" for the axis title. Returns {labels, suffix}.
+ */
+export function yTickLabels(ctx, ticks, digits, room) {
+  const plain = ticks.map((t) => fmt(t, digits));
+  const widest = Math.max(0, ...plain.map((text) => ctx.measureText(text).width));
+  if (widest <= room || digits < 1) return { labels: plain, suffix: "" };
+  const scale = Math.pow(10, digits);
+  const power = String(-digits).split("").map((c) => SUPERSCRIPT[c]).join("");
+  return { labels: ticks.map((t) => fmt(Math.round(t * scale), 0)), suffix: ` \u00d710${power}` };
+}
 
 /**
  * Background, grid, ticks and axis titles of the square plot at (x, y) of side S.
  * `window` is the data range shown ({x0, x1, y0, y1}); `data` gives xLabel / yLabel.
+ * Returns what the y axis reads ({yTicks: [text], yTitle}), or null before there is data.
  */
 export function drawAxes(ctx, x, y, S, data, window) {
+  let shown = null;
   ctx.fillStyle = BACKGROUND;
   ctx.fillRect(x, y, S, S);
   const d = data;
@@ -38,14 +57,15 @@ export function drawAxes(ctx, x, y, S, data, window) {
     }
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
-    for (const t of yt) {
+    const { labels, suffix } = yTickLabels(ctx, yt, yd, x - 5 - Y_TITLE_RIGHT);
+    yt.forEach((t, k) => {
       const sy = y + S - ((t - y0) / (y1 - y0)) * S;
       ctx.beginPath();
       ctx.moveTo(x, Math.round(sy) + 0.5);
       ctx.lineTo(x + S, Math.round(sy) + 0.5);
       ctx.stroke();
-      ctx.fillText(fmt(t, yd), x - 5, sy);
-    }
+      ctx.fillText(labels[k], x - 5, sy);
+    });
     ctx.fillStyle = "#374151";
     ctx.font = "600 11.5px system-ui, -apple-system, 'Segoe UI', sans-serif";
     ctx.textAlign = "center";
@@ -55,12 +75,15 @@ export function drawAxes(ctx, x, y, S, data, window) {
     ctx.translate(11, y + S / 2);
     ctx.rotate(-Math.PI / 2);
     ctx.textBaseline = "middle";
-    ctx.fillText(d.yLabel || "y", 0, 0);
+    const yTitle = (d.yLabel || "y") + suffix;
+    ctx.fillText(yTitle, 0, 0);
     ctx.restore();
+    shown = { yTicks: labels, yTitle };
     ctx.textAlign = "start";
   }
   ctx.strokeStyle = "rgba(0,0,0,0.25)";
   ctx.strokeRect(x - 0.5, y - 0.5, S + 1, S + 1);
+  return shown;
 }
 
 /**

@@ -410,7 +410,11 @@ export class ScatterView {
     const d = this.data;
     if (!ctx) return;
     ctx.clearRect(0, 0, this.W, this.H);
-    drawAxes(ctx, PAD.left, PAD.top, this.plot, d, this.window);
+    const axis = drawAxes(ctx, PAD.left, PAD.top, this.plot, d, this.window);
+    if (axis) {
+      this.root.dataset.yTicks = axis.yTicks.join(" ");
+      this.root.dataset.yTitle = axis.yTitle;
+    }
     if (this.window) this.root.dataset.window = JSON.stringify(this.window);
     if (!d || !this.window || hideLines || this.transitioning) return;
     if (!d.showLines || d.M < 2) return;
