@@ -199,9 +199,10 @@ def lower_thread_priority(step: int | None = None) -> bool:
     A widget's background job (a pass over ten million rows, a metrics panel, UMAP)
     uses both cores for a minute; at the same priority it shares them evenly with the
     kernel's message loop, the Jupyter server and the browser drawing its result, and
-    the first picture waited for the pass. One nice level lower lets those run first
-    whenever they need a core, and costs nothing on an idle machine. Linux only (a
-    thread's nice value is its own there); elsewhere, or when refused, nothing changes.
+    the first picture waited for the pass. A few nice levels lower (:data:`JOB_NICE`,
+    5 unless ``AMUMO_JOB_NICE`` says otherwise) lets those run first whenever they need
+    a core, and costs nothing on an idle machine. Linux only (a thread's nice value is
+    its own there); elsewhere, or when refused, nothing changes.
 
     Returns True when the priority was lowered.
 

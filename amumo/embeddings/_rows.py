@@ -349,7 +349,7 @@ def prefetch_rows(array: np.ndarray, index: np.ndarray) -> int:
     mm, base = found
     page = mmap.PAGESIZE
     offset = array.__array_interface__["data"][0] - base
-    row = array.strides[0] if array.ndim > 1 else array.itemsize
+    row = array.strides[0]  # bytes per row (C-contiguous)
     rows = index.astype(np.int64).ravel()
     n = array.shape[0]
     rows = np.where(rows < 0, rows + n, rows)  # numpy's negative indices; others raise later
